@@ -1,0 +1,30 @@
+/**
+ * Who may do what (SPEC §3). Pure predicates over the actor and the resource; the use-cases enforce
+ * them so that every host (HTTP, GraphQL, an embedder's worker) applies the same rules.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { Forbidden } from "./DomainError.ts"
+import type { Event } from "./Event.ts"
+import type { Registration } from "./Registration.ts"
+import { type Actor, hasRole, isAdmin } from "./User.ts"
+
+/** Organizers and admins create events. @since 0.1.0 */
+export const canCreateEvent = (actor: Actor): boolean => isAdmin(actor) || hasRole(actor, "organizer")
+
+/** The event's organizer ("owner") or an admin manage it. @since 0.1.0 */
+export const canManageEvent = (actor: Actor, event: Event): boolean =>
+  isAdmin(actor) || event.organizerId === actor.userId
+
+/** Drafts and cancelled events are visible to their owner and admins only. @since 0.1.0 */
+export const canViewEvent = (actor: Actor | undefined, event: Event): boolean =>
+  event.status === "published" || (actor !== undefined && canManageEvent(actor, event))
+
+/** A registration is visible to its attendee, the event's owner and admins. @since 0.1.0 */
+export const canViewRegistration = (actor: Actor, registration: Registration, event: Event): boolean =>
+  registration.userId === actor.userId || canManageEvent(actor, event)
+
+/** @since 0.1.0 */
+export const require = (allowed: boolean, message: string): Effect.Effect<void, Forbidden> =>
+  allowed ? Effect.void : Effect.fail(new Forbidden({ message }))

@@ -1,0 +1,63 @@
+/**
+ * A person's sign-up for an event, and its life cycle.
+ *
+ * `confirmed` and `waitlisted` are the *active* states: at most one active registration exists per
+ * (event, user) (invariant I2). `waitlistPosition` is present only while waitlisted; it is derived from
+ * join order by the repository, never stored as a number that later rows depend on.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import type { EventId, RegistrationId, UserId } from "./Ids.ts"
+
+/** @since 0.1.0 */
+export const RegistrationStatus = Schema.Literals(["confirmed", "waitlisted", "cancelled", "attended", "no_show"])
+/** @since 0.1.0 */
+export type RegistrationStatus = typeof RegistrationStatus.Type
+
+/** @since 0.1.0 */
+export const isActive = (status: RegistrationStatus): boolean => status === "confirmed" || status === "waitlisted"
+
+/** @since 0.1.0 */
+export interface Registration {
+  readonly id: RegistrationId
+  readonly eventId: EventId
+  readonly userId: UserId
+  readonly status: RegistrationStatus
+  /** 1-based, present only while `waitlisted`. */
+  readonly waitlistPosition: number | null
+  readonly notes: string
+  readonly createdAt: Date
+  readonly updatedAt: Date
+  readonly confirmedAt: Date | null
+  readonly cancelledAt: Date | null
+}
+
+/** @since 0.1.0 */
+export const Notes = Schema.Trim.check(Schema.isMaxLength(1000))
+
+/** @since 0.1.0 */
+export const RegisterInput = Schema.Struct({ notes: Schema.optionalKey(Notes) })
+/** @since 0.1.0 */
+export type RegisterInput = typeof RegisterInput.Type
+
+/** @since 0.1.0 */
+export const AttendanceInput = Schema.Struct({ attended: Schema.Boolean })
+/** @since 0.1.0 */
+export type AttendanceInput = typeof AttendanceInput.Type
+
+/**
+ * A write the repository applies atomically with the counters of the event it belongs to:
+ * the repository derives `confirmedCount` / `waitlistCount` deltas from these, so the domain never
+ * computes a counter it could get wrong twice.
+ *
+ * @since 0.1.0
+ */
+export type RegistrationChange =
+  | { readonly _tag: "Insert"; readonly registration: Registration }
+  | {
+    readonly _tag: "Transition"
+    readonly registration: Registration
+    readonly to: RegistrationStatus
+    readonly at: Date
+  }

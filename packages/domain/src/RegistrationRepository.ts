@@ -1,0 +1,47 @@
+/**
+ * Port: where registrations are kept, and the waitlist order with them.
+ *
+ * Implementations derive `waitlistPosition` from join order when they read (1..w, contiguous), so
+ * leaving the queue never rewrites the rows behind. `apply` writes a plan's changes and keeps the
+ * event's `confirmedCount` / `waitlistCount` (and `version`) in step in the same unit of work. Seats are
+ * held by `confirmed`, `attended` and `no_show`.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, type Option } from "effect"
+import type { RepositoryError } from "./DomainError.ts"
+import type { Event } from "./Event.ts"
+import type { EventId, RegistrationId, UserId } from "./Ids.ts"
+import type { Page, PageRequest } from "./Page.ts"
+import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
+
+/** @since 0.1.0 */
+export class RegistrationRepository extends Context.Service<RegistrationRepository, {
+  /**
+   * Locks the event (as `EventRepository.lock`) and reads the user's active registration in the same
+   * step: the hot path of "register" in one round trip.
+   */
+  readonly lockForRegistration: (
+    eventId: EventId,
+    userId: UserId
+  ) => Effect.Effect<
+    Option.Option<{ readonly event: Event; readonly active: Registration | undefined }>,
+    RepositoryError
+  >
+  readonly findById: (id: RegistrationId) => Effect.Effect<Option.Option<Registration>, RepositoryError>
+  /** The first `count` waitlisted registrations of the event, in position order. */
+  readonly waitlistHead: (eventId: EventId, count: number) => Effect.Effect<ReadonlyArray<Registration>, RepositoryError>
+  /** Every confirmed or waitlisted registration of the event. */
+  readonly listActive: (eventId: EventId) => Effect.Effect<ReadonlyArray<Registration>, RepositoryError>
+  readonly apply: (
+    eventId: EventId,
+    changes: ReadonlyArray<RegistrationChange>
+  ) => Effect.Effect<void, RepositoryError>
+  readonly listByEvent: (
+    eventId: EventId,
+    request: PageRequest & { readonly status?: RegistrationStatus | undefined }
+  ) => Effect.Effect<Page<Registration>, RepositoryError>
+  /** Waitlisted registrations in position order. */
+  readonly listWaitlist: (eventId: EventId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError>
+  readonly listByUser: (userId: UserId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError>
+}>()("@live-events/domain/RegistrationRepository") {}

@@ -1,0 +1,176 @@
+/**
+ * Use-cases of registrations: register, cancel (with promotion), manual confirm, attendance, reads.
+ *
+ * Each write runs in one unit of work that first locks the event, then reads, decides with the pure
+ * rules of {@link Waitlist}, and commits the plan with its outbox messages.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { commitPlan } from "./Commit.ts"
+import { EventNotFound, RegistrationNotFound } from "./DomainError.ts"
+import type { Event } from "./Event.ts"
+import { EventRepository } from "./EventRepository.ts"
+import { type EventId, Ids, nextRegistrationId, type RegistrationId } from "./Ids.ts"
+import { OutboxWriter } from "./OutboxWriter.ts"
+import type { PageRequest } from "./Page.ts"
+import * as Policy from "./Policy.ts"
+import type { Registration, RegistrationStatus, RegisterInput } from "./Registration.ts"
+import { RegistrationRepository } from "./RegistrationRepository.ts"
+import { UnitOfWork } from "./UnitOfWork.ts"
+import type { Actor } from "./User.ts"
+import * as Waitlist from "./Waitlist.ts"
+
+const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
+
+/** @since 0.1.0 */
+export const make = Effect.gen(function*() {
+  const events = yield* EventRepository
+  const registrations = yield* RegistrationRepository
+  const unitOfWork = yield* UnitOfWork
+  const context = Context.make(RegistrationRepository, registrations).pipe(
+    Context.add(OutboxWriter, yield* OutboxWriter),
+    Context.add(Ids, yield* Ids)
+  )
+  const provide = Effect.provideContext(context)
+
+  const register = Effect.fn("Registrations.register")(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
+    const id = yield* provide(nextRegistrationId)
+    return yield* unitOfWork.transact(Effect.gen(function*() {
+      const at = yield* now
+      const locked = yield* registrations.lockForRegistration(eventId, actor.userId)
+      if (Option.isNone(locked) || !Policy.canViewEvent(actor, locked.value.event)) {
+        return yield* new EventNotFound({ eventId })
+      }
+      const { active, event } = locked.value
+      const placement = yield* Effect.fromResult(Waitlist.decidePlacement({ event, active, now: at }))
+      const registration: Registration = {
+        id,
+        eventId,
+        userId: actor.userId,
+        status: placement.status,
+        waitlistPosition: placement.status === "waitlisted" ? placement.position : null,
+        notes: input.notes ?? "",
+        createdAt: at,
+        updatedAt: at,
+        confirmedAt: placement.status === "confirmed" ? at : null,
+        cancelledAt: null
+      }
+      yield* provide(commitPlan(eventId, Waitlist.planRegistration(event, registration)))
+      return registration
+    }))
+  })
+
+  /** Finds a registration, then locks its event and reads it again under the lock. */
+  const lockRegistration = (actor: Actor, id: RegistrationId) =>
+    Effect.gen(function*() {
+      const unlocked = yield* registrations.findById(id)
+      if (Option.isNone(unlocked)) return yield* new RegistrationNotFound({ registrationId: id })
+      const event = yield* events.lock(unlocked.value.eventId)
+      const registration = yield* registrations.findById(id)
+      if (Option.isNone(event) || Option.isNone(registration)) {
+        return yield* new RegistrationNotFound({ registrationId: id })
+      }
+      if (!Policy.canViewRegistration(actor, registration.value, event.value)) {
+        return yield* new RegistrationNotFound({ registrationId: id })
+      }
+      return { event: event.value, registration: registration.value }
+    })
+
+  const requireManager = (actor: Actor, event: Event) =>
+    Policy.require(Policy.canManageEvent(actor, event), "Only the organizer or an admin may do this")
+
+  const cancel = Effect.fn("Registrations.cancel")(function*(actor: Actor, id: RegistrationId) {
+    return yield* unitOfWork.transact(Effect.gen(function*() {
+      const at = yield* now
+      const { event, registration } = yield* lockRegistration(actor, id)
+      const head = registration.status === "confirmed"
+        ? (yield* registrations.waitlistHead(event.id, 1))[0]
+        : undefined
+      const decision = yield* Effect.fromResult(Waitlist.decideCancellation({
+        event,
+        registration,
+        head,
+        reason: registration.userId === actor.userId ? "attendee" : "organizer",
+        now: at
+      }))
+      yield* provide(commitPlan(event.id, decision.plan))
+      return decision.registration
+    }))
+  })
+
+  const confirm = Effect.fn("Registrations.confirm")(function*(actor: Actor, id: RegistrationId) {
+    return yield* unitOfWork.transact(Effect.gen(function*() {
+      const at = yield* now
+      const { event, registration } = yield* lockRegistration(actor, id)
+      yield* requireManager(actor, event)
+      const decision = yield* Effect.fromResult(Waitlist.decideManualConfirm({ event, registration, now: at }))
+      yield* provide(commitPlan(event.id, decision.plan))
+      return decision.registration
+    }))
+  })
+
+  const markAttendance = Effect.fn("Registrations.markAttendance")(
+    function*(actor: Actor, id: RegistrationId, attended: boolean) {
+      return yield* unitOfWork.transact(Effect.gen(function*() {
+        const at = yield* now
+        const { event, registration } = yield* lockRegistration(actor, id)
+        yield* requireManager(actor, event)
+        const decision = yield* Effect.fromResult(Waitlist.decideAttendance({ event, registration, attended, now: at }))
+        yield* provide(commitPlan(event.id, decision.plan))
+        return decision.registration
+      }))
+    }
+  )
+
+  const get = Effect.fn("Registrations.get")(function*(actor: Actor, id: RegistrationId) {
+    const registration = yield* registrations.findById(id)
+    if (Option.isNone(registration)) return yield* new RegistrationNotFound({ registrationId: id })
+    if (registration.value.userId === actor.userId) return registration.value
+    const event = yield* events.findById(registration.value.eventId)
+    if (Option.isNone(event) || !Policy.canManageEvent(actor, event.value)) {
+      return yield* new RegistrationNotFound({ registrationId: id })
+    }
+    return registration.value
+  })
+
+  const managedEvent = (actor: Actor, eventId: EventId) =>
+    Effect.gen(function*() {
+      const event = yield* events.findById(eventId)
+      if (Option.isNone(event) || !Policy.canViewEvent(actor, event.value)) {
+        return yield* new EventNotFound({ eventId })
+      }
+      yield* requireManager(actor, event.value)
+      return event.value
+    })
+
+  const listForEvent = Effect.fn("Registrations.listForEvent")(
+    function*(actor: Actor, eventId: EventId, request: PageRequest & { readonly status?: RegistrationStatus | undefined }) {
+      yield* managedEvent(actor, eventId)
+      return yield* registrations.listByEvent(eventId, request)
+    }
+  )
+
+  const waitlist = Effect.fn("Registrations.waitlist")(function*(actor: Actor, eventId: EventId, request: PageRequest) {
+    yield* managedEvent(actor, eventId)
+    return yield* registrations.listWaitlist(eventId, request)
+  })
+
+  const listMine = Effect.fn("Registrations.listMine")(function*(actor: Actor, request: PageRequest) {
+    return yield* registrations.listByUser(actor.userId, request)
+  })
+
+  return { register, cancel, confirm, markAttendance, get, listForEvent, waitlist, listMine } as const
+})
+
+/**
+ * The registration use-cases.
+ *
+ * @since 0.1.0
+ */
+export class Registrations extends Context.Service<Registrations, Effect.Success<typeof make>>()(
+  "@live-events/domain/Registrations"
+) {
+  /** @since 0.1.0 */
+  static readonly layer = Layer.effect(Registrations, make)
+}

@@ -1,0 +1,20 @@
+/**
+ * Port: where user profiles are kept.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, type Option } from "effect"
+import type { RepositoryError } from "./DomainError.ts"
+import type { UserId } from "./Ids.ts"
+import type { Page, PageRequest } from "./Page.ts"
+import type { User } from "./User.ts"
+
+/** @since 0.1.0 */
+export class UserRepository extends Context.Service<UserRepository, {
+  /** Inserts unless a user with the same subject exists; returns the stored user either way. */
+  readonly insertIfAbsent: (user: User) => Effect.Effect<User, RepositoryError>
+  readonly update: (user: User) => Effect.Effect<User, RepositoryError>
+  readonly findById: (id: UserId) => Effect.Effect<Option.Option<User>, RepositoryError>
+  readonly findBySubject: (subject: string) => Effect.Effect<Option.Option<User>, RepositoryError>
+  readonly list: (request: PageRequest) => Effect.Effect<Page<User>, RepositoryError>
+}>()("@live-events/domain/UserRepository") {}

@@ -1,0 +1,106 @@
+/**
+ * Use-cases of people: provisioning from a token's claims, the own profile, and admin management.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { UserErased, UserNotFound } from "./DomainError.ts"
+import { Ids, nextUserId, type UserId } from "./Ids.ts"
+import type { PageRequest } from "./Page.ts"
+import * as Policy from "./Policy.ts"
+import type { AdminUpdateUserInput, Claims, CreateUserInput, UpdateProfileInput, User } from "./User.ts"
+import { type Actor, isAdmin } from "./User.ts"
+import { UserRepository } from "./UserRepository.ts"
+
+const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
+
+/** @since 0.1.0 */
+export const make = Effect.gen(function*() {
+  const users = yield* UserRepository
+  const ids = yield* Ids
+  const requireAdmin = (actor: Actor) => Policy.require(isAdmin(actor), "Only admins may manage users")
+
+  const newUser = Effect.fnUntraced(function*(subject: string, fields: { readonly email?: string | null | undefined; readonly name?: string | null | undefined; readonly phone?: string | null | undefined }) {
+    const at = yield* now
+    const user: User = {
+      id: yield* Effect.provideService(nextUserId, Ids, ids),
+      subject,
+      email: fields.email ?? null,
+      name: fields.name ?? null,
+      phone: fields.phone ?? null,
+      createdAt: at,
+      updatedAt: at,
+      erasedAt: null
+    }
+    return user
+  })
+
+  /** The user behind a token: found by subject, or created from the claims the first time. */
+  const provision = Effect.fn("Users.provision")(function*(claims: Claims) {
+    const existing = yield* users.findBySubject(claims.subject)
+    const user = Option.isSome(existing)
+      ? existing.value
+      : yield* users.insertIfAbsent(yield* newUser(claims.subject, { email: claims.email, name: claims.name }))
+    if (user.erasedAt !== null) return yield* new UserErased({})
+    return user
+  })
+
+  const load = (id: UserId) =>
+    Effect.flatMap(
+      users.findById(id),
+      Option.match({ onNone: () => Effect.fail(new UserNotFound({ userId: id })), onSome: Effect.succeed })
+    )
+
+  const me = Effect.fn("Users.me")(function*(actor: Actor) {
+    return yield* load(actor.userId)
+  })
+
+  const updateMe = Effect.fn("Users.updateMe")(function*(actor: Actor, input: UpdateProfileInput) {
+    const user = yield* load(actor.userId)
+    return yield* users.update({
+      ...user,
+      name: input.name !== undefined ? input.name : user.name,
+      phone: input.phone !== undefined ? input.phone : user.phone,
+      updatedAt: yield* now
+    })
+  })
+
+  const create = Effect.fn("Users.create")(function*(actor: Actor, input: CreateUserInput) {
+    yield* requireAdmin(actor)
+    return yield* users.insertIfAbsent(yield* newUser(input.subject, input))
+  })
+
+  const get = Effect.fn("Users.get")(function*(actor: Actor, id: UserId) {
+    yield* requireAdmin(actor)
+    return yield* load(id)
+  })
+
+  const list = Effect.fn("Users.list")(function*(actor: Actor, request: PageRequest) {
+    yield* requireAdmin(actor)
+    return yield* users.list(request)
+  })
+
+  const update = Effect.fn("Users.update")(function*(actor: Actor, id: UserId, input: AdminUpdateUserInput) {
+    yield* requireAdmin(actor)
+    const user = yield* load(id)
+    return yield* users.update({
+      ...user,
+      name: input.name !== undefined ? input.name : user.name,
+      phone: input.phone !== undefined ? input.phone : user.phone,
+      email: input.email !== undefined ? input.email : user.email,
+      updatedAt: yield* now
+    })
+  })
+
+  return { provision, me, updateMe, create, get, list, update } as const
+})
+
+/**
+ * The user use-cases.
+ *
+ * @since 0.1.0
+ */
+export class Users extends Context.Service<Users, Effect.Success<typeof make>>()("@live-events/domain/Users") {
+  /** @since 0.1.0 */
+  static readonly layer = Layer.effect(Users, make)
+}

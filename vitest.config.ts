@@ -1,0 +1,24 @@
+import { defineConfig } from "vitest/config"
+
+// Every package is tested from its TypeScript source through the "@live-events/source" export
+// condition. It must be set under ssr.resolve.conditions: plain resolve.conditions is ignored for
+// Node tests and vitest would silently import a stale dist/.
+const sourceCondition = {
+  ssr: { resolve: { conditions: ["@live-events/source"] } },
+  resolve: { conditions: ["@live-events/source"] }
+}
+
+export default defineConfig({
+  ...sourceCondition,
+  test: {
+    projects: ["packages/*"].map((glob) => ({
+      ...sourceCondition,
+      test: {
+        name: { label: glob },
+        include: [`${glob}/test/**/*.test.ts`],
+        testTimeout: 60_000,
+        hookTimeout: 60_000
+      }
+    }))
+  }
+})
