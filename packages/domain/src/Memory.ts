@@ -1,0 +1,342 @@
+/**
+ * In-memory implementations of every port, for tests, examples and embedders' own tests.
+ *
+ * Correct under concurrency by construction: a unit of work holds one global permit, so use-cases run
+ * one at a time, and each write records an undo step so that a failed unit of work leaves no trace
+ * (atomicity, I5). Reads outside a unit of work see committed and in-flight writes of the single running
+ * unit of work; that is weaker isolation than PostgreSQL's, which the contract suites do not rely on.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option, Semaphore } from "effect"
+import type { DomainEvent } from "./DomainEvent.ts"
+import type { Event, EventQuery } from "./Event.ts"
+import { EventRepository } from "./EventRepository.ts"
+import type { EventId, RegistrationId, UserId } from "./Ids.ts"
+import { OutboxWriter } from "./OutboxWriter.ts"
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from "./Page.ts"
+import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
+import { RegistrationRepository } from "./RegistrationRepository.ts"
+import { UnitOfWork } from "./UnitOfWork.ts"
+import type { User } from "./User.ts"
+import { UserRepository } from "./UserRepository.ts"
+
+/** A stored registration: the entity without its derived position, plus its join order. */
+type StoredRegistration = Omit<Registration, "waitlistPosition"> & { readonly joinSeq: number }
+
+interface State {
+  readonly events: Map<EventId, Event>
+  readonly registrations: Map<RegistrationId, StoredRegistration>
+  /** Waitlisted registration ids per event, in join order: position = index + 1. */
+  readonly waitlists: Map<EventId, Array<RegistrationId>>
+  readonly users: Map<UserId, User>
+  readonly usersBySubject: Map<string, UserId>
+  readonly outbox: Array<DomainEvent>
+  joinSeq: number
+}
+
+const holdsSeat = (status: RegistrationStatus) => status === "confirmed" || status === "attended" || status === "no_show"
+
+/** The undo journal of the running unit of work. */
+class Journal extends Context.Service<Journal, { readonly undo: Array<() => void> }>()(
+  "@live-events/domain/Memory/Journal"
+) {}
+
+/**
+ * Read access to the raw memory state, for tests that check invariants or outbox contents.
+ *
+ * @since 0.1.0
+ */
+export class MemoryStore extends Context.Service<MemoryStore, {
+  readonly outbox: Effect.Effect<ReadonlyArray<DomainEvent>>
+  readonly registrations: (eventId: EventId) => Effect.Effect<ReadonlyArray<Registration>>
+  readonly event: (eventId: EventId) => Effect.Effect<Option.Option<Event>>
+}>()("@live-events/domain/Memory/MemoryStore") {}
+
+const paginate = <A>(
+  sorted: ReadonlyArray<A>,
+  key: (a: A) => ReadonlyArray<string | number>,
+  request: PageRequest
+): Page<A> => {
+  const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor)
+  const compare = (a: ReadonlyArray<string | number>, b: ReadonlyArray<string | number>) => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      if (a[i]! < b[i]!) return -1
+      if (a[i]! > b[i]!) return 1
+    }
+    return 0
+  }
+  const start = after === undefined ? sorted : sorted.filter((item) => compare(key(item), after) > 0)
+  const items = start.slice(0, request.limit)
+  const hasMore = start.length > request.limit
+  return { items, nextCursor: hasMore && items.length > 0 ? encodeCursor(key(items[items.length - 1]!)) : null }
+}
+
+/** @since 0.1.0 */
+export const make = Effect.gen(function*() {
+  const state: State = {
+    events: new Map(),
+    registrations: new Map(),
+    waitlists: new Map(),
+    users: new Map(),
+    usersBySubject: new Map(),
+    outbox: [],
+    joinSeq: 0
+  }
+  const permit = yield* Semaphore.make(1)
+
+  /** Runs a write and records how to undo it when inside a unit of work. */
+  const write = (run: () => () => void) =>
+    Effect.serviceOption(Journal).pipe(
+      Effect.map((journal) => {
+        const undo = run()
+        if (Option.isSome(journal)) journal.value.undo.push(undo)
+      })
+    )
+
+  const setMap = <K, V>(map: Map<K, V>, key: K, value: V) => () => {
+    const had = map.has(key)
+    const previous = map.get(key)
+    map.set(key, value)
+    return () => {
+      if (had) map.set(key, previous as V)
+      else map.delete(key)
+    }
+  }
+
+  const waitlistOf = (eventId: EventId) => state.waitlists.get(eventId) ?? []
+
+  const toRegistration = (stored: StoredRegistration): Registration => {
+    const { joinSeq: _joinSeq, ...rest } = stored
+    return {
+      ...rest,
+      waitlistPosition: stored.status === "waitlisted" ? waitlistOf(stored.eventId).indexOf(stored.id) + 1 : null
+    }
+  }
+
+  const transact: UnitOfWork["Service"]["transact"] = (effect) =>
+    Effect.serviceOption(Journal).pipe(
+      Effect.flatMap((outer) => {
+        if (Option.isSome(outer)) return effect
+        const journal = { undo: [] as Array<() => void> }
+        return permit.withPermits(1)(
+          effect.pipe(
+            Effect.provideService(Journal, journal),
+            Effect.onExit((exit) =>
+              exit._tag === "Failure"
+                ? Effect.sync(() => {
+                  for (const undo of journal.undo.reverse()) undo()
+                })
+                : Effect.void
+            )
+          )
+        )
+      })
+    )
+
+  const bumpEvent = (eventId: EventId, confirmedDelta: number, waitlistDelta: number, at: Date) => {
+    const event = state.events.get(eventId)
+    if (event === undefined) return () => {}
+    return setMap(state.events, eventId, {
+      ...event,
+      confirmedCount: event.confirmedCount + confirmedDelta,
+      waitlistCount: event.waitlistCount + waitlistDelta,
+      version: event.version + 1,
+      updatedAt: at
+    })()
+  }
+
+  const applyChange = (eventId: EventId, change: RegistrationChange): () => void => {
+    const undos: Array<() => void> = []
+    if (change._tag === "Insert") {
+      const { waitlistPosition: _position, ...registration } = change.registration
+      const joinSeq = ++state.joinSeq
+      undos.push(setMap(state.registrations, registration.id, { ...registration, joinSeq })())
+      if (registration.status === "waitlisted") {
+        const queue = [...waitlistOf(eventId), registration.id]
+        undos.push(setMap(state.waitlists, eventId, queue)())
+      }
+      undos.push(bumpEvent(
+        eventId,
+        holdsSeat(registration.status) ? 1 : 0,
+        registration.status === "waitlisted" ? 1 : 0,
+        registration.createdAt
+      ))
+    } else {
+      const stored = state.registrations.get(change.registration.id)
+      if (stored === undefined) return () => {}
+      const from = stored.status
+      const to = change.to
+      undos.push(setMap(state.registrations, stored.id, {
+        ...stored,
+        status: to,
+        updatedAt: change.at,
+        confirmedAt: to === "confirmed" ? change.at : stored.confirmedAt,
+        cancelledAt: to === "cancelled" ? change.at : stored.cancelledAt
+      })())
+      if (from === "waitlisted" && to !== "waitlisted") {
+        undos.push(setMap(state.waitlists, eventId, waitlistOf(eventId).filter((id) => id !== stored.id))())
+      }
+      const seat = (holdsSeat(to) ? 1 : 0) - (holdsSeat(from) ? 1 : 0)
+      const waiting = (to === "waitlisted" ? 1 : 0) - (from === "waitlisted" ? 1 : 0)
+      undos.push(bumpEvent(eventId, seat, waiting, change.at))
+    }
+    return () => undos.reverse().forEach((undo) => undo())
+  }
+
+  const eventRepository: EventRepository["Service"] = {
+    insert: (event) => write(setMap(state.events, event.id, event)),
+    update: (event) =>
+      Effect.suspend(() => {
+        const current = state.events.get(event.id)
+        const updated: Event = {
+          ...event,
+          confirmedCount: current?.confirmedCount ?? event.confirmedCount,
+          waitlistCount: current?.waitlistCount ?? event.waitlistCount,
+          version: (current?.version ?? event.version) + 1
+        }
+        return Effect.as(write(setMap(state.events, event.id, updated)), updated)
+      }),
+    delete: (id) =>
+      write(() => {
+        const event = state.events.get(id)
+        const removed = [...state.registrations.values()].filter((r) => r.eventId === id)
+        const queue = state.waitlists.get(id)
+        state.events.delete(id)
+        state.waitlists.delete(id)
+        for (const r of removed) state.registrations.delete(r.id)
+        return () => {
+          if (event) state.events.set(id, event)
+          if (queue) state.waitlists.set(id, queue)
+          for (const r of removed) state.registrations.set(r.id, r)
+        }
+      }),
+    findById: (id) => Effect.sync(() => Option.fromNullishOr(state.events.get(id))),
+    lock: (id) => Effect.sync(() => Option.fromNullishOr(state.events.get(id))),
+    list: (query: EventQuery) =>
+      Effect.sync(() => {
+        const q = query.q?.toLowerCase()
+        const matching = [...state.events.values()]
+          .filter((e) =>
+            query.statuses.includes(e.status) &&
+            (query.from === undefined || e.startsAt >= query.from) &&
+            (query.to === undefined || e.startsAt < query.to) &&
+            (query.organizerId === undefined || e.organizerId === query.organizerId) &&
+            (q === undefined || e.title.toLowerCase().includes(q) || e.location.toLowerCase().includes(q))
+          )
+          .sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || (a.id < b.id ? -1 : 1))
+        return paginate(matching, (e) => [e.startsAt.getTime(), e.id], query)
+      })
+  }
+
+  const byCreation = (a: StoredRegistration, b: StoredRegistration) =>
+    a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1)
+
+  const registrationRepository: RegistrationRepository["Service"] = {
+    lockForRegistration: (eventId, userId) =>
+      Effect.sync(() => {
+        const event = state.events.get(eventId)
+        if (event === undefined) return Option.none()
+        const active = [...state.registrations.values()].find((r) =>
+          r.eventId === eventId && r.userId === userId && (r.status === "confirmed" || r.status === "waitlisted")
+        )
+        return Option.some({ event, active: active && toRegistration(active) })
+      }),
+    findById: (id) => Effect.sync(() => Option.map(Option.fromNullishOr(state.registrations.get(id)), toRegistration)),
+    waitlistHead: (eventId, count) =>
+      Effect.sync(() =>
+        waitlistOf(eventId).slice(0, Math.max(0, count)).map((id) => toRegistration(state.registrations.get(id)!))
+      ),
+    listActive: (eventId) =>
+      Effect.sync(() =>
+        [...state.registrations.values()]
+          .filter((r) => r.eventId === eventId && (r.status === "confirmed" || r.status === "waitlisted"))
+          .sort(byCreation)
+          .map(toRegistration)
+      ),
+    apply: (eventId, changes) =>
+      Effect.forEach(changes, (change) => write(() => applyChange(eventId, change)), { discard: true }),
+    listByEvent: (eventId, request) =>
+      Effect.sync(() => {
+        const rows = [...state.registrations.values()]
+          .filter((r) => r.eventId === eventId && (request.status === undefined || r.status === request.status))
+          .sort(byCreation)
+        const page = paginate(rows, (r) => [r.createdAt.getTime(), r.id], request)
+        return { ...page, items: page.items.map(toRegistration) }
+      }),
+    listWaitlist: (eventId, request) =>
+      Effect.sync(() => {
+        const rows = waitlistOf(eventId).map((id) => state.registrations.get(id)!)
+        const page = paginate(rows, (r) => [r.joinSeq], request)
+        return { ...page, items: page.items.map(toRegistration) }
+      }),
+    listByUser: (userId, request) =>
+      Effect.sync(() => {
+        const rows = [...state.registrations.values()].filter((r) => r.userId === userId).sort(byCreation)
+        const page = paginate(rows, (r) => [r.createdAt.getTime(), r.id], request)
+        return { ...page, items: page.items.map(toRegistration) }
+      })
+  }
+
+  const userRepository: UserRepository["Service"] = {
+    insertIfAbsent: (user) =>
+      Effect.suspend(() => {
+        const existing = state.usersBySubject.get(user.subject)
+        if (existing !== undefined) return Effect.succeed(state.users.get(existing)!)
+        return Effect.as(
+          Effect.andThen(
+            write(setMap(state.users, user.id, user)),
+            write(setMap(state.usersBySubject, user.subject, user.id))
+          ),
+          user
+        )
+      }),
+    update: (user) => Effect.as(write(setMap(state.users, user.id, user)), user),
+    findById: (id) => Effect.sync(() => Option.fromNullishOr(state.users.get(id))),
+    findBySubject: (subject) =>
+      Effect.sync(() => Option.flatMap(Option.fromNullishOr(state.usersBySubject.get(subject)), (id) =>
+        Option.fromNullishOr(state.users.get(id))
+      )),
+    list: (request) =>
+      Effect.sync(() => {
+        const rows = [...state.users.values()].sort((a, b) => (a.id < b.id ? -1 : 1))
+        return paginate(rows, (u) => [u.id], request)
+      })
+  }
+
+  const outboxWriter: OutboxWriter["Service"] = {
+    record: (events) =>
+      write(() => {
+        state.outbox.push(...events)
+        return () => {
+          state.outbox.splice(state.outbox.length - events.length, events.length)
+        }
+      })
+  }
+
+  const store: MemoryStore["Service"] = {
+    outbox: Effect.sync(() => [...state.outbox]),
+    registrations: (eventId) =>
+      Effect.sync(() =>
+        [...state.registrations.values()].filter((r) => r.eventId === eventId).sort(byCreation).map(toRegistration)
+      ),
+    event: (eventId) => Effect.sync(() => Option.fromNullishOr(state.events.get(eventId)))
+  }
+
+  return Context.make(EventRepository, eventRepository).pipe(
+    Context.add(RegistrationRepository, registrationRepository),
+    Context.add(UserRepository, userRepository),
+    Context.add(UnitOfWork, { transact }),
+    Context.add(OutboxWriter, outboxWriter),
+    Context.add(MemoryStore, store)
+  )
+})
+
+/**
+ * Every port in memory, plus {@link MemoryStore} for inspection. A fresh, empty store per build.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<
+  EventRepository | RegistrationRepository | UserRepository | UnitOfWork | OutboxWriter | MemoryStore
+> = Layer.effectContext(make)
