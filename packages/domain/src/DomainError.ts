@@ -169,6 +169,14 @@ export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("Vers
   }
 }
 
+/** A pagination cursor that this service did not produce. @since 0.1.0 */
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", {}, { httpApiStatus: 400 }) {
+  readonly code = "invalid-cursor"
+  override get message() {
+    return "The cursor is not one this service returned"
+  }
+}
+
 /** An erased user's token can no longer act. @since 0.1.0 */
 export class UserErased extends Schema.TaggedError<UserErased>()("UserErased", {}, { httpApiStatus: 403 }) {
   readonly code = "user-erased"
@@ -215,3 +223,4 @@ export type DomainError =
   | EventNotStarted
   | VersionMismatch
   | UserErased
+  | InvalidCursor

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Context, type Effect, type Option } from "effect"
-import type { RepositoryError } from "./DomainError.ts"
+import type { InvalidCursor, RepositoryError } from "./DomainError.ts"
 import type { Event, EventQuery } from "./Event.ts"
 import type { EventId } from "./Ids.ts"
 import type { Page } from "./Page.ts"
@@ -22,5 +22,5 @@ export class EventRepository extends Context.Service<EventRepository, {
   readonly findById: (id: EventId) => Effect.Effect<Option.Option<Event>, RepositoryError>
   /** Serialises the rest of the unit of work with every other one that locks this event. */
   readonly lock: (id: EventId) => Effect.Effect<Option.Option<Event>, RepositoryError>
-  readonly list: (query: EventQuery) => Effect.Effect<Page<Event>, RepositoryError>
+  readonly list: (query: EventQuery) => Effect.Effect<Page<Event>, RepositoryError | InvalidCursor>
 }>()("@live-events/domain/EventRepository") {}

@@ -11,6 +11,7 @@ import {
   EventHasActiveRegistrations,
   EventNotFound,
   type Forbidden,
+  type InvalidCursor,
   InvalidTransition,
   type RepositoryError,
   ValidationFailed,
@@ -131,7 +132,7 @@ export const make = Effect.gen(function*() {
   })
 
   const list = Effect.fn("Events.list")(
-    function*(actor: Actor | undefined, request: ListEventsRequest): Effect.fn.Return<Page<Event>, RepositoryError> {
+    function*(actor: Actor | undefined, request: ListEventsRequest): Effect.fn.Return<Page<Event>, RepositoryError | InvalidCursor> {
       const status = request.status ?? "published"
       const mayListOthers = status === "published" || (actor !== undefined && isAdmin(actor))
       // Non-published events are listed to organizers for their own events only.

@@ -14,7 +14,8 @@ import type { Event, EventQuery } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
-import { decodeCursor, encodeCursor, type Page, type PageRequest } from "./Page.ts"
+import type { InvalidCursor } from "./DomainError.ts"
+import { type CursorPart, decodeCursor, encodeCursor, type Page, type PageRequest } from "./Page.ts"
 import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
@@ -53,24 +54,29 @@ export class MemoryStore extends Context.Service<MemoryStore, {
   readonly event: (eventId: EventId) => Effect.Effect<Option.Option<Event>>
 }>()("@live-events/domain/Memory/MemoryStore") {}
 
+const compareKeys = (a: ReadonlyArray<string | number>, b: ReadonlyArray<string | number>) => {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i]! < b[i]!) return -1
+    if (a[i]! > b[i]!) return 1
+  }
+  return 0
+}
+
 const paginate = <A>(
   sorted: ReadonlyArray<A>,
   key: (a: A) => ReadonlyArray<string | number>,
+  shape: ReadonlyArray<CursorPart>,
   request: PageRequest
-): Page<A> => {
-  const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor)
-  const compare = (a: ReadonlyArray<string | number>, b: ReadonlyArray<string | number>) => {
-    for (let i = 0; i < Math.min(a.length, b.length); i++) {
-      if (a[i]! < b[i]!) return -1
-      if (a[i]! > b[i]!) return 1
+): Effect.Effect<Page<A>, InvalidCursor> =>
+  Effect.map(
+    request.cursor === undefined ? Effect.succeed(undefined) : decodeCursor(request.cursor, shape),
+    (after) => {
+      const start = after === undefined ? sorted : sorted.filter((item) => compareKeys(key(item), after) > 0)
+      const items = start.slice(0, request.limit)
+      const hasMore = start.length > request.limit
+      return { items, nextCursor: hasMore && items.length > 0 ? encodeCursor(key(items[items.length - 1]!)) : null }
     }
-    return 0
-  }
-  const start = after === undefined ? sorted : sorted.filter((item) => compare(key(item), after) > 0)
-  const items = start.slice(0, request.limit)
-  const hasMore = start.length > request.limit
-  return { items, nextCursor: hasMore && items.length > 0 ? encodeCursor(key(items[items.length - 1]!)) : null }
-}
+  )
 
 /** @since 0.1.0 */
 export const make = Effect.gen(function*() {
@@ -214,7 +220,7 @@ export const make = Effect.gen(function*() {
     findById: (id) => Effect.sync(() => Option.fromNullishOr(state.events.get(id))),
     lock: (id) => Effect.sync(() => Option.fromNullishOr(state.events.get(id))),
     list: (query: EventQuery) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const q = query.q?.toLowerCase()
         const matching = [...state.events.values()]
           .filter((e) =>
@@ -225,7 +231,7 @@ export const make = Effect.gen(function*() {
             (q === undefined || e.title.toLowerCase().includes(q) || e.location.toLowerCase().includes(q))
           )
           .sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || (a.id < b.id ? -1 : 1))
-        return paginate(matching, (e) => [e.startsAt.getTime(), e.id], query)
+        return paginate(matching, (e) => [e.startsAt.getTime(), e.id], ["number", "uuid"], query)
       })
   }
 
@@ -257,24 +263,30 @@ export const make = Effect.gen(function*() {
     apply: (eventId, changes) =>
       Effect.forEach(changes, (change) => write(() => applyChange(eventId, change)), { discard: true }),
     listByEvent: (eventId, request) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const rows = [...state.registrations.values()]
           .filter((r) => r.eventId === eventId && (request.status === undefined || r.status === request.status))
           .sort(byCreation)
-        const page = paginate(rows, (r) => [r.createdAt.getTime(), r.id], request)
-        return { ...page, items: page.items.map(toRegistration) }
+        return Effect.map(
+          paginate(rows, (r) => [r.createdAt.getTime(), r.id], ["number", "uuid"], request),
+          (page) => ({ ...page, items: page.items.map(toRegistration) })
+        )
       }),
     listWaitlist: (eventId, request) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const rows = waitlistOf(eventId).map((id) => state.registrations.get(id)!)
-        const page = paginate(rows, (r) => [r.joinSeq], request)
-        return { ...page, items: page.items.map(toRegistration) }
+        return Effect.map(
+          paginate(rows, (r) => [r.joinSeq], ["number"], request),
+          (page) => ({ ...page, items: page.items.map(toRegistration) })
+        )
       }),
     listByUser: (userId, request) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const rows = [...state.registrations.values()].filter((r) => r.userId === userId).sort(byCreation)
-        const page = paginate(rows, (r) => [r.createdAt.getTime(), r.id], request)
-        return { ...page, items: page.items.map(toRegistration) }
+        return Effect.map(
+          paginate(rows, (r) => [r.createdAt.getTime(), r.id], ["number", "uuid"], request),
+          (page) => ({ ...page, items: page.items.map(toRegistration) })
+        )
       })
   }
 
@@ -298,9 +310,9 @@ export const make = Effect.gen(function*() {
         Option.fromNullishOr(state.users.get(id))
       )),
     list: (request) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const rows = [...state.users.values()].sort((a, b) => (a.id < b.id ? -1 : 1))
-        return paginate(rows, (u) => [u.id], request)
+        return paginate(rows, (u) => [u.id], ["uuid"], request)
       })
   }
 

@@ -4,6 +4,8 @@
  *
  * @since 0.1.0
  */
+import { Effect } from "effect"
+import { InvalidCursor } from "./DomainError.ts"
 
 /** @since 0.1.0 */
 export interface Page<A> {
@@ -21,14 +23,31 @@ export interface PageRequest {
 export const encodeCursor = (key: ReadonlyArray<string | number>): string =>
   btoa(JSON.stringify(key)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")
 
-/** Decodes a cursor; `undefined` when it was not produced by {@link encodeCursor}. @since 0.1.0 */
-export const decodeCursor = (cursor: string): ReadonlyArray<string | number> | undefined => {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** The kinds of a cursor's key parts, checked on decode so a forged cursor never reaches a query. */
+export type CursorPart = "number" | "uuid"
+
+/**
+ * Decodes a cursor of the given shape, or fails with {@link InvalidCursor} when it was not produced by
+ * {@link encodeCursor} for that shape.
+ *
+ * @since 0.1.0
+ */
+export const decodeCursor = (
+  cursor: string,
+  shape: ReadonlyArray<CursorPart>
+): Effect.Effect<ReadonlyArray<string | number>, InvalidCursor> => {
   try {
     const parsed: unknown = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/")))
-    return Array.isArray(parsed) && parsed.every((x) => typeof x === "string" || typeof x === "number")
-      ? parsed
-      : undefined
+    if (
+      Array.isArray(parsed) && parsed.length === shape.length &&
+      parsed.every((x, i) =>
+        shape[i] === "number" ? typeof x === "number" && Number.isSafeInteger(x) : typeof x === "string" && UUID.test(x)
+      )
+    ) return Effect.succeed(parsed)
   } catch {
-    return undefined
+    // fall through: not base64 or not JSON
   }
+  return Effect.fail(new InvalidCursor({}))
 }

@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Context, type Effect, type Option } from "effect"
-import type { RepositoryError } from "./DomainError.ts"
+import type { InvalidCursor, RepositoryError } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import type { Page, PageRequest } from "./Page.ts"
@@ -40,8 +40,8 @@ export class RegistrationRepository extends Context.Service<RegistrationReposito
   readonly listByEvent: (
     eventId: EventId,
     request: PageRequest & { readonly status?: RegistrationStatus | undefined }
-  ) => Effect.Effect<Page<Registration>, RepositoryError>
+  ) => Effect.Effect<Page<Registration>, RepositoryError | InvalidCursor>
   /** Waitlisted registrations in position order. */
-  readonly listWaitlist: (eventId: EventId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError>
-  readonly listByUser: (userId: UserId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError>
+  readonly listWaitlist: (eventId: EventId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError | InvalidCursor>
+  readonly listByUser: (userId: UserId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError | InvalidCursor>
 }>()("@live-events/domain/RegistrationRepository") {}

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Context, type Effect, type Option } from "effect"
-import type { RepositoryError } from "./DomainError.ts"
+import type { InvalidCursor, RepositoryError } from "./DomainError.ts"
 import type { UserId } from "./Ids.ts"
 import type { Page, PageRequest } from "./Page.ts"
 import type { User } from "./User.ts"
@@ -16,5 +16,5 @@ export class UserRepository extends Context.Service<UserRepository, {
   readonly update: (user: User) => Effect.Effect<User, RepositoryError>
   readonly findById: (id: UserId) => Effect.Effect<Option.Option<User>, RepositoryError>
   readonly findBySubject: (subject: string) => Effect.Effect<Option.Option<User>, RepositoryError>
-  readonly list: (request: PageRequest) => Effect.Effect<Page<User>, RepositoryError>
+  readonly list: (request: PageRequest) => Effect.Effect<Page<User>, RepositoryError | InvalidCursor>
 }>()("@live-events/domain/UserRepository") {}

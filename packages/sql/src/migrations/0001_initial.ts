@@ -15,7 +15,8 @@ import { SqlClient } from "effect/sql"
 
 export default Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* sql.unsafe(`
+  // One statement per call: the extended protocol (prepared statements) takes a single command.
+  const statements = `
 CREATE TABLE users (
   id uuid PRIMARY KEY,
   subject text NOT NULL UNIQUE,
@@ -102,5 +103,6 @@ CREATE TABLE idempotency_keys (
   PRIMARY KEY (scope, key)
 );
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (created_at);
-`)
+`.split(/;\s*\n/).map((statement) => statement.trim()).filter((statement) => statement.length > 0)
+  for (const statement of statements) yield* sql.unsafe(statement)
 })

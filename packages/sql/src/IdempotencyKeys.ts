@@ -1,0 +1,125 @@
+/**
+ * Stored `Idempotency-Key`s: the first response to a keyed request is kept for 24 hours and replayed to
+ * every retry with the same key and the same request; reusing a key for a different request is refused.
+ *
+ * A key is claimed (`begin`) before the request runs, so two concurrent retries never both execute it:
+ * the second sees `InProgress`.
+ *
+ * @since 0.1.0
+ */
+import { DomainError } from "@live-events/domain"
+import { Clock, Context, Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import { mapSqlError } from "./SqlFailure.ts"
+
+/** How long a stored response is replayed. @since 0.1.0 */
+export const RETENTION_MILLIS = 24 * 60 * 60 * 1000
+
+/** @since 0.1.0 */
+export interface StoredResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/** @since 0.1.0 */
+export type BeginResult =
+  | { readonly _tag: "Started" }
+  | ({ readonly _tag: "Replay" } & StoredResponse)
+  | { readonly _tag: "Mismatch" }
+  | { readonly _tag: "InProgress" }
+
+/** @since 0.1.0 */
+export class IdempotencyKeys extends Context.Service<IdempotencyKeys, {
+  readonly begin: (
+    scope: string,
+    key: string,
+    requestHash: string
+  ) => Effect.Effect<BeginResult, DomainError.RepositoryError>
+  readonly complete: (scope: string, key: string, response: StoredResponse) => Effect.Effect<void, DomainError.RepositoryError>
+  /** Forgets a claimed key whose request failed unexpectedly, so that a retry can run it. */
+  readonly abandon: (scope: string, key: string) => Effect.Effect<void, DomainError.RepositoryError>
+}>()("@live-events/sql/IdempotencyKeys") {}
+
+interface KeyRow {
+  readonly request_hash: string
+  readonly status: number | null
+  readonly headers: Record<string, string> | string | null
+  readonly body: string | null
+  readonly created_at: Date
+}
+
+const fromRow = (row: KeyRow, requestHash: string): BeginResult => {
+  if (row.request_hash !== requestHash) return { _tag: "Mismatch" }
+  if (row.status === null) return { _tag: "InProgress" }
+  const headers = typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers ?? {}
+  return { _tag: "Replay", status: row.status, headers, body: row.body ?? "" }
+}
+
+/** @since 0.1.0 */
+export const makeSql: Effect.Effect<IdempotencyKeys["Service"], never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const begin = Effect.fnUntraced(function*(scope: string, key: string, requestHash: string) {
+    const now = new Date(yield* Clock.currentTimeMillis)
+    const expiredBefore = new Date(now.getTime() - RETENTION_MILLIS)
+    // Claim the key, taking over an expired one; otherwise read what is there.
+    const claimed = yield* sql<{ readonly claimed: boolean }>`
+      INSERT INTO idempotency_keys (scope, key, request_hash, created_at)
+      VALUES (${scope}, ${key}, ${requestHash}, ${now})
+      ON CONFLICT (scope, key) DO UPDATE
+        SET request_hash = EXCLUDED.request_hash, status = NULL, headers = NULL, body = NULL,
+          created_at = EXCLUDED.created_at
+        WHERE idempotency_keys.created_at < ${expiredBefore}
+      RETURNING true AS claimed`
+    if (claimed.length > 0) return { _tag: "Started" } as const
+    const rows = yield* sql<KeyRow>`SELECT request_hash, status, headers, body, created_at
+      FROM idempotency_keys WHERE scope = ${scope} AND key = ${key}`
+    // Deleted between the two statements (abandoned): treat as in progress; the client retries.
+    return rows[0] === undefined ? { _tag: "InProgress" } as const : fromRow(rows[0], requestHash)
+  }, mapSqlError("IdempotencyKeys.begin"))
+
+  const complete = (scope: string, key: string, response: StoredResponse) =>
+    sql`UPDATE idempotency_keys SET status = ${response.status}, headers = ${JSON.stringify(response.headers)}::jsonb,
+        body = ${response.body}
+      WHERE scope = ${scope} AND key = ${key}`.pipe(Effect.asVoid, mapSqlError("IdempotencyKeys.complete"))
+
+  const abandon = (scope: string, key: string) =>
+    sql`DELETE FROM idempotency_keys WHERE scope = ${scope} AND key = ${key} AND status IS NULL`.pipe(
+      Effect.asVoid,
+      mapSqlError("IdempotencyKeys.abandon")
+    )
+
+  return IdempotencyKeys.of({ begin, complete, abandon })
+})
+
+/** @since 0.1.0 */
+export const layerSql = Layer.effect(IdempotencyKeys, makeSql)
+
+/** In memory, for tests and single-process embedders. @since 0.1.0 */
+export const layerMemory = Layer.sync(IdempotencyKeys, () => {
+  const entries = new Map<string, { requestHash: string; createdAt: number; response?: StoredResponse }>()
+  const id = (scope: string, key: string) => `${scope}\u0000${key}`
+  return IdempotencyKeys.of({
+    begin: (scope, key, requestHash) =>
+      Effect.map(Clock.currentTimeMillis, (now): BeginResult => {
+        const existing = entries.get(id(scope, key))
+        if (existing === undefined || existing.createdAt < now - RETENTION_MILLIS) {
+          entries.set(id(scope, key), { requestHash, createdAt: now })
+          return { _tag: "Started" }
+        }
+        if (existing.requestHash !== requestHash) return { _tag: "Mismatch" }
+        if (existing.response === undefined) return { _tag: "InProgress" }
+        return { _tag: "Replay", ...existing.response }
+      }),
+    complete: (scope, key, response) =>
+      Effect.sync(() => {
+        const existing = entries.get(id(scope, key))
+        if (existing) existing.response = response
+      }),
+    abandon: (scope, key) =>
+      Effect.sync(() => {
+        const existing = entries.get(id(scope, key))
+        if (existing && existing.response === undefined) entries.delete(id(scope, key))
+      })
+  })
+})

@@ -1,0 +1,118 @@
+/**
+ * Row ↔ entity mapping. Column lists live here so every statement selects the same shape.
+ *
+ * @since 0.1.0
+ */
+import type { Event, Ids, Registration, User } from "@live-events/domain"
+
+/** @since 0.1.0 */
+export const eventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.time_zone, e.location,
+  e.capacity, e.waitlist_enabled, e.waitlist_limit, e.registration_closes_at, e.status, e.confirmed_count,
+  e.waitlist_count, e.version, e.created_at, e.updated_at`
+
+/** @since 0.1.0 */
+export interface EventRow {
+  readonly id: string
+  readonly organizer_id: string
+  readonly title: string
+  readonly description: string
+  readonly starts_at: Date
+  readonly ends_at: Date
+  readonly time_zone: string
+  readonly location: string
+  readonly capacity: number
+  readonly waitlist_enabled: boolean
+  readonly waitlist_limit: number | null
+  readonly registration_closes_at: Date
+  readonly status: Event.EventStatus
+  readonly confirmed_count: number
+  readonly waitlist_count: number
+  readonly version: number
+  readonly created_at: Date
+  readonly updated_at: Date
+}
+
+/** @since 0.1.0 */
+export const toEvent = (row: EventRow): Event.Event => ({
+  id: row.id as Ids.EventId,
+  organizerId: row.organizer_id as Ids.UserId,
+  title: row.title,
+  description: row.description,
+  startsAt: row.starts_at,
+  endsAt: row.ends_at,
+  timeZone: row.time_zone,
+  location: row.location,
+  capacity: row.capacity,
+  waitlist: { enabled: row.waitlist_enabled, limit: row.waitlist_limit },
+  registrationClosesAt: row.registration_closes_at,
+  status: row.status,
+  confirmedCount: row.confirmed_count,
+  waitlistCount: row.waitlist_count,
+  version: row.version,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at
+})
+
+/** Registration columns with the live waitlist position (rank by join order). @since 0.1.0 */
+export const registrationColumns = `r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at,
+  r.updated_at, r.confirmed_at, r.cancelled_at,
+  CASE WHEN r.status = 'waitlisted' THEN (
+    SELECT count(*)::int FROM registrations w
+    WHERE w.event_id = r.event_id AND w.status = 'waitlisted' AND w.waitlist_seq <= r.waitlist_seq
+  ) END AS waitlist_position`
+
+/** @since 0.1.0 */
+export interface RegistrationRow {
+  readonly id: string
+  readonly event_id: string
+  readonly user_id: string
+  readonly status: Registration.RegistrationStatus
+  readonly waitlist_seq: bigint | string | null
+  readonly waitlist_position: number | null
+  readonly notes: string
+  readonly created_at: Date
+  readonly updated_at: Date
+  readonly confirmed_at: Date | null
+  readonly cancelled_at: Date | null
+}
+
+/** @since 0.1.0 */
+export const toRegistration = (row: RegistrationRow): Registration.Registration => ({
+  id: row.id as Ids.RegistrationId,
+  eventId: row.event_id as Ids.EventId,
+  userId: row.user_id as Ids.UserId,
+  status: row.status,
+  waitlistPosition: row.status === "waitlisted" ? row.waitlist_position : null,
+  notes: row.notes,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  confirmedAt: row.confirmed_at,
+  cancelledAt: row.cancelled_at
+})
+
+/** @since 0.1.0 */
+export const userColumns = `u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at`
+
+/** @since 0.1.0 */
+export interface UserRow {
+  readonly id: string
+  readonly subject: string
+  readonly email: string | null
+  readonly name: string | null
+  readonly phone: string | null
+  readonly created_at: Date
+  readonly updated_at: Date
+  readonly erased_at: Date | null
+}
+
+/** @since 0.1.0 */
+export const toUser = (row: UserRow): User.User => ({
+  id: row.id as Ids.UserId,
+  subject: row.subject,
+  email: row.email,
+  name: row.name,
+  phone: row.phone,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  erasedAt: row.erased_at
+})

@@ -1,0 +1,116 @@
+/**
+ * The whole storage side of the domain on one SQL database: every port, the migrations, and the two
+ * ways to get a database — a PostgreSQL URL, or an embedded PGlite in a data directory.
+ *
+ * @since 0.1.0
+ */
+import {
+  type EventRepository,
+  type OutboxWriter,
+  type RegistrationRepository,
+  type UnitOfWork,
+  type UserRepository
+} from "@live-events/domain"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, type Redacted } from "effect"
+import { SqlClient, type SqlError, type Migrator } from "effect/sql"
+import * as Migrations from "./Migrations.ts"
+import * as SqlEventRepository from "./SqlEventRepository.ts"
+import * as SqlOutboxWriter from "./SqlOutboxWriter.ts"
+import * as SqlRegistrationRepository from "./SqlRegistrationRepository.ts"
+import * as SqlUnitOfWork from "./SqlUnitOfWork.ts"
+import * as SqlUserRepository from "./SqlUserRepository.ts"
+import * as IdempotencyKeys from "./IdempotencyKeys.ts"
+
+/** Every port the domain needs. @since 0.1.0 */
+export type Ports =
+  | EventRepository.EventRepository
+  | RegistrationRepository.RegistrationRepository
+  | UserRepository.UserRepository
+  | UnitOfWork.UnitOfWork
+  | OutboxWriter.OutboxWriter
+  | IdempotencyKeys.IdempotencyKeys
+
+/**
+ * The ports over an existing `SqlClient` (bring your own pool). Does not migrate.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Ports, never, SqlClient.SqlClient> = Layer.mergeAll(
+  SqlEventRepository.layer,
+  SqlRegistrationRepository.layer,
+  SqlUserRepository.layer,
+  SqlUnitOfWork.layer,
+  SqlOutboxWriter.layer,
+  IdempotencyKeys.layerSql
+)
+
+/** Runs the migrations when built. @since 0.1.0 */
+export const layerMigrations: Layer.Layer<never, SqlError.SqlError | Migrator.MigrationError, SqlClient.SqlClient> = Layer
+  .effectDiscard(Migrations.run)
+
+/** A cheap query for readiness checks. @since 0.1.0 */
+export const ping: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> = SqlClient.SqlClient.use((sql) =>
+  Effect.asVoid(sql`SELECT 1`)
+)
+
+/** @since 0.1.0 */
+export interface PostgresOptions {
+  readonly url: Redacted.Redacted<string>
+  /** Small pools beat large ones on this workload (see STACK.md); default 8. */
+  readonly maxConnections?: number | undefined
+}
+
+/**
+ * PostgreSQL 15+ from a URL: pool, migrations, ports.
+ *
+ * @since 0.1.0
+ */
+export const layerPostgres = (
+  options: PostgresOptions
+): Layer.Layer<Ports | SqlClient.SqlClient, SqlError.SqlError | Migrator.MigrationError> =>
+  Layer.mergeAll(layer, layerMigrations).pipe(
+    Layer.provideMerge(PgClient.layer({ url: options.url, maxConnections: options.maxConnections ?? 8 }))
+  )
+
+/** @since 0.1.0 */
+export interface EmbeddedOptions {
+  /** Where PGlite keeps its files; `undefined` for a throw-away in-memory database. */
+  readonly dataDir: string | undefined
+}
+
+/**
+ * PGlite (PostgreSQL compiled to WASM) in this process, served over a loopback socket so the very same
+ * driver and SQL run against it. PGlite serialises everything on one connection, hence a pool of 1.
+ *
+ * @since 0.1.0
+ */
+export const layerEmbedded = (
+  options: EmbeddedOptions
+): Layer.Layer<Ports | SqlClient.SqlClient, SqlError.SqlError | Migrator.MigrationError> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
+    const { PGLiteSocketServer } = yield* Effect.promise(() => import("@electric-sql/pglite-socket"))
+    const db = yield* Effect.acquireRelease(
+      Effect.promise(() => PGlite.create(options.dataDir === undefined ? {} : { dataDir: options.dataDir })),
+      (db) => Effect.promise(() => db.close())
+    )
+    const server = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 })
+        await server.start()
+        return server
+      }),
+      (server) => Effect.promise(() => server.stop())
+    )
+    const [host, port] = server.getServerConn().split(":")
+    return Layer.mergeAll(layer, layerMigrations).pipe(
+      Layer.provideMerge(PgClient.layer({
+        host: host ?? "127.0.0.1",
+        port: Number(port),
+        username: "postgres",
+        database: "postgres",
+        maxConnections: 1
+      }))
+    )
+  }))

@@ -1,0 +1,71 @@
+/**
+ * `UserRepository` on PostgreSQL. Provisioning is an upsert on the unique subject, so two first requests
+ * of the same person racing on two processes end with one user.
+ *
+ * @since 0.1.0
+ */
+import { Page, type User, UserRepository } from "@live-events/domain"
+import { Effect, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql"
+import { toUser, userColumns, type UserRow } from "./Rows.ts"
+import { mapSqlError } from "./SqlFailure.ts"
+
+/** @since 0.1.0 */
+export const make: Effect.Effect<UserRepository.UserRepository["Service"], never, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const columns = sql.literal(userColumns)
+    const one = (rows: ReadonlyArray<UserRow>) => Option.map(Option.fromNullishOr(rows[0]), toUser)
+
+    const insertIfAbsent = (user: User.User) =>
+      sql<UserRow>`
+        WITH inserted AS (
+          INSERT INTO users (id, subject, email, name, phone, created_at, updated_at)
+          VALUES (${user.id}, ${user.subject}, ${user.email}, ${user.name}, ${user.phone}, ${user.createdAt},
+            ${user.updatedAt})
+          ON CONFLICT (subject) DO NOTHING
+          RETURNING *
+        )
+        SELECT ${columns} FROM inserted u
+        UNION ALL
+        SELECT ${columns} FROM users u WHERE u.subject = ${user.subject} AND NOT EXISTS (SELECT 1 FROM inserted)`.pipe(
+        Effect.map((rows) => toUser(rows[0]!)),
+        mapSqlError("UserRepository.insertIfAbsent")
+      )
+
+    const update = (user: User.User) =>
+      sql<UserRow>`UPDATE users u SET email = ${user.email}, name = ${user.name}, phone = ${user.phone},
+          updated_at = ${user.updatedAt}, erased_at = ${user.erasedAt}
+        WHERE u.id = ${user.id} RETURNING ${columns}`.pipe(
+        Effect.map((rows) => toUser(rows[0]!)),
+        mapSqlError("UserRepository.update")
+      )
+
+    const findById = (id: string) =>
+      sql<UserRow>`SELECT ${columns} FROM users u WHERE u.id = ${id}`.pipe(
+        Effect.map(one),
+        mapSqlError("UserRepository.findById")
+      )
+
+    const findBySubject = (subject: string) =>
+      sql<UserRow>`SELECT ${columns} FROM users u WHERE u.subject = ${subject}`.pipe(
+        Effect.map(one),
+        mapSqlError("UserRepository.findBySubject")
+      )
+
+    const list = Effect.fnUntraced(function*(request: Page.PageRequest) {
+      const after = request.cursor === undefined ? undefined : yield* Page.decodeCursor(request.cursor, ["uuid"])
+      const rows = yield* sql<UserRow>`SELECT ${columns} FROM users u
+        ${after ? sql`WHERE u.id > ${String(after[0])}::uuid` : sql``}
+        ORDER BY u.id LIMIT ${request.limit + 1}`.pipe(mapSqlError("UserRepository.list"))
+      const items = rows.slice(0, request.limit).map(toUser)
+      const last = items[items.length - 1]
+      return { items, nextCursor: rows.length > request.limit && last ? Page.encodeCursor([last.id]) : null }
+    })
+
+    return UserRepository.UserRepository.of({ insertIfAbsent, update, findById, findBySubject, list })
+  }
+)
+
+/** @since 0.1.0 */
+export const layer = Layer.effect(UserRepository.UserRepository, make)

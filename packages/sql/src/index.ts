@@ -1,0 +1,21 @@
+/**
+ * @live-events/sql: the domain's ports on PostgreSQL 15+ and on embedded PGlite.
+ *
+ * @since 0.1.0
+ */
+/** @since 0.1.0 */
+export * as IdempotencyKeys from "./IdempotencyKeys.ts"
+/** @since 0.1.0 */
+export * as Migrations from "./Migrations.ts"
+/** @since 0.1.0 */
+export * as SqlEventRepository from "./SqlEventRepository.ts"
+/** @since 0.1.0 */
+export * as SqlOutboxWriter from "./SqlOutboxWriter.ts"
+/** @since 0.1.0 */
+export * as SqlRegistrationRepository from "./SqlRegistrationRepository.ts"
+/** @since 0.1.0 */
+export * as SqlStore from "./SqlStore.ts"
+/** @since 0.1.0 */
+export * as SqlUnitOfWork from "./SqlUnitOfWork.ts"
+/** @since 0.1.0 */
+export * as SqlUserRepository from "./SqlUserRepository.ts"
