@@ -1,0 +1,83 @@
+/**
+ * Acceptance: concurrent registrations and cancels against real PostgreSQL keep I1–I4, and promotions
+ * are FIFO. 500 people register at once for 50 seats through the use-cases (a pool of 8 connections,
+ * so transactions really interleave); then 100 random cancels run at once.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Events, Ids, Registrations, Users } from "@live-events/domain"
+import { SqlStore } from "@live-events/sql"
+import { Effect, Layer, Random } from "effect"
+import { SqlClient } from "effect/sql"
+import { checkInvariants } from "./Invariants.ts"
+import { testDatabase } from "./TestDatabase.ts"
+
+const UseCases = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer)
+
+const PostgresLayer = Layer.unwrap(Effect.map(testDatabase("le_conc"), ({ url }) =>
+  UseCases.pipe(Layer.provideMerge(Layer.mergeAll(SqlStore.layerPostgres({ url, maxConnections: 8 }), Ids.Ids.layer)))
+))
+
+describe("concurrency on PostgreSQL", () => {
+  it.live("500 concurrent registrations for 50 seats, then 100 concurrent cancels", () =>
+    Effect.gen(function*() {
+      const users = yield* Users.Users
+      const events = yield* Events.Events
+      const registrations = yield* Registrations.Registrations
+      const sql = yield* SqlClient.SqlClient
+      const org = yield* users.provision({ subject: "organizer" })
+      const organizer = { userId: org.id, roles: ["organizer" as const] }
+      const event = yield* events.create(organizer, {
+        title: "Hot", startsAt: new Date("2099-01-01T00:00:00Z"), endsAt: new Date("2099-01-02T00:00:00Z"),
+        timeZone: "UTC", location: "Hall", capacity: 50
+      })
+      yield* events.publish(organizer, event.id)
+      const actors = yield* Effect.forEach(Array.from({ length: 500 }, (_, i) => `user-${i}`), (subject) =>
+        Effect.map(users.provision({ subject }), (u) => ({ userId: u.id, roles: ["attendee" as const] })),
+        { concurrency: 8 })
+
+      const results = yield* Effect.forEach(actors, (actor) => registrations.register(actor, event.id, {}), {
+        concurrency: "unbounded"
+      })
+      const confirmed = results.filter((r) => r.status === "confirmed")
+      const waitlisted = results.filter((r) => r.status === "waitlisted")
+      expect(confirmed).toHaveLength(50)
+      expect(waitlisted).toHaveLength(450)
+      // Positions answered are exactly 1..450, and they follow join order (the stored sequence).
+      expect(waitlisted.map((r) => r.waitlistPosition).sort((a, b) => a! - b!)).toEqual(
+        Array.from({ length: 450 }, (_, i) => i + 1)
+      )
+      const order = yield* sql<{ id: string }>`SELECT id FROM registrations
+        WHERE event_id = ${event.id} AND status = 'waitlisted' ORDER BY waitlist_seq`
+      const byPosition = [...waitlisted].sort((a, b) => a.waitlistPosition! - b.waitlistPosition!).map((r) => r.id)
+      expect(order.map((r) => r.id)).toEqual(byPosition)
+      expect(yield* checkInvariants).toEqual([])
+
+      // 100 random cancels, confirmed and waitlisted mixed, all at once.
+      const shuffled = [...results]
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = yield* Random.nextIntBetween(0, i + 1)
+        ;[shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]
+      }
+      const victims = shuffled.slice(0, 100)
+      const actorOf = new Map(actors.map((a) => [a.userId, a]))
+      yield* Effect.forEach(victims, (r) => registrations.cancel(actorOf.get(r.userId)!, r.id), {
+        concurrency: "unbounded"
+      })
+      expect(yield* checkInvariants).toEqual([])
+
+      // FIFO: the seated people are the original confirmed survivors plus the earliest waitlisted survivors.
+      const cancelled = new Set(victims.map((r) => r.id))
+      const survivorsConfirmed = confirmed.filter((r) => !cancelled.has(r.id))
+      const survivorsWaiting = [...waitlisted].filter((r) => !cancelled.has(r.id))
+        .sort((a, b) => a.waitlistPosition! - b.waitlistPosition!)
+      const promotedCount = 50 - survivorsConfirmed.length
+      const expectedSeated = new Set([...survivorsConfirmed, ...survivorsWaiting.slice(0, promotedCount)].map((r) => r.id))
+      const seated = yield* sql<{ id: string }>`SELECT id FROM registrations
+        WHERE event_id = ${event.id} AND status = 'confirmed'`
+      expect(new Set(seated.map((r) => r.id))).toEqual(expectedSeated)
+      // The rest still wait, in their original order, at positions 1..w.
+      const waitingNow = yield* registrations.waitlist(organizer, event.id, { limit: 500 })
+      expect(waitingNow.items.map((r) => r.id)).toEqual(survivorsWaiting.slice(promotedCount).map((r) => r.id))
+      expect(waitingNow.items.map((r) => r.waitlistPosition)).toEqual(waitingNow.items.map((_, i) => i + 1))
+    }).pipe(Effect.provide(PostgresLayer)), 120_000)
+})
