@@ -8,17 +8,23 @@ const sourceCondition = {
   resolve: { conditions: ["@live-events/source"] }
 }
 
+const project = (name: string, root: string) => ({
+  ...sourceCondition,
+  test: {
+    name,
+    include: [`${root}/test/**/*.test.ts`],
+    testTimeout: 60_000,
+    hookTimeout: 60_000
+  }
+})
+
 export default defineConfig({
   ...sourceCondition,
   test: {
-    projects: ["packages/*"].map((glob) => ({
-      ...sourceCondition,
-      test: {
-        name: { label: glob },
-        include: [`${glob}/test/**/*.test.ts`],
-        testTimeout: 60_000,
-        hookTimeout: 60_000
-      }
-    }))
+    projects: [
+      project("domain", "packages/domain"),
+      project("sql", "packages/sql"),
+      project("server", "packages/server")
+    ]
   }
 })

@@ -1,0 +1,61 @@
+/**
+ * The dependency rule (docs/architecture.md), checked in CI:
+ *   server → {sql, domain}; sql → domain; domain → effect only (stable modules, no I/O, no HTTP, no SQL).
+ *   Nothing imports server.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: "domain-is-pure",
+      comment: "domain imports only stable effect modules: no drivers, node:*, SQL, HTTP or sibling packages",
+      severity: "error",
+      from: { path: "^packages/domain/src" },
+      to: {
+        pathNot: ["^packages/domain/src", "node_modules/effect/"],
+        dependencyTypesNot: ["type-only"]
+      }
+    },
+    {
+      name: "domain-no-effect-io",
+      severity: "error",
+      from: { path: "^packages/domain/src" },
+      to: { path: "node_modules/effect/(dist|src)/(sql|http|http-api|unstable|platform|socket|persistence)/" }
+    },
+    {
+      name: "sql-depends-on-domain-only",
+      severity: "error",
+      from: { path: "^packages/sql/src" },
+      to: { path: "^packages/(server|cache|outbox|resilience)/" }
+    },
+    {
+      name: "nothing-imports-server",
+      severity: "error",
+      from: { pathNot: "^packages/server/" },
+      to: { path: "^packages/server/src" }
+    },
+    {
+      name: "no-unresolvable",
+      comment: "an import that does not resolve would also escape every rule above",
+      severity: "error",
+      from: { path: "^packages/[^/]+/src" },
+      to: { couldNotResolve: true }
+    },
+    {
+      name: "no-circular",
+      severity: "error",
+      from: {},
+      to: { circular: true }
+    }
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^packages/[^/]+/(dist|test)/" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: {
+      conditionNames: ["@live-events/source", "import", "types", "default"],
+      exportsFields: ["exports"]
+    },
+    preserveSymlinks: false
+  }
+}
