@@ -59,6 +59,9 @@ const measure = (waitlistSize: number) =>
       FROM (SELECT id, row_number() OVER (ORDER BY subject) AS n FROM users WHERE subject LIKE ${event.id + "-%"}) u
       ORDER BY n`
     yield* sql`UPDATE events SET confirmed_count = ${CAPACITY}, waitlist_count = ${waitlistSize} WHERE id = ${event.id}`
+    yield* sql`INSERT INTO waitlist_buckets (event_id, bucket, waiting)
+      SELECT event_id, waitlist_seq >> 8, count(*) FROM registrations
+      WHERE event_id = ${event.id} AND status = 'waitlisted' GROUP BY 1, 2`
     yield* sql`ANALYZE registrations`
 
     const confirmed = yield* sql<{ id: string }>`SELECT id FROM registrations

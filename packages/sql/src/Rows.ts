@@ -53,13 +53,24 @@ export const toEvent = (row: EventRow): Event.Event => ({
   updatedAt: row.updated_at
 })
 
-/** Registration columns with the live waitlist position (rank by join order). @since 0.1.0 */
+/** Join-order numbers per waitlist bucket (see the migration). @since 0.1.0 */
+export const BUCKET_BITS = 8
+
+/**
+ * Registration columns with the live waitlist position: the rank of the row's join order among the
+ * event's waitlisted rows, summed from bucket counts before its bucket plus a count inside it.
+ *
+ * @since 0.1.0
+ */
 export const registrationColumns = `r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at,
   r.updated_at, r.confirmed_at, r.cancelled_at,
   CASE WHEN r.status = 'waitlisted' THEN (
-    SELECT count(*)::int FROM registrations w
-    WHERE w.event_id = r.event_id AND w.status = 'waitlisted' AND w.waitlist_seq <= r.waitlist_seq
-  ) END AS waitlist_position`
+    (SELECT coalesce(sum(b.waiting), 0) FROM waitlist_buckets b
+      WHERE b.event_id = r.event_id AND b.bucket < (r.waitlist_seq >> ${BUCKET_BITS}))
+    + (SELECT count(*) FROM registrations w
+      WHERE w.event_id = r.event_id AND w.status = 'waitlisted'
+        AND w.waitlist_seq >= ((r.waitlist_seq >> ${BUCKET_BITS}) << ${BUCKET_BITS}) AND w.waitlist_seq <= r.waitlist_seq)
+  )::int END AS waitlist_position`
 
 /** @since 0.1.0 */
 export interface RegistrationRow {

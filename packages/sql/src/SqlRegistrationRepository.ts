@@ -12,6 +12,7 @@ import { type Event, Page, type Registration, RegistrationRepository } from "@li
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import {
+  BUCKET_BITS,
   eventColumns,
   type EventRow,
   registrationColumns,
@@ -106,7 +107,12 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
       )
       const transitions = changes.flatMap((change) =>
         change._tag === "Transition"
-          ? [{ id: change.registration.id, to_status: change.to, at: change.at.toISOString() }]
+          ? [{
+            id: change.registration.id,
+            from_status: change.registration.status,
+            to_status: change.to,
+            at: change.at.toISOString()
+          }]
           : []
       )
       const { seats, waiting } = counterDeltas(changes)
@@ -125,13 +131,28 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
           FROM jsonb_to_recordset(${JSON.stringify(inserts)}::jsonb)
             AS c(id uuid, user_id uuid, status text, notes text, at timestamptz, n int)
           ORDER BY c.n
+          RETURNING waitlist_seq
+        ), joined AS (
+          INSERT INTO waitlist_buckets (event_id, bucket, waiting)
+          SELECT ${eventId}, waitlist_seq >> ${sql.literal(String(BUCKET_BITS))}, count(*) FROM inserted
+          WHERE waitlist_seq IS NOT NULL GROUP BY 2
+          ON CONFLICT (event_id, bucket) DO UPDATE SET waiting = waitlist_buckets.waiting + EXCLUDED.waiting
           RETURNING 1
         ), transitioned AS (
           UPDATE registrations r SET status = c.to_status, updated_at = c.at,
             confirmed_at = CASE WHEN c.to_status = 'confirmed' THEN c.at ELSE r.confirmed_at END,
             cancelled_at = CASE WHEN c.to_status = 'cancelled' THEN c.at ELSE r.cancelled_at END
-          FROM jsonb_to_recordset(${JSON.stringify(transitions)}::jsonb) AS c(id uuid, to_status text, at timestamptz)
+          FROM jsonb_to_recordset(${JSON.stringify(transitions)}::jsonb)
+            AS c(id uuid, from_status text, to_status text, at timestamptz)
           WHERE r.id = c.id AND r.event_id = ${eventId}
+          RETURNING r.waitlist_seq, c.from_status, c.to_status
+        ), left_queue AS (
+          UPDATE waitlist_buckets b SET waiting = b.waiting - x.leaving
+          FROM (
+            SELECT waitlist_seq >> ${sql.literal(String(BUCKET_BITS))} AS bucket, count(*) AS leaving FROM transitioned
+            WHERE from_status = 'waitlisted' AND to_status <> 'waitlisted' GROUP BY 1
+          ) x
+          WHERE b.event_id = ${eventId} AND b.bucket = x.bucket
           RETURNING 1
         )
         UPDATE events SET confirmed_count = confirmed_count + ${seats}, waitlist_count = waitlist_count + ${waiting},
@@ -168,8 +189,12 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
       const rows = yield* sql<RegistrationRow>`
         SELECT r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at, r.updated_at,
           r.confirmed_at, r.cancelled_at,
-          ((SELECT count(*) FROM registrations w
-            WHERE w.event_id = ${eventId} AND w.status = 'waitlisted' AND w.waitlist_seq <= ${afterSeq})
+          (${afterSeq === 0 ? sql`0` : sql`(
+            (SELECT coalesce(sum(b.waiting), 0) FROM waitlist_buckets b
+              WHERE b.event_id = ${eventId} AND b.bucket < (${afterSeq}::bigint >> ${sql.literal(String(BUCKET_BITS))}))
+            + (SELECT count(*) FROM registrations w WHERE w.event_id = ${eventId} AND w.status = 'waitlisted'
+              AND w.waitlist_seq >= ((${afterSeq}::bigint >> ${sql.literal(String(BUCKET_BITS))}) << ${sql.literal(String(BUCKET_BITS))})
+              AND w.waitlist_seq <= ${afterSeq}))`}
             + row_number() OVER (ORDER BY r.waitlist_seq))::int AS waitlist_position
         FROM registrations r
         WHERE r.event_id = ${eventId} AND r.status = 'waitlisted' AND r.waitlist_seq > ${afterSeq}

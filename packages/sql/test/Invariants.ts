@@ -37,5 +37,12 @@ export const checkInvariants = Effect.gen(function*() {
   for (const q of queue) {
     if (q.missing > 0 || q.distinct_seq !== q.waiting) violations.push(`I3: event ${q.event_id} has ambiguous queue order`)
   }
+  const buckets = yield* sql<{ event_id: string; bucket: string }>`
+    SELECT coalesce(b.event_id, w.event_id) AS event_id, coalesce(b.bucket, w.bucket)::text AS bucket
+    FROM waitlist_buckets b
+    FULL JOIN (SELECT event_id, waitlist_seq >> 8 AS bucket, count(*)::int AS waiting FROM registrations
+      WHERE status = 'waitlisted' GROUP BY 1, 2) w ON w.event_id = b.event_id AND w.bucket = b.bucket
+    WHERE coalesce(b.waiting, 0) <> coalesce(w.waiting, 0)`
+  for (const b of buckets) violations.push(`I3: event ${b.event_id} bucket ${b.bucket} count is off`)
   return violations
 })

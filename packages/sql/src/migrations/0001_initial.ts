@@ -8,6 +8,9 @@
  * - The waitlist stores join order (`waitlist_seq`, from one global sequence), not positions: a
  *   position is the rank among the event's waitlisted rows, so leaving the queue touches one row and
  *   readers always see 1..w without gaps (I3). The partial index makes rank and head lookups cheap.
+ * - `waitlist_buckets` counts waitlisted rows per block of 256 join-order numbers, so a position is the
+ *   sum of a few bucket counts plus a count inside one block: reading any position costs about the
+ *   same at 100 or 50,000 waiting (an order-statistic index in two levels).
  * - The partial unique index enforces one active registration per (event, user) (I2) in the database.
  */
 import { Effect } from "effect"
@@ -73,6 +76,13 @@ CREATE UNIQUE INDEX registrations_one_active ON registrations (event_id, user_id
 CREATE INDEX registrations_waitlist ON registrations (event_id, waitlist_seq) WHERE status = 'waitlisted';
 CREATE INDEX registrations_by_event ON registrations (event_id, created_at, id);
 CREATE INDEX registrations_by_user ON registrations (user_id, created_at, id);
+
+CREATE TABLE waitlist_buckets (
+  event_id uuid NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+  bucket bigint NOT NULL,
+  waiting integer NOT NULL CHECK (waiting >= 0),
+  PRIMARY KEY (event_id, bucket)
+);
 
 CREATE TABLE outbox (
   position bigserial PRIMARY KEY,
