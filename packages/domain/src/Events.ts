@@ -202,7 +202,9 @@ export const make = Effect.gen(function*() {
           yield* provide(recordEvents([DomainEvent.make("EventUpdated", id, { eventId: id, changedFields })]))
         }
         const promoted = capacityPlan.changes.length
-        return { ...updated, confirmedCount: event.confirmedCount + promoted, waitlistCount: event.waitlistCount - promoted }
+        const counted = { ...updated, confirmedCount: event.confirmedCount + promoted, waitlistCount: event.waitlistCount - promoted }
+        // Promotions bumped the version again: read it back so the returned version (the ETag) is the stored one.
+        return promoted === 0 ? counted : Option.getOrElse(yield* events.findById(id), () => counted)
       }))
     }
   )
@@ -221,7 +223,9 @@ export const make = Effect.gen(function*() {
           if (to === "cancelled") {
             const active = yield* registrations.listActive(id)
             yield* provide(commitPlan(id, Waitlist.planEventCancellation(event, active, at)))
-            return { ...updated, confirmedCount: 0, waitlistCount: 0 }
+            const cancelled = { ...updated, confirmedCount: 0, waitlistCount: 0 }
+            // As in update: the cancelled registrations bumped the version; return the stored one.
+            return active.length === 0 ? cancelled : Option.getOrElse(yield* events.findById(id), () => cancelled)
           }
           yield* provide(recordEvents([
             to === "published"

@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option, Semaphore } from "effect"
+import { RepositoryError } from "./DomainError.ts"
 import type { DomainEvent } from "./DomainEvent.ts"
 import type { Event, EventQuery } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
@@ -16,7 +17,7 @@ import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import type { InvalidCursor } from "./DomainError.ts"
 import { type CursorPart, decodeCursor, encodeCursor, type Page, type PageRequest } from "./Page.ts"
-import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
+import { isActive, type Registration, type RegistrationChange, type RegistrationStatus } from "./Registration.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
 import type { User } from "./User.ts"
@@ -261,7 +262,14 @@ export const make = Effect.gen(function*() {
           .map(toRegistration)
       ),
     apply: (eventId, changes) =>
-      Effect.forEach(changes, (change) => write(() => applyChange(eventId, change)), { discard: true }),
+      Effect.forEach(changes, (change) =>
+        // I2 is enforced by storage too (the SQL layer has a partial unique index), not only by the use-case.
+        change._tag === "Insert" && isActive(change.registration.status) &&
+          [...state.registrations.values()].some((r) =>
+            r.eventId === eventId && r.userId === change.registration.userId && isActive(r.status)
+          )
+          ? Effect.fail(new RepositoryError({ reason: "constraint", operation: "RegistrationRepository.apply" }))
+          : write(() => applyChange(eventId, change)), { discard: true }),
     listByEvent: (eventId, request) =>
       Effect.suspend(() => {
         const rows = [...state.registrations.values()]

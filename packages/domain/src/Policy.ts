@@ -17,9 +17,15 @@ export const canCreateEvent = (actor: Actor): boolean => isAdmin(actor) || hasRo
 export const canManageEvent = (actor: Actor, event: Event): boolean =>
   isAdmin(actor) || event.organizerId === actor.userId
 
-/** Drafts and cancelled events are visible to their owner and admins only. @since 0.1.0 */
+/**
+ * Drafts are visible to their owner and admins only (SPEC §3: GET /v1/events/{id} "anyone (drafts:
+ * owner/admin)"). Cancelled events stay visible, so their attendees see the cancellation and a late
+ * "register" gets 409 `registration-closed` rather than 404 (SPEC §2, Register).
+ *
+ * @since 0.1.0
+ */
 export const canViewEvent = (actor: Actor | undefined, event: Event): boolean =>
-  event.status === "published" || (actor !== undefined && canManageEvent(actor, event))
+  event.status !== "draft" || (actor !== undefined && canManageEvent(actor, event))
 
 /** A registration is visible to its attendee, the event's owner and admins. @since 0.1.0 */
 export const canViewRegistration = (actor: Actor, registration: Registration, event: Event): boolean =>

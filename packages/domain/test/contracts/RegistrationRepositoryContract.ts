@@ -1,0 +1,380 @@
+/**
+ * Contract of the {@link RegistrationRepository} port: storage of registrations, the waitlist order
+ * derived from join order, and the event counters kept in step by `apply`.
+ *
+ * Clock: live (`excludeTestServices: true`), as every contract suite. Isolation: fresh users and events
+ * per test, so one database can be shared.
+ *
+ * @since 0.1.0
+ */
+import { expect, layer } from "@effect/vitest"
+import { Effect, type Layer, Option } from "effect"
+import type { Event } from "../../src/Event.ts"
+import type { EventId, RegistrationId, UserId } from "../../src/Ids.ts"
+import type { Registration, RegistrationChange, RegistrationStatus } from "../../src/Registration.ts"
+import { RegistrationRepository } from "../../src/RegistrationRepository.ts"
+import { UnitOfWork } from "../../src/UnitOfWork.ts"
+import {
+  allRegistrations,
+  collectPages,
+  freshId,
+  fullWaitlist,
+  getEvent,
+  getRegistration,
+  insertEvent,
+  insertUser,
+  makeRegistration,
+  now,
+  type Ports
+} from "./Fixtures.ts"
+
+const apply = (eventId: EventId, changes: ReadonlyArray<RegistrationChange>) =>
+  UnitOfWork.use((unitOfWork) =>
+    unitOfWork.transact(RegistrationRepository.use((registrations) => registrations.apply(eventId, changes)))
+  )
+
+/** Inserts a registration the way the domain does (position w + 1 computed from the stored counter). */
+const register = (eventId: EventId, userId: UserId, status: "confirmed" | "waitlisted", at?: Date) =>
+  Effect.gen(function*() {
+    const event = yield* getEvent(eventId)
+    const registration = yield* makeRegistration(
+      eventId,
+      userId,
+      status,
+      status === "waitlisted" ? event.waitlistCount + 1 : null,
+      at
+    )
+    yield* apply(eventId, [{ _tag: "Insert", registration }])
+    return registration
+  })
+
+const transition = (registration: Registration, to: RegistrationStatus) =>
+  Effect.gen(function*() {
+    const current = yield* getRegistration(registration.id)
+    const at = yield* now
+    yield* apply(registration.eventId, [{ _tag: "Transition", registration: current, to, at }])
+    return at
+  })
+
+const counters = (event: Event) => [event.confirmedCount, event.waitlistCount]
+
+/**
+ * Checks I3 through every read path: `findById`, `waitlistHead`, `listWaitlist` and `listByEvent` agree
+ * that the waitlisted registrations are exactly `expected` (in join order) at positions 1..w, and the
+ * event's `waitlistCount` is w.
+ */
+const expectWaitlist = (eventId: EventId, expected: ReadonlyArray<RegistrationId>) =>
+  Effect.gen(function*() {
+    const registrations = yield* RegistrationRepository
+    const positions = expected.map((_, index) => index + 1)
+    const viaList = yield* fullWaitlist(eventId, 2)
+    expect(viaList.map((r) => r.id)).toEqual(expected)
+    expect(viaList.map((r) => r.waitlistPosition)).toEqual(positions)
+    expect(viaList.every((r) => r.status === "waitlisted")).toBe(true)
+    const head = yield* registrations.waitlistHead(eventId, expected.length + 5)
+    expect(head.map((r) => [r.id, r.waitlistPosition])).toEqual(expected.map((id, index) => [id, index + 1]))
+    for (const [index, id] of expected.entries()) {
+      expect((yield* getRegistration(id)).waitlistPosition).toBe(index + 1)
+    }
+    const byEvent = yield* allRegistrations(eventId, "waitlisted")
+    expect(byEvent.map((r) => r.id).sort()).toEqual([...expected].sort())
+    expect((yield* getEvent(eventId)).waitlistCount).toBe(expected.length)
+  })
+
+/** A small deterministic generator so the "arbitrary cancels" are reproducible. */
+const lcg = (seed: number) => () => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+  return seed / 2 ** 31
+}
+
+/**
+ * Registers the RegistrationRepository contract suite for `layer`.
+ *
+ * @since 0.1.0
+ */
+export const registrationRepositoryContract = <E>(name: string, portsLayer: Layer.Layer<Ports, E>): void =>
+  layer(portsLayer, { excludeTestServices: true, timeout: "60 seconds" })(
+    `RegistrationRepository contract (${name})`,
+    (it) => {
+      it.effect("findById of an unknown id is none; an inserted registration reads back intact", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          expect(Option.isNone(yield* registrations.findById(yield* freshId<RegistrationId>()))).toBe(true)
+          const event = yield* insertEvent({ capacity: 1 })
+          const first = yield* insertUser()
+          const second = yield* insertUser()
+          const confirmed = { ...(yield* makeRegistration(event.id, first.id, "confirmed")), notes: "Vegetarian; <b>x</b>" }
+          yield* apply(event.id, [{ _tag: "Insert", registration: confirmed }])
+          const waitlisted = yield* register(event.id, second.id, "waitlisted")
+          expect(yield* getRegistration(confirmed.id)).toEqual(confirmed)
+          expect(yield* getRegistration(waitlisted.id)).toEqual({ ...waitlisted, waitlistPosition: 1 })
+        }))
+
+      it.effect("lockForRegistration: none for an unknown event, else the event and the user's active one only", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const unitOfWork = yield* UnitOfWork
+          const lock = (eventId: EventId, userId: UserId) =>
+            unitOfWork.transact(registrations.lockForRegistration(eventId, userId))
+          const user = yield* insertUser()
+          const other = yield* insertUser()
+          expect(Option.isNone(yield* lock(yield* freshId<EventId>(), user.id))).toBe(true)
+
+          const event = yield* insertEvent({ capacity: 1 })
+          const empty = Option.getOrThrow(yield* lock(event.id, user.id))
+          expect(empty.event).toEqual(event)
+          expect(empty.active).toBeUndefined()
+
+          const othersSeat = yield* register(event.id, other.id, "confirmed")
+          expect(Option.getOrThrow(yield* lock(event.id, user.id)).active).toBeUndefined()
+
+          const first = yield* register(event.id, user.id, "waitlisted")
+          const locked = Option.getOrThrow(yield* lock(event.id, user.id))
+          expect(locked.active).toEqual({ ...first, waitlistPosition: 1 })
+          expect(counters(locked.event)).toEqual([1, 1])
+
+          // Cancelled and past registrations are not active; a new one after them is.
+          yield* transition(first, "cancelled")
+          expect(Option.getOrThrow(yield* lock(event.id, user.id)).active).toBeUndefined()
+          yield* transition(othersSeat, "cancelled")
+          const second = yield* register(event.id, user.id, "confirmed")
+          expect(Option.getOrThrow(yield* lock(event.id, user.id)).active?.id).toBe(second.id)
+          yield* transition(second, "attended")
+          expect(Option.getOrThrow(yield* lock(event.id, user.id)).active).toBeUndefined()
+        }))
+
+      it.effect("apply Insert bumps the matching counter and the version", () =>
+        Effect.gen(function*() {
+          const event = yield* insertEvent({ capacity: 1 })
+          const a = yield* insertUser()
+          const b = yield* insertUser()
+          const c = yield* insertUser()
+          yield* register(event.id, a.id, "confirmed")
+          const afterConfirm = yield* getEvent(event.id)
+          expect(counters(afterConfirm)).toEqual([1, 0])
+          expect(afterConfirm.version).toBeGreaterThan(event.version)
+          yield* register(event.id, b.id, "waitlisted")
+          yield* register(event.id, c.id, "waitlisted")
+          const afterWait = yield* getEvent(event.id)
+          expect(counters(afterWait)).toEqual([1, 2])
+          expect(afterWait.version).toBeGreaterThan(afterConfirm.version)
+          // Capacity and the other fields are not touched by apply.
+          expect({ ...afterWait, confirmedCount: 0, waitlistCount: 0, version: 0, updatedAt: event.updatedAt })
+            .toEqual({ ...event, version: 0 })
+        }))
+
+      it.effect("apply Transition moves counters for every status change and stamps the timestamps", () =>
+        Effect.gen(function*() {
+          const event = yield* insertEvent({ capacity: 3 })
+          const users = yield* Effect.all(Array.from({ length: 5 }, () => insertUser()))
+          const [seat1, seat2, seat3] = yield* Effect.forEach(users.slice(0, 3), (u) => register(event.id, u.id, "confirmed"))
+          const [wait1, wait2] = yield* Effect.forEach(users.slice(3), (u) => register(event.id, u.id, "waitlisted"))
+          expect(counters(yield* getEvent(event.id))).toEqual([3, 2])
+
+          const steps: ReadonlyArray<readonly [Registration, RegistrationStatus, [number, number]]> = [
+            [seat1!, "cancelled", [2, 2]],
+            [wait1!, "confirmed", [3, 1]],
+            [seat2!, "attended", [3, 1]],
+            [seat3!, "no_show", [3, 1]],
+            [wait2!, "cancelled", [3, 0]]
+          ]
+          let version = (yield* getEvent(event.id)).version
+          for (const [registration, to, expected] of steps) {
+            const before = yield* getRegistration(registration.id)
+            const at = yield* transition(registration, to)
+            const after = yield* getRegistration(registration.id)
+            expect(after.status).toBe(to)
+            expect(after.waitlistPosition).toBeNull()
+            expect(after.updatedAt).toEqual(at)
+            expect(after.confirmedAt).toEqual(to === "confirmed" ? at : before.confirmedAt)
+            expect(after.cancelledAt).toEqual(to === "cancelled" ? at : null)
+            expect({ ...after, status: before.status, updatedAt: before.updatedAt, confirmedAt: before.confirmedAt, cancelledAt: null, waitlistPosition: before.waitlistPosition })
+              .toEqual(before)
+            const stored = yield* getEvent(event.id)
+            expect(counters(stored)).toEqual(expected)
+            expect(stored.version).toBeGreaterThan(version)
+            version = stored.version
+          }
+        }))
+
+      it.effect("apply writes several changes at once (cancel a seat + promote the head)", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const event = yield* insertEvent({ capacity: 1 })
+          const [a, b, c] = yield* Effect.all(Array.from({ length: 3 }, () => insertUser()))
+          const seat = yield* register(event.id, a!.id, "confirmed")
+          const head = yield* register(event.id, b!.id, "waitlisted")
+          const next = yield* register(event.id, c!.id, "waitlisted")
+          const at = yield* now
+          yield* apply(event.id, [
+            { _tag: "Transition", registration: seat, to: "cancelled", at },
+            { _tag: "Transition", registration: { ...head, waitlistPosition: 1 }, to: "confirmed", at }
+          ])
+          expect(counters(yield* getEvent(event.id))).toEqual([1, 1])
+          expect((yield* getRegistration(head.id)).status).toBe("confirmed")
+          yield* expectWaitlist(event.id, [next.id])
+          const active = yield* registrations.listActive(event.id)
+          expect(active.map((r) => [r.id, r.status]).sort()).toEqual([[head.id, "confirmed"], [next.id, "waitlisted"]].sort())
+        }))
+
+      it.effect("waitlist positions stay 1..w in join order after arbitrary cancels", () =>
+        Effect.gen(function*() {
+          const event = yield* insertEvent({ capacity: 1 })
+          yield* register(event.id, (yield* insertUser()).id, "confirmed")
+          const queue: Array<Registration> = []
+          for (let i = 0; i < 9; i++) queue.push(yield* register(event.id, (yield* insertUser()).id, "waitlisted"))
+          yield* expectWaitlist(event.id, queue.map((r) => r.id))
+          const random = lcg(7)
+          while (queue.length > 0) {
+            const [leaving] = queue.splice(Math.floor(random() * queue.length), 1)
+            yield* transition(leaving!, "cancelled")
+            yield* expectWaitlist(event.id, queue.map((r) => r.id))
+            if (random() < 0.3) queue.push(yield* register(event.id, (yield* insertUser()).id, "waitlisted"))
+            yield* expectWaitlist(event.id, queue.map((r) => r.id))
+          }
+        }))
+
+      it.effect("join order is the order of insertion, even with equal createdAt and descending ids", () =>
+        Effect.gen(function*() {
+          const event = yield* insertEvent({ capacity: 1 })
+          yield* register(event.id, (yield* insertUser()).id, "confirmed")
+          const users = yield* Effect.all(Array.from({ length: 4 }, () => insertUser()))
+          const at = yield* now
+          const ids = (yield* Effect.all(Array.from({ length: 4 }, () => freshId<RegistrationId>()))).sort().reverse()
+          const inserted: Array<RegistrationId> = []
+          for (const [index, user] of users.entries()) {
+            const registration = { ...(yield* makeRegistration(event.id, user.id, "waitlisted", index + 1, at)), id: ids[index]! }
+            yield* apply(event.id, [{ _tag: "Insert", registration }])
+            inserted.push(registration.id)
+          }
+          yield* expectWaitlist(event.id, inserted)
+        }))
+
+      it.effect("waitlistHead returns the first n waitlisted only, in position order", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const event = yield* insertEvent({ capacity: 2 })
+          yield* register(event.id, (yield* insertUser()).id, "confirmed")
+          yield* register(event.id, (yield* insertUser()).id, "confirmed")
+          const w1 = yield* register(event.id, (yield* insertUser()).id, "waitlisted")
+          const w2 = yield* register(event.id, (yield* insertUser()).id, "waitlisted")
+          const w3 = yield* register(event.id, (yield* insertUser()).id, "waitlisted")
+          expect(yield* registrations.waitlistHead(event.id, 0)).toEqual([])
+          expect((yield* registrations.waitlistHead(event.id, 1)).map((r) => r.id)).toEqual([w1.id])
+          expect((yield* registrations.waitlistHead(event.id, 2)).map((r) => [r.id, r.waitlistPosition]))
+            .toEqual([[w1.id, 1], [w2.id, 2]])
+          yield* transition(w1, "cancelled")
+          expect((yield* registrations.waitlistHead(event.id, 10)).map((r) => [r.id, r.waitlistPosition]))
+            .toEqual([[w2.id, 1], [w3.id, 2]])
+          const emptyEvent = yield* insertEvent()
+          expect(yield* registrations.waitlistHead(emptyEvent.id, 3)).toEqual([])
+        }))
+
+      it.effect("listWaitlist pages in position order without duplicates or gaps", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const event = yield* insertEvent({ capacity: 1 })
+          yield* register(event.id, (yield* insertUser()).id, "confirmed")
+          const queue: Array<Registration> = []
+          for (let i = 0; i < 7; i++) queue.push(yield* register(event.id, (yield* insertUser()).id, "waitlisted"))
+          yield* transition(queue[2]!, "cancelled")
+          queue.splice(2, 1)
+          for (const limit of [1, 2, 3, 6, 10]) {
+            const pages = yield* collectPages((cursor) => registrations.listWaitlist(event.id, { limit, cursor }))
+            expect(pages.flat().map((r) => [r.id, r.waitlistPosition])).toEqual(queue.map((r, i) => [r.id, i + 1]))
+            expect(pages.every((page) => page.length <= limit)).toBe(true)
+            expect(pages.length).toBe(Math.ceil(queue.length / limit))
+          }
+        }))
+
+      it.effect("listByEvent filters by status and pages without duplicates or gaps", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const event = yield* insertEvent({ capacity: 3 })
+          const seats: Array<Registration> = []
+          for (let i = 0; i < 3; i++) seats.push(yield* register(event.id, (yield* insertUser()).id, "confirmed"))
+          const waiting: Array<Registration> = []
+          for (let i = 0; i < 3; i++) waiting.push(yield* register(event.id, (yield* insertUser()).id, "waitlisted"))
+          yield* transition(seats[1]!, "cancelled")
+          const all = [...seats, ...waiting].map((r) => r.id).sort()
+          for (const limit of [1, 2, 4, 6]) {
+            const pages = yield* collectPages((cursor) => registrations.listByEvent(event.id, { limit, cursor }))
+            const ids = pages.flat().map((r) => r.id)
+            expect(new Set(ids).size).toBe(ids.length)
+            expect([...ids].sort()).toEqual(all)
+            expect(pages.every((page) => page.length <= limit)).toBe(true)
+          }
+          const byStatus = (status: RegistrationStatus) =>
+            Effect.map(allRegistrations(event.id, status, 1), (rows) => rows.map((r) => r.id).sort())
+          expect(yield* byStatus("confirmed")).toEqual([seats[0]!.id, seats[2]!.id].sort())
+          expect(yield* byStatus("cancelled")).toEqual([seats[1]!.id])
+          expect(yield* byStatus("waitlisted")).toEqual(waiting.map((r) => r.id).sort())
+          expect(yield* byStatus("attended")).toEqual([])
+          const listed = yield* allRegistrations(event.id, "waitlisted")
+          expect(listed.map((r) => r.waitlistPosition).sort()).toEqual([1, 2, 3])
+        }))
+
+      it.effect("listActive returns confirmed and waitlisted registrations only", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const event = yield* insertEvent({ capacity: 2 })
+          const a = yield* register(event.id, (yield* insertUser()).id, "confirmed")
+          const b = yield* register(event.id, (yield* insertUser()).id, "confirmed")
+          const c = yield* register(event.id, (yield* insertUser()).id, "waitlisted")
+          const d = yield* register(event.id, (yield* insertUser()).id, "waitlisted")
+          yield* transition(a, "cancelled")
+          yield* transition(c, "confirmed")
+          yield* transition(b, "attended")
+          const active = yield* registrations.listActive(event.id)
+          expect(active.map((r) => [r.id, r.status, r.waitlistPosition]).sort()).toEqual(
+            [[c.id, "confirmed", null], [d.id, "waitlisted", 1]].sort()
+          )
+        }))
+
+      it.effect("listByUser lists the user's registrations across events with live positions, paged", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const user = yield* insertUser()
+          const other = yield* insertUser()
+          const mine: Array<RegistrationId> = []
+          for (let i = 0; i < 4; i++) {
+            const event = yield* insertEvent({ capacity: 1 })
+            yield* register(event.id, other.id, "confirmed")
+            const before = yield* register(event.id, (yield* insertUser()).id, "waitlisted")
+            mine.push((yield* register(event.id, user.id, "waitlisted")).id)
+            if (i % 2 === 0) yield* transition(before, "cancelled")
+          }
+          const cancelledEvent = yield* insertEvent()
+          const gone = yield* register(cancelledEvent.id, user.id, "confirmed")
+          yield* transition(gone, "cancelled")
+          mine.push(gone.id)
+          for (const limit of [1, 2, 5, 10]) {
+            const pages = yield* collectPages((cursor) => registrations.listByUser(user.id, { limit, cursor }))
+            const rows = pages.flat()
+            expect(rows.map((r) => r.id).sort()).toEqual([...mine].sort())
+            expect(pages.every((page) => page.length <= limit)).toBe(true)
+            const positions = Object.fromEntries(rows.map((r) => [r.id, r.waitlistPosition]))
+            expect(mine.map((id) => positions[id])).toEqual([1, 2, 1, 2, null])
+          }
+        }))
+
+      it.effect("a second active registration for the same user and event is refused by storage (I2)", () =>
+        Effect.gen(function*() {
+          const event = yield* insertEvent({ capacity: 5 })
+          const user = yield* insertUser()
+          const first = yield* register(event.id, user.id, "confirmed")
+          const before = yield* getEvent(event.id)
+          const duplicate = yield* makeRegistration(event.id, user.id, "waitlisted", 1)
+          const error = yield* Effect.flip(apply(event.id, [{ _tag: "Insert", registration: duplicate }]))
+          expect(error._tag).toBe("RepositoryError")
+          expect(Option.isNone(yield* (yield* RegistrationRepository).findById(duplicate.id))).toBe(true)
+          const after = yield* getEvent(event.id)
+          expect([after.confirmedCount, after.waitlistCount, after.version])
+            .toEqual([before.confirmedCount, before.waitlistCount, before.version])
+          // Once the first is cancelled, the user may register again.
+          yield* transition(first, "cancelled")
+          yield* register(event.id, user.id, "confirmed")
+          expect(counters(yield* getEvent(event.id))).toEqual([1, 0])
+        }))
+    }
+  )
