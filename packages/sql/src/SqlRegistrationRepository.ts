@@ -44,9 +44,17 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
     const sql = yield* SqlClient.SqlClient
     const columns = sql.literal(registrationColumns)
 
+    /**
+     * Lock and read in one round trip. After waiting for the lock, PostgreSQL hands back the newest event
+     * row, but the joined registration was read from the statement's older snapshot. `seen_version` (the
+     * event's version in that snapshot) tells whether anything changed in between: every registration
+     * write bumps the event's version under this lock. Only then is the active registration read again,
+     * by a new statement that sees the committed change.
+     */
     const lockForRegistration = (eventId: string, userId: string) =>
-      sql<EventRow & { readonly active_id: string | null }>`
-        SELECT ${sql.literal(eventColumns)}, r.id AS active_id
+      sql<EventRow & { readonly active_id: string | null; readonly seen_version: number | null }>`
+        SELECT ${sql.literal(eventColumns)}, r.id AS active_id,
+          (SELECT s.version FROM events s WHERE s.id = ${eventId}) AS seen_version
         FROM events e
         LEFT JOIN registrations r
           ON r.event_id = e.id AND r.user_id = ${userId} AND r.status IN ('confirmed', 'waitlisted')
@@ -56,12 +64,15 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
           const row = rows[0]
           if (row === undefined) return Effect.succeed(Option.none())
           const event: Event.Event = toEvent(row)
-          if (row.active_id === null) return Effect.succeed(Option.some({ event, active: undefined }))
-          // Rare (the person is already registered): read the full row with its live position.
-          return Effect.map(
-            findById(row.active_id),
-            (active) => Option.some({ event, active: Option.getOrUndefined(active) })
-          )
+          const stale = row.seen_version !== row.version
+          if (!stale && row.active_id === null) return Effect.succeed(Option.some({ event, active: undefined }))
+          const active = stale
+            ? sql<RegistrationRow>`SELECT ${columns} FROM registrations r
+                WHERE r.event_id = ${eventId} AND r.user_id = ${userId} AND r.status IN ('confirmed', 'waitlisted')`.pipe(
+              Effect.map((found) => Option.map(Option.fromNullishOr(found[0]), toRegistration))
+            )
+            : findById(row.active_id!)
+          return Effect.map(active, (found) => Option.some({ event, active: Option.getOrUndefined(found) }))
         }),
         mapSqlError("RegistrationRepository.lockForRegistration")
       )

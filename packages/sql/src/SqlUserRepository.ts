@@ -29,7 +29,14 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
         SELECT ${columns} FROM inserted u
         UNION ALL
         SELECT ${columns} FROM users u WHERE u.subject = ${user.subject} AND NOT EXISTS (SELECT 1 FROM inserted)`.pipe(
-        Effect.map((rows) => toUser(rows[0]!)),
+        // A concurrent first request committed the same subject after this statement's snapshot was
+        // taken: the insert did nothing and the select could not see it. A new statement can.
+        Effect.flatMap((rows) =>
+          rows[0] !== undefined
+            ? Effect.succeed(toUser(rows[0]))
+            : Effect.map(sql<UserRow>`SELECT ${columns} FROM users u WHERE u.subject = ${user.subject}`, (again) =>
+              toUser(again[0]!))
+        ),
         mapSqlError("UserRepository.insertIfAbsent")
       )
 
