@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from "node:fs"
 import { defineConfig } from "vitest/config"
 
 // Every package is tested from its TypeScript source through the "@live-events/source" export
@@ -18,13 +19,15 @@ const project = (name: string, root: string) => ({
   }
 })
 
+// One project per package that has tests, plus the chaos checker's unit tests.
+const packages = readdirSync("packages").filter((name) => existsSync(`packages/${name}/test`))
+
 export default defineConfig({
   ...sourceCondition,
   test: {
     projects: [
-      project("domain", "packages/domain"),
-      project("sql", "packages/sql"),
-      project("server", "packages/server")
+      ...packages.map((name) => project(name, `packages/${name}`)),
+      ...(existsSync("chaos/test") ? [project("chaos", "chaos")] : [])
     ]
   }
 })

@@ -97,7 +97,9 @@ CREATE TABLE outbox (
   available_at timestamptz NOT NULL DEFAULT now(),
   published_at timestamptz,
   dead_lettered_at timestamptz,
-  last_error text
+  last_error text,
+  lease_owner text,
+  lease_expires_at timestamptz
 );
 CREATE INDEX outbox_pending ON outbox (position) WHERE published_at IS NULL AND dead_lettered_at IS NULL;
 CREATE INDEX outbox_by_aggregate ON outbox (aggregate_id, position);
