@@ -1,0 +1,112 @@
+/**
+ * The HTTP contract of events: `/v1/events` and its status transitions.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { Event, Ids } from "@live-events/domain"
+import { authenticated, optionallyAuthenticated } from "../Endpoint.ts"
+import * as Pagination from "../Pagination.ts"
+
+/**
+ * An event as the API shows it: every field plus the read-model counts. Dates are ISO strings.
+ *
+ * @since 0.1.0
+ */
+export const EventJson = Schema.Struct({
+  id: Schema.String,
+  organizerId: Schema.String,
+  title: Schema.String,
+  description: Schema.String,
+  startsAt: Schema.Date,
+  endsAt: Schema.Date,
+  timeZone: Schema.String,
+  location: Schema.String,
+  capacity: Schema.Int,
+  waitlist: Event.WaitlistSettings,
+  registrationClosesAt: Schema.Date,
+  status: Event.EventStatus,
+  confirmedCount: Schema.Int,
+  waitlistCount: Schema.Int,
+  availableSeats: Schema.Int,
+  version: Schema.Int,
+  createdAt: Schema.Date,
+  updatedAt: Schema.Date
+}).annotate({ identifier: "Event" })
+/** @since 0.1.0 */
+export type EventJson = typeof EventJson.Type
+
+/** @since 0.1.0 */
+export const toJson = (event: Event.Event): EventJson => ({
+  id: event.id,
+  organizerId: event.organizerId,
+  title: event.title,
+  description: event.description,
+  startsAt: event.startsAt,
+  endsAt: event.endsAt,
+  timeZone: event.timeZone,
+  location: event.location,
+  capacity: event.capacity,
+  waitlist: event.waitlist,
+  registrationClosesAt: event.registrationClosesAt,
+  status: event.status,
+  confirmedCount: event.confirmedCount,
+  waitlistCount: event.waitlistCount,
+  availableSeats: Event.availableSeats(event),
+  version: event.version,
+  createdAt: event.createdAt,
+  updatedAt: event.updatedAt
+})
+
+/** @since 0.1.0 */
+export const EventIdParams = { id: Ids.EventId }
+
+/** @since 0.1.0 */
+export const IdempotencyKey = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255))
+
+const transition = (identifier: "publish" | "unpublish" | "cancel") =>
+  authenticated(HttpApiEndpoint.post(identifier, `/v1/events/:id/${identifier}`, {
+    params: EventIdParams,
+    success: EventJson
+  }))
+
+/**
+ * @since 0.1.0
+ */
+export class EventsApi extends HttpApiGroup.make("events").add(
+  optionallyAuthenticated(HttpApiEndpoint.get("list", "/v1/events", {
+    query: {
+      from: Schema.optionalKey(Event.Instant),
+      to: Schema.optionalKey(Event.Instant),
+      organizerId: Schema.optionalKey(Ids.UserId),
+      q: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200))),
+      status: Schema.optionalKey(Event.EventStatus),
+      ...Pagination.query
+    },
+    success: Pagination.PageJson(EventJson)
+  })),
+  authenticated(HttpApiEndpoint.post("create", "/v1/events", {
+    headers: { "idempotency-key": Schema.optionalKey(IdempotencyKey) },
+    payload: Event.CreateEventInput,
+    success: EventJson.pipe(HttpApiSchema.status(201))
+  })),
+  optionallyAuthenticated(HttpApiEndpoint.get("get", "/v1/events/:id", {
+    params: EventIdParams,
+    headers: { "if-none-match": Schema.optionalKey(Schema.String) },
+    success: EventJson
+  })),
+  authenticated(HttpApiEndpoint.patch("update", "/v1/events/:id", {
+    params: EventIdParams,
+    headers: { "if-match": Schema.optionalKey(Schema.String) },
+    payload: Event.UpdateEventInput,
+    success: EventJson
+  })),
+  authenticated(HttpApiEndpoint.delete("delete", "/v1/events/:id", {
+    params: EventIdParams,
+    success: HttpApiSchema.NoContent
+  })),
+  transition("publish"),
+  transition("unpublish"),
+  transition("cancel")
+) {}

@@ -1,0 +1,101 @@
+/**
+ * Handlers of the events group: each decodes nothing itself (HttpApi did), calls one use-case with the
+ * actor, and renders the result or its problem.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import { HttpServerResponse } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { Event as EventModule, Events } from "@live-events/domain"
+import { Api } from "../Api.ts"
+import { CurrentActor, MaybeActor } from "../Auth/Middleware.ts"
+// Imported so the emitted declaration of this layer can name the idempotency port it requires.
+import type { IdempotencyKeys as _IdempotencyKeys } from "@live-events/sql"
+import * as Idempotency from "../Idempotency.ts"
+import * as Pagination from "../Pagination.ts"
+import * as Problem from "../Problem.ts"
+import { EventJson, toJson } from "./Api.ts"
+import * as ETag from "./ETag.ts"
+
+const encodeEvent = Schema.encodeSync(Schema.toCodecJson(EventJson))
+const encodeCreate = Schema.encodeSync(Schema.toCodecJson(EventModule.CreateEventInput))
+
+/** A JSON event response with its ETag. @since 0.1.0 */
+export const eventResponse = (event: EventModule.Event, status = 200, headers: Record<string, string> = {}) =>
+  HttpServerResponse.jsonUnsafe(encodeEvent(toJson(event)), { status, headers: { ...headers, etag: ETag.of(event) } })
+
+/** @since 0.1.0 */
+export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
+  Effect.gen(function*() {
+    const events = yield* Events.Events
+    return handlers
+      .handle("list", ({ query }) =>
+        Effect.gen(function*() {
+          const actor = yield* MaybeActor
+          const page = yield* events.list(actor._tag === "Some" ? actor.value : undefined, {
+            from: query.from,
+            to: query.to,
+            organizerId: query.organizerId,
+            q: query.q,
+            status: query.status,
+            ...Pagination.request(query)
+          })
+          return Pagination.map(page, toJson)
+        }).pipe(Problem.catchDomain))
+      .handle("create", ({ payload, headers }) =>
+        Effect.gen(function*() {
+          const actor = yield* CurrentActor
+          const produce = events.create(actor, payload).pipe(
+            Effect.map((event) =>
+              Idempotency.json(201, encodeEvent(toJson(event)), {
+                location: `/v1/events/${event.id}`,
+                etag: ETag.of(event)
+              })
+            ),
+            Effect.catch((error) => Idempotency.problem(Problem.fromDomainError(error)))
+          )
+          return yield* Idempotency.run({
+            key: headers["idempotency-key"],
+            scope: `${actor.userId} POST /v1/events`,
+            hash: Idempotency.requestHash("POST", "/v1/events", encodeCreate(payload))
+          }, produce)
+        }))
+      .handle("get", ({ params, headers }) =>
+        Effect.gen(function*() {
+          const actor = yield* MaybeActor
+          const event = yield* events.get(actor._tag === "Some" ? actor.value : undefined, params.id)
+          const ifNoneMatch = headers["if-none-match"]
+          if (ifNoneMatch !== undefined && ETag.noneMatch(ifNoneMatch, event)) {
+            return HttpServerResponse.empty({ status: 304, headers: { etag: ETag.of(event) } })
+          }
+          return eventResponse(event)
+        }).pipe(Problem.catchDomain))
+      .handle("update", ({ params, headers, payload }) =>
+        Effect.gen(function*() {
+          const actor = yield* CurrentActor
+          const ifMatch = headers["if-match"]
+          const expected = ifMatch === undefined ? "any" : ETag.expectedVersion(ifMatch)
+          if (expected === "none") {
+            return yield* Problem.respond(412, "precondition-failed", "If-Match does not name the current version")
+          }
+          const event = yield* events.update(actor, params.id, payload, expected === "any" ? undefined : expected)
+          return eventResponse(event)
+        }).pipe(Problem.catchDomain))
+      .handle("delete", ({ params }) =>
+        Effect.gen(function*() {
+          yield* events.delete(yield* CurrentActor, params.id)
+        }).pipe(Problem.catchDomain))
+      .handle("publish", ({ params }) =>
+        Effect.gen(function*() {
+          return eventResponse(yield* events.publish(yield* CurrentActor, params.id))
+        }).pipe(Problem.catchDomain))
+      .handle("unpublish", ({ params }) =>
+        Effect.gen(function*() {
+          return eventResponse(yield* events.unpublish(yield* CurrentActor, params.id))
+        }).pipe(Problem.catchDomain))
+      .handle("cancel", ({ params }) =>
+        Effect.gen(function*() {
+          return eventResponse(yield* events.cancel(yield* CurrentActor, params.id))
+        }).pipe(Problem.catchDomain))
+  }))

@@ -1,0 +1,20 @@
+/**
+ * Liveness and readiness probes.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { anonymous } from "../Endpoint.ts"
+
+/** @since 0.1.0 */
+export const HealthJson = Schema.Struct({
+  status: Schema.Literal("ok"),
+  checks: Schema.optionalKey(Schema.Record(Schema.String, Schema.Literal("ok")))
+})
+
+/** @since 0.1.0 */
+export class HealthApi extends HttpApiGroup.make("health").add(
+  anonymous(HttpApiEndpoint.get("live", "/health/live", { success: HealthJson })),
+  anonymous(HttpApiEndpoint.get("ready", "/health/ready", { success: HealthJson }))
+) {}

@@ -1,0 +1,25 @@
+/**
+ * Liveness (the process answers) and readiness (its dependencies answer).
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { Api } from "../Api.ts"
+import * as Problem from "../Problem.ts"
+import { Readiness } from "./Readiness.ts"
+
+/** @since 0.1.0 */
+export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
+  Effect.gen(function*() {
+    const readiness = yield* Readiness
+    return handlers
+      .handle("live", () => Effect.succeed({ status: "ok" as const }))
+      .handle("ready", () =>
+        readiness.check.pipe(
+          Effect.map((checks) => ({ status: "ok" as const, checks })),
+          Effect.catch(() =>
+            Problem.respond(503, "not-ready", "A dependency is not available", { headers: { "retry-after": "5" } })
+          )
+        ))
+  }))

@@ -1,0 +1,59 @@
+/**
+ * The HTTP contract of user administration (admins only).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { Ids, User } from "@live-events/domain"
+import { authenticated } from "../Endpoint.ts"
+import * as Pagination from "../Pagination.ts"
+
+/** @since 0.1.0 */
+export const UserJson = Schema.Struct({
+  id: Schema.String,
+  subject: Schema.String,
+  email: Schema.NullOr(Schema.String),
+  name: Schema.NullOr(Schema.String),
+  phone: Schema.NullOr(Schema.String),
+  createdAt: Schema.Date,
+  updatedAt: Schema.Date
+}).annotate({ identifier: "User" })
+/** @since 0.1.0 */
+export type UserJson = typeof UserJson.Type
+
+/** @since 0.1.0 */
+export const toJson = (user: User.User): UserJson => ({
+  id: user.id,
+  subject: user.subject,
+  email: user.email,
+  name: user.name,
+  phone: user.phone,
+  createdAt: user.createdAt,
+  updatedAt: user.updatedAt
+})
+
+const UserIdParams = { id: Ids.UserId }
+
+/**
+ * @since 0.1.0
+ */
+export class UsersApi extends HttpApiGroup.make("users").add(
+  authenticated(HttpApiEndpoint.get("list", "/v1/users", {
+    query: Pagination.query,
+    success: Pagination.PageJson(UserJson)
+  })),
+  authenticated(HttpApiEndpoint.post("create", "/v1/users", {
+    payload: User.CreateUserInput,
+    success: UserJson.pipe(HttpApiSchema.status(201))
+  })),
+  authenticated(HttpApiEndpoint.get("get", "/v1/users/:id", {
+    params: UserIdParams,
+    success: UserJson
+  })),
+  authenticated(HttpApiEndpoint.patch("update", "/v1/users/:id", {
+    params: UserIdParams,
+    payload: User.AdminUpdateUserInput,
+    success: UserJson
+  }))
+) {}

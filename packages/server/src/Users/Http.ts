@@ -1,0 +1,45 @@
+/**
+ * Handlers of user administration; the use-cases refuse non-admins.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { HttpServerResponse } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { Users } from "@live-events/domain"
+import { Schema } from "effect"
+import { Api } from "../Api.ts"
+import { CurrentActor } from "../Auth/Middleware.ts"
+import * as Pagination from "../Pagination.ts"
+import * as Problem from "../Problem.ts"
+import { toJson, UserJson } from "./Api.ts"
+
+const encodeUser = Schema.encodeSync(Schema.toCodecJson(UserJson))
+
+/** @since 0.1.0 */
+export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
+  Effect.gen(function*() {
+    const users = yield* Users.Users
+    return handlers
+      .handle("list", ({ query }) =>
+        Effect.gen(function*() {
+          const page = yield* users.list(yield* CurrentActor, Pagination.request(query))
+          return Pagination.map(page, toJson)
+        }).pipe(Problem.catchDomain))
+      .handle("create", ({ payload }) =>
+        Effect.gen(function*() {
+          const user = yield* users.create(yield* CurrentActor, payload)
+          return HttpServerResponse.jsonUnsafe(encodeUser(toJson(user)), {
+            status: 201,
+            headers: { location: `/v1/users/${user.id}` }
+          })
+        }).pipe(Problem.catchDomain))
+      .handle("get", ({ params }) =>
+        Effect.gen(function*() {
+          return toJson(yield* users.get(yield* CurrentActor, params.id))
+        }).pipe(Problem.catchDomain))
+      .handle("update", ({ params, payload }) =>
+        Effect.gen(function*() {
+          return toJson(yield* users.update(yield* CurrentActor, params.id, payload))
+        }).pipe(Problem.catchDomain))
+  }))

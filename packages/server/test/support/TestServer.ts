@@ -1,0 +1,86 @@
+/**
+ * Starts the real server (Node listener on 127.0.0.1, port 0) on a given store, with development auth
+ * over a fixed test key, and offers a small fetch client plus token minting.
+ */
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { HttpServer } from "effect/http"
+import * as DevKey from "../../src/Auth/DevKey.ts"
+import { TokenVerifier } from "../../src/Auth/TokenVerifier.ts"
+import * as Server from "../../src/Server.ts"
+
+export const testKey = new TextEncoder().encode("test-secret-for-the-server-tests-only")
+
+export interface Response {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+  readonly body: any
+}
+
+export interface TestServer {
+  readonly url: string
+  readonly request: (
+    method: string,
+    path: string,
+    options?: {
+      readonly token?: string | undefined
+      readonly json?: unknown
+      readonly body?: string
+      readonly headers?: Record<string, string>
+    }
+  ) => Promise<Response>
+  readonly token: (subject: string, ...roles: Array<string>) => Promise<string>
+  readonly close: () => Promise<void>
+}
+
+export const start = async (
+  store: Layer.Layer<Server.Store, any, never> = Server.storeMemory,
+  auth: Layer.Layer<TokenVerifier, any, never> = TokenVerifier.layerDevelopment(testKey)
+): Promise<TestServer> => {
+  const scope = Effect.runSync(Scope.make())
+  const context = await Effect.runPromise(
+    Layer.buildWithScope(Server.make({ store, auth, port: 0, host: "127.0.0.1", logRequests: false }), scope)
+  )
+  const server = Context.get(context, HttpServer.HttpServer)
+  const url = HttpServer.formatAddress(server.address)
+  const request: TestServer["request"] = async (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers }
+    if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
+    let body: string | undefined = options.body
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json)
+      headers["content-type"] ??= "application/json"
+    } else if (body !== undefined) headers["content-type"] ??= "application/json"
+    const response = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) })
+    const text = await response.text()
+    let parsed: unknown = undefined
+    try {
+      parsed = text.length > 0 ? JSON.parse(text) : undefined
+    } catch {
+      parsed = undefined
+    }
+    return { status: response.status, headers: response.headers, text, body: parsed }
+  }
+  return {
+    url,
+    request,
+    token: (subject, ...roles) =>
+      Effect.runPromise(DevKey.mint(testKey, { subject, roles: roles.length === 0 ? ["attendee"] : roles, expiresIn: "1h" })),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+/** A valid create-event body starting `days` from now. */
+export const eventInput = (overrides: Record<string, unknown> = {}, days = 30) => {
+  const startsAt = new Date(Date.now() + days * 86_400_000)
+  return {
+    title: "Effect meetup",
+    description: "Talks and pizza",
+    startsAt: startsAt.toISOString(),
+    endsAt: new Date(startsAt.getTime() + 2 * 3_600_000).toISOString(),
+    timeZone: "Europe/Berlin",
+    location: "Berlin",
+    capacity: 2,
+    ...overrides
+  }
+}
