@@ -25,7 +25,9 @@ const bundledNode = () => {
   }
 }
 
-const nodeForSource = existsSync(source) ? (stripsTypes() ? process.execPath : bundledNode()) : undefined
+// Node refuses to strip types of files under node_modules: an installed package runs its dist/ build.
+const installed = packageDir.split(/[\\/]/).includes("node_modules") && existsSync(built)
+const nodeForSource = existsSync(source) && !installed ? (stripsTypes() ? process.execPath : bundledNode()) : undefined
 
 if (nodeForSource !== undefined) {
   const child = spawn(nodeForSource, ["--conditions=@live-events/source", source, ...process.argv.slice(2)], {
