@@ -1,0 +1,130 @@
+/**
+ * Starting, probing and killing server processes. Both the benchmark runner and the chaos harness
+ * start servers through here so they run with the same Node binary, flags and environment.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { closeSync, mkdirSync, openSync } from "node:fs"
+import { createServer } from "node:net"
+import { join } from "node:path"
+import { loopback, repoRoot, sleep } from "./env.ts"
+
+/** Which implementation to start. */
+export type ServerKind = "ours" | "baseline" | "raw"
+
+/** Entry points, relative to the repository root. */
+const entryPoints: Record<ServerKind, string> = {
+  ours: "packages/server/src/main.ts",
+  baseline: "bench/baseline/server.ts",
+  raw: "bench/baseline/raw.ts"
+}
+
+/** The Node 24 binary of the repository (the machine's node may be older). */
+export const nodeBinary = process.env.BENCH_NODE ?? join(repoRoot, "node_modules/.bin/node")
+
+/** Options for one server process. */
+export interface ServerOptions {
+  readonly kind: ServerKind
+  readonly port: number
+  readonly databaseUrl: string
+  readonly secret: string
+  /** Where stdout/stderr go; defaults to a file under the OS temp dir. */
+  readonly logDir: string
+  /** Extra environment (e.g. switches that relax rate limits for load tests). */
+  readonly env?: Readonly<Record<string, string>>
+}
+
+/** A running (or exited) server process. */
+export interface ServerProcess {
+  readonly kind: ServerKind
+  readonly port: number
+  readonly child: ChildProcess
+  readonly exited: Promise<number | null>
+  readonly isAlive: () => boolean
+  /** Marks an exit as intended (no "exited unexpectedly" line). */
+  readonly markStopping: () => void
+}
+
+let launchCounter = 0
+
+/** Spawns a server; resolves immediately (use {@link waitReady}). */
+export const startServer = (options: ServerOptions): ServerProcess => {
+  mkdirSync(options.logDir, { recursive: true })
+  launchCounter += 1
+  // The child writes its log straight to the file: piping it through this process would make the
+  // load generator pay for the server's logging.
+  const log = openSync(join(options.logDir, `${options.kind}-${options.port}-${launchCounter}.log`), "a")
+  const child = spawn(nodeBinary, ["--conditions=@live-events/source", entryPoints[options.kind]], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      NODE_ENV: "production",
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(options.port),
+      HOST: loopback,
+      AUTH_DEV_SECRET: options.secret,
+      ...options.env
+    },
+    stdio: ["ignore", log, log]
+  })
+  closeSync(log)
+  let alive = true
+  let stopping = false
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code, signal) => {
+      alive = false
+      if (!stopping) console.log(`  [${options.kind} on port ${options.port} exited unexpectedly: code ${code}, signal ${signal}]`)
+      resolve(code)
+    })
+  })
+  return {
+    kind: options.kind,
+    port: options.port,
+    child,
+    exited,
+    isAlive: () => alive,
+    markStopping: () => {
+      stopping = true
+    }
+  }
+}
+
+/** Polls `GET /health/ready` until 200, the process exits, or the timeout passes. */
+export const waitReady = async (server: ServerProcess, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (!server.isAlive()) throw new Error(`${server.kind} on port ${server.port} exited before it was ready`)
+    try {
+      const response = await fetch(`http://${loopback}:${server.port}/health/ready`, { signal: AbortSignal.timeout(1000) })
+      await response.arrayBuffer()
+      if (response.status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await sleep(100)
+  }
+  throw new Error(`${server.kind} on port ${server.port} not ready after ${timeoutMs} ms`)
+}
+
+/** Sends a signal and waits (bounded) for the exit; escalates to SIGKILL. */
+export const stopServer = async (server: ServerProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 5000): Promise<void> => {
+  server.markStopping()
+  if (!server.isAlive()) return
+  server.child.kill(signal)
+  const timedOut = await Promise.race([server.exited.then(() => false), sleep(graceMs).then(() => true)])
+  if (timedOut && server.isAlive()) {
+    server.child.kill("SIGKILL")
+    await Promise.race([server.exited, sleep(graceMs)])
+  }
+}
+
+/** A port the OS reports free on the loopback interface right now. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once("error", reject)
+    probe.listen(0, loopback, () => {
+      const address = probe.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })

@@ -1,0 +1,228 @@
+/**
+ * The benchmark runner: starts the naive baseline and our server (and, for reads, a raw
+ * `node:http` server) against one scratch PostgreSQL database, runs each scenario on every server,
+ * alternating the order between rounds, and prints throughput, p50, p99, errors and the ratio
+ * ours/baseline. Ends with a pgbench run of the registration transaction (the database's ceiling).
+ *
+ *   node bench/run.ts                       every scenario, then pgbench
+ *   node bench/run.ts register-low read     only those scenarios (no pgbench unless --pgbench)
+ *
+ * Environment (defaults in brackets): BENCH_DURATION [10] s per measurement, BENCH_WARMUP [2] s,
+ * BENCH_ROUNDS [1] (each round runs every server once; the order alternates per round),
+ * BENCH_CONNECTIONS [64], BENCH_HOT_CONNECTIONS [64], BENCH_EVENTS [1000], BENCH_WAITLIST [5000],
+ * BENCH_CANCELS [3000], BENCH_SERVERS [baseline,ours], BENCH_OURS_ENV ["K=V K2=V2" extra env for
+ * our server, e.g. to relax rate limits; DATABASE_POOL_SIZE is 10 like the baseline's pool unless
+ * set here], BENCH_JSON [path to write the raw results],
+ * BENCH_KEEP_DB [0]. pgbench knobs: see bench/pgbench.ts.
+ */
+import { execFileSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { join } from "node:path"
+import { createScratchDatabase, serverVersion } from "./lib/db.ts"
+import { boolEnv, intEnv, sleep, strEnv } from "./lib/env.ts"
+import { requestJson } from "./lib/http.ts"
+import { type LoadResult, runLoad } from "./lib/load.ts"
+import { freePort, nodeBinary, type ServerKind, type ServerProcess, startServer, stopServer, waitReady } from "./lib/process.ts"
+import { runPgbench } from "./pgbench.ts"
+import { type Scenario, scenarios, type Target } from "./scenarios.ts"
+
+const durationSeconds = intEnv("BENCH_DURATION", 10)
+const warmupSeconds = intEnv("BENCH_WARMUP", 2)
+const rounds = Math.max(1, intEnv("BENCH_ROUNDS", 1))
+const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours">
+const oursEnv = Object.fromEntries(
+  strEnv("BENCH_OURS_ENV", "").split(/\s+/).filter((pair) => pair.includes("=")).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
+)
+const config = {
+  connections: intEnv("BENCH_CONNECTIONS", 64),
+  hotConnections: intEnv("BENCH_HOT_CONNECTIONS", 64),
+  events: intEnv("BENCH_EVENTS", 1000),
+  eventCapacity: intEnv("BENCH_EVENT_CAPACITY", 1000),
+  hotCapacity: intEnv("BENCH_HOT_CAPACITY", 1000),
+  cancelCapacity: intEnv("BENCH_CANCEL_CAPACITY", 100),
+  waitlistLength: intEnv("BENCH_WAITLIST", 5000),
+  cancels: intEnv("BENCH_CANCELS", 3000),
+  setupParallelism: intEnv("BENCH_SETUP_PARALLELISM", 16)
+}
+
+const args = process.argv.slice(2)
+const all = scenarios(config)
+const selectedNames = args.filter((arg) => !arg.startsWith("--"))
+for (const name of selectedNames) {
+  if (!all.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; known: ${all.map((s) => s.name).join(", ")}`)
+}
+const selected = selectedNames.length === 0 ? all : all.filter((s) => selectedNames.includes(s.name))
+const withPgbench = args.includes("--pgbench") || (selectedNames.length === 0 && !args.includes("--no-pgbench"))
+
+const secret = `bench-secret-${process.pid}-${Date.now()}`
+const logDir = join(tmpdir(), `live-events-bench-${process.pid}`)
+
+/** One measured phase. */
+interface Measurement {
+  readonly scenario: string
+  readonly server: ServerKind
+  readonly round: number
+  readonly result: LoadResult
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+const printMachine = async () => {
+  const nodeVersion = execFileSync(nodeBinary, ["--version"]).toString().trim()
+  const cpu = cpus()
+  console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? "cpu"}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM; node ${nodeVersion}; PostgreSQL ${await serverVersion()}`)
+  console.log(`config: duration ${durationSeconds}s, warm-up ${warmupSeconds}s, rounds ${rounds}, ${JSON.stringify(config)}`)
+}
+
+const describe = (m: LoadResult) =>
+  `${fmt(m.throughput).padStart(8)} ok/s  p50 ${fmt(m.p50).padStart(5)} ms  p99 ${fmt(m.p99).padStart(6)} ms  errors ${m.errors}  non-2xx ${m.non2xx}` +
+  (m.non2xx > 0 ? ` ${JSON.stringify(Object.fromEntries(Object.entries(m.statusCounts).filter(([code]) => !code.startsWith("2"))))}` : "")
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/**
+ * Waits until the server has worked off what the load generator left behind: a measurement cut at
+ * its duration abandons up to `connections` requests the server still executes (on a slow server,
+ * seconds of lock waits), which would otherwise land in the next phase.
+ */
+const drain = async (target: Target) => {
+  const deadline = Date.now() + 180_000
+  while (Date.now() < deadline && target.isAlive()) {
+    const started = Date.now()
+    try {
+      const probe = await requestJson(target.port, "GET", "/health/ready", { timeoutMs: 60_000 })
+      if (probe.status === 200 && Date.now() - started < 1000) return
+    } catch {
+      // still busy or restarting
+    }
+    await sleep(200)
+  }
+  console.log(`  ${target.kind} still busy after 180 s`)
+}
+
+const runScenario = async (scenario: Scenario, targets: ReadonlyArray<Target>): Promise<Array<Measurement>> => {
+  console.log(`\n== ${scenario.name}: ${scenario.description}; ${scenario.connections} connections`)
+  const measurements: Array<Measurement> = []
+  const runnable = targets.filter((t) => t.kind !== "raw" || scenario.alsoRaw === true)
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? runnable : [...runnable].reverse()
+    for (const target of order) {
+      if (!target.isAlive()) {
+        console.log(`  round ${round} ${target.kind.padEnd(8)} skipped: the process has exited (see ${logDir})`)
+        continue
+      }
+      const prepared = await scenario.prepare(target)
+      if (prepared.warmup !== undefined) {
+        let w = 0
+        await runLoad({ port: target.port, connections: scenario.connections, durationSeconds: 0, amount: prepared.warmup.length, next: () => prepared.warmup![w++ % prepared.warmup!.length]! })
+      } else if (prepared.amount === undefined && warmupSeconds > 0) {
+        await runLoad({ port: target.port, connections: scenario.connections, durationSeconds: warmupSeconds, next: prepared.next })
+      }
+      const result = await runLoad({
+        port: target.port,
+        connections: scenario.connections,
+        durationSeconds,
+        ...(prepared.amount !== undefined ? { amount: prepared.amount } : {}),
+        next: prepared.next
+      })
+      measurements.push({ scenario: scenario.name, server: target.kind, round, result })
+      console.log(`  round ${round} ${target.kind.padEnd(8)} ${describe(result)}`)
+      await drain(target)
+    }
+  }
+  const summary = (kind: ServerKind) => {
+    const own = measurements.filter((m) => m.server === kind)
+    return own.length === 0 ? null : { throughput: median(own.map((m) => m.result.throughput)), p99: median(own.map((m) => m.result.p99)) }
+  }
+  const ours = summary("ours")
+  const reference = scenario.goal !== undefined ? summary(scenario.goal.against) : summary("baseline")
+  const baseline = summary("baseline")
+  if (ours !== null && baseline !== null) {
+    console.log(`  ratio ours/baseline: throughput ${fmt(ours.throughput / baseline.throughput, 2)}×, p99 ${fmt(ours.p99 / baseline.p99, 2)}×`)
+  }
+  if (scenario.goal !== undefined && ours !== null && reference !== null) {
+    const ratio = ours.throughput / reference.throughput
+    const p99Ok = scenario.goal.p99Ms === undefined || ours.p99 <= scenario.goal.p99Ms
+    const met = ratio >= scenario.goal.ratio && p99Ok
+    console.log(
+      `  goal: ≥ ${scenario.goal.ratio}× ${scenario.goal.against}` + (scenario.goal.p99Ms !== undefined ? ` and p99 ≤ ${scenario.goal.p99Ms} ms` : "") +
+        ` → ${fmt(ratio, 2)}×${scenario.goal.p99Ms !== undefined ? `, p99 ${fmt(ours.p99)} ms` : ""}: ${met ? "MET" : "NOT MET"}`
+    )
+  }
+  return measurements
+}
+
+const markdownTable = (measurements: ReadonlyArray<Measurement>, scenarioList: ReadonlyArray<Scenario>) => {
+  const lines = ["| scenario | server | conns | ok/s | p50 ms | p99 ms | errors | non-2xx | ours/baseline |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+  for (const scenario of scenarioList) {
+    const rows = measurements.filter((m) => m.scenario === scenario.name)
+    const base = median(rows.filter((m) => m.server === "baseline").map((m) => m.result.throughput))
+    for (const kind of ["baseline", "ours", "raw"] as const) {
+      const own = rows.filter((m) => m.server === kind)
+      if (own.length === 0) continue
+      const throughput = median(own.map((m) => m.result.throughput))
+      const ratio = kind === "ours" && !Number.isNaN(base) ? `${fmt(throughput / base, 2)}×` : ""
+      lines.push(
+        `| ${scenario.name} | ${kind} | ${scenario.connections} | ${fmt(throughput)} | ${fmt(median(own.map((m) => m.result.p50)))} | ${fmt(median(own.map((m) => m.result.p99)))} | ${own.reduce((n, m) => n + m.result.errors, 0)} | ${own.reduce((n, m) => n + m.result.non2xx, 0)} | ${ratio} |`
+      )
+    }
+  }
+  return lines.join("\n")
+}
+
+const main = async () => {
+  await printMachine()
+  const started: Array<ServerProcess> = []
+  const database = await createScratchDatabase("bench")
+  console.log(`database: ${database.name}; server logs: ${logDir}`)
+  let exitCode = 0
+  const cleanup = async () => {
+    await Promise.all(started.map((server) => stopServer(server)))
+    if (!boolEnv("BENCH_KEEP_DB", false)) await database.drop()
+  }
+  process.once("SIGINT", () => {
+    cleanup().finally(() => process.exit(130))
+  })
+  try {
+    const targets: Array<Target> = []
+    const kinds: Array<ServerKind> = [...servers]
+    if (selected.some((s) => s.alsoRaw === true)) kinds.push("raw")
+    for (const kind of kinds) {
+      const port = await freePort()
+      const server = startServer({ kind, port, databaseUrl: database.url, secret, logDir, ...(kind === "ours" ? { env: { DATABASE_POOL_SIZE: "10", ...oursEnv } } : {}) })
+      started.push(server)
+      try {
+        await waitReady(server, kind === "ours" ? 120_000 : 30_000)
+        targets.push({ kind, port, secret, tag: `${kind}${process.pid}`, shared: new Map(), isAlive: server.isAlive })
+        console.log(`${kind} ready on 127.0.0.1:${port}`)
+      } catch (error) {
+        console.log(`${kind} unavailable: ${(error as Error).message} (see ${logDir}); continuing without it`)
+        await stopServer(server)
+      }
+    }
+    const measurements: Array<Measurement> = []
+    for (const scenario of selected) {
+      try {
+        measurements.push(...(await runScenario(scenario, targets)))
+      } catch (error) {
+        exitCode = 1
+        console.log(`  scenario ${scenario.name} failed: ${(error as Error).message}`)
+      }
+    }
+    console.log(`\n${markdownTable(measurements, selected)}`)
+    const pgbench = withPgbench ? await runPgbench(database.url) : []
+    const jsonPath = process.env.BENCH_JSON
+    if (jsonPath !== undefined && jsonPath !== "") writeFileSync(jsonPath, JSON.stringify({ config, durationSeconds, rounds, measurements, pgbench }, null, 2))
+  } finally {
+    await cleanup()
+  }
+  process.exit(exitCode)
+}
+
+await main()

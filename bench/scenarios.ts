@@ -1,0 +1,177 @@
+/**
+ * The benchmark scenarios. Each one prepares its state through the public HTTP API of the server
+ * under test (so baseline and ours start from equivalent data), then describes the load as a
+ * request generator. Preparation is not measured; a short warm-up precedes every measurement.
+ */
+import { eventBody, expectJson, mapBounded } from "./lib/http.ts"
+import type { PlannedRequest } from "./lib/load.ts"
+import { mintToken } from "./lib/token.ts"
+
+/** A server under test, as the scenarios see it. */
+export interface Target {
+  readonly kind: "ours" | "baseline" | "raw"
+  readonly port: number
+  readonly secret: string
+  /** Unique per target and run, so users never collide across phases. */
+  readonly tag: string
+  /** State shared by scenarios on the same target (e.g. the 1,000 events). */
+  readonly shared: Map<string, unknown>
+  /** False once the server process has exited. */
+  readonly isAlive: () => boolean
+}
+
+/** A prepared load: a request generator, and optionally a fixed request count. */
+export interface PreparedLoad {
+  readonly next: () => PlannedRequest
+  readonly amount?: number
+  /** Requests to send (unmeasured) before the measurement, e.g. to warm caches. */
+  readonly warmup?: ReadonlyArray<PlannedRequest>
+}
+
+/** One scenario. */
+export interface Scenario {
+  readonly name: string
+  readonly description: string
+  /** Which targets it runs on, in addition to baseline and ours. */
+  readonly alsoRaw?: boolean
+  readonly connections: number
+  readonly prepare: (target: Target) => Promise<PreparedLoad>
+  /** Goal printed against the result, as a ratio of ours over the reference. */
+  readonly goal?: { readonly ratio: number; readonly against: "baseline" | "raw"; readonly p99Ms?: number }
+}
+
+/** Knobs, all overridable from the environment by the runner. */
+export interface ScenarioConfig {
+  readonly connections: number
+  readonly hotConnections: number
+  readonly events: number
+  readonly eventCapacity: number
+  readonly hotCapacity: number
+  readonly cancelCapacity: number
+  readonly waitlistLength: number
+  readonly cancels: number
+  readonly setupParallelism: number
+}
+
+const organizerToken = (target: Target) => mintToken(target.secret, { sub: `bench-organizer-${target.tag}`, roles: ["organizer"] }, 86_400)
+
+let userCounter = 0
+/** A token for a user never seen before (the servers provision users on first request). */
+const freshUser = (target: Target): { sub: string; token: string } => {
+  userCounter += 1
+  const sub = `bench-${target.tag}-${userCounter}`
+  return { sub, token: mintToken(target.secret, { sub, roles: ["attendee"] }, 86_400) }
+}
+
+const createPublishedEvents = async (target: Target, count: number, capacity: number, parallelism: number): Promise<Array<string>> => {
+  const token = organizerToken(target)
+  return mapBounded(Array.from({ length: count }, (_, i) => i), parallelism, async (i) => {
+    const event = await expectJson([201], target.port, "POST", "/v1/events", { token, body: eventBody(`Bench event ${i}`, capacity), timeoutMs: 60_000 })
+    await expectJson([200, 201], target.port, "POST", `/v1/events/${event.id}/publish`, { token })
+    return event.id as string
+  })
+}
+
+/** The 1,000 published events shared by the low-contention, read and mixed scenarios. */
+const sharedEvents = async (target: Target, config: ScenarioConfig): Promise<Array<string>> => {
+  const key = "events"
+  const existing = target.shared.get(key) as Array<string> | undefined
+  if (existing !== undefined) return existing
+  const created = await createPublishedEvents(target, config.events, config.eventCapacity, config.setupParallelism)
+  target.shared.set(key, created)
+  return created
+}
+
+const registerRequest = (target: Target, eventId: string): PlannedRequest => ({
+  method: "POST",
+  path: `/v1/events/${eventId}/registrations`,
+  token: freshUser(target).token,
+  body: { notes: "bench" }
+})
+
+const readRequest = (eventId: string): PlannedRequest => ({ method: "GET", path: `/v1/events/${eventId}` })
+
+/** All scenarios, in the order `bench/run.ts` runs them. */
+export const scenarios = (config: ScenarioConfig): ReadonlyArray<Scenario> => [
+  {
+    name: "register-low",
+    description: `register, ${config.events} published events round-robin, a new user per request`,
+    connections: config.connections,
+    goal: { ratio: 2.0, against: "baseline" },
+    prepare: async (target) => {
+      const events = await sharedEvents(target, config)
+      let i = 0
+      return { next: () => registerRequest(target, events[i++ % events.length]!) }
+    }
+  },
+  {
+    name: "register-hot",
+    description: `register, one event (capacity ${config.hotCapacity}, unlimited waitlist), a new user per request`,
+    connections: config.hotConnections,
+    goal: { ratio: 2.0, against: "baseline", p99Ms: 100 },
+    prepare: async (target) => {
+      const [eventId] = await createPublishedEvents(target, 1, config.hotCapacity, 1)
+      return { next: () => registerRequest(target, eventId!) }
+    }
+  },
+  {
+    name: "read",
+    description: `GET /v1/events/{id} over ${config.events} events, after one warm-up pass`,
+    connections: config.connections,
+    alsoRaw: true,
+    goal: { ratio: 0.7, against: "raw" },
+    prepare: async (target) => {
+      const events = target.kind === "raw"
+        ? Array.from({ length: config.events }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`)
+        : await sharedEvents(target, config)
+      let i = 0
+      return { next: () => readRequest(events[i++ % events.length]!), warmup: events.map(readRequest) }
+    }
+  },
+  {
+    name: "cancel",
+    description: `cancel confirmed registrations of one event (capacity ${config.cancelCapacity}) with a waitlist of ${config.waitlistLength}; each cancel promotes the head`,
+    connections: config.connections,
+    prepare: async (target) => {
+      const [eventId] = await createPublishedEvents(target, 1, config.cancelCapacity, 1)
+      const total = config.cancelCapacity + config.waitlistLength
+      // Join sequentially in small parallel batches; the answers tell who is confirmed and each waiter's position.
+      const joined = await mapBounded(Array.from({ length: total }, (_, i) => i), config.setupParallelism, async () => {
+        const user = freshUser(target)
+        const registration = await expectJson([201], target.port, "POST", `/v1/events/${eventId}/registrations`, { token: user.token, body: {} })
+        return { id: registration.id as string, token: user.token, status: registration.status as string, position: (registration.waitlistPosition ?? 0) as number }
+      })
+      // Cancel in seat order: first the confirmed, then the waiters in queue order, so each target is
+      // (almost always) confirmed when its cancel arrives and every cancel promotes the next head.
+      const ordered = [
+        ...joined.filter((r) => r.status === "confirmed"),
+        ...joined.filter((r) => r.status === "waitlisted").sort((a, b) => a.position - b.position)
+      ]
+      const amount = Math.min(config.cancels, ordered.length)
+      let i = 0
+      return {
+        amount,
+        next: () => {
+          const target = ordered[i++ % ordered.length]!
+          return { method: "POST", path: `/v1/registrations/${target.id}/cancel`, token: target.token, body: {} }
+        }
+      }
+    }
+  },
+  {
+    name: "mixed",
+    description: `90 % GET event / 10 % register (new user) over ${config.events} events`,
+    connections: config.connections,
+    prepare: async (target) => {
+      const events = await sharedEvents(target, config)
+      let i = 0
+      return {
+        next: () => {
+          i += 1
+          const eventId = events[(i * 7919) % events.length]!
+          return i % 10 === 0 ? registerRequest(target, eventId) : readRequest(eventId)
+        }
+      }
+    }
+  }
+]
