@@ -22,10 +22,15 @@ export const Instant = Schema.String.check(
   Schema.makeFilter((s: string) => !Number.isNaN(new Date(s).getTime()) || "not a valid calendar instant")
 ).pipe(Schema.decodeTo(Schema.Date, SchemaTransformation.dateFromString))
 
+// Constructing an Intl.DateTimeFormat costs tens of microseconds: remember the zones seen valid.
+const knownTimeZones = new Set<string>()
 const isTimeZone = (zone: string): boolean => {
+  if (knownTimeZones.has(zone)) return true
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: zone })
-    return zone.length > 0
+    if (zone.length === 0) return false
+    if (knownTimeZones.size < 1_000) knownTimeZones.add(zone)
+    return true
   } catch {
     return false
   }

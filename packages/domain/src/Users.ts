@@ -35,12 +35,12 @@ export const make = Effect.gen(function*() {
     return user
   })
 
-  /** The user behind a token: found by subject, or created from the claims the first time. */
+  /**
+   * The user behind a token: created from the claims the first time, found by subject afterwards — one
+   * `insertIfAbsent` either way (hosts cache the result per subject).
+   */
   const provision = Effect.fn("Users.provision")(function*(claims: Claims) {
-    const existing = yield* users.findBySubject(claims.subject)
-    const user = Option.isSome(existing)
-      ? existing.value
-      : yield* users.insertIfAbsent(yield* newUser(claims.subject, { email: claims.email, name: claims.name }))
+    const user = yield* users.insertIfAbsent(yield* newUser(claims.subject, { email: claims.email, name: claims.name }))
     if (user.erasedAt !== null) return yield* new UserErased({})
     return user
   })
