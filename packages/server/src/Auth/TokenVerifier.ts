@@ -10,6 +10,7 @@
 import { Context, Effect, Layer, Schema } from "effect"
 import type { User } from "@live-events/domain"
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose"
+import { createSecretKey } from "node:crypto"
 import * as ServerConfig from "../Config.ts"
 import * as DevKey from "./DevKey.ts"
 
@@ -79,11 +80,15 @@ export class TokenVerifier extends Context.Service<TokenVerifier, {
    * @since 0.1.0
    */
   static readonly layerDevelopment = (key: Uint8Array) =>
-    Layer.succeed(TokenVerifier, {
-      mode: "development",
-      verify: verifyWith((token) =>
-        jwtVerify(token, key, { issuer: DevKey.issuer, audience: DevKey.audience, algorithms: ["HS256"] })
-      )
+    Layer.sync(TokenVerifier, () => {
+      // A KeyObject made once: handing jose raw bytes would import a new WebCrypto key on every request.
+      const secretKey = createSecretKey(key)
+      return {
+        mode: "development" as const,
+        verify: verifyWith((token) =>
+          jwtVerify(token, secretKey, { issuer: DevKey.issuer, audience: DevKey.audience, algorithms: ["HS256"] })
+        )
+      }
     })
 
   /**
