@@ -1,0 +1,280 @@
+/**
+ * Port: hands one outbox message to the outside world. The relay calls it once per message, in
+ * per-aggregate order, and retries on failure, so implementations only need to be honest about
+ * failure: succeed only once the target has accepted the message.
+ *
+ * - `layerInProcess`: an Effect `PubSub` in this process (the embedded default); live-update streams
+ *   subscribe through {@link InProcessMessages}.
+ * - `layerNats`: NATS JetStream, subject `<prefix>.<type>.<aggregateId>`, the message id as
+ *   `Nats-Msg-Id` so the broker drops redeliveries within the stream's duplicate window.
+ * - `layerWebhook`: a signed HTTP `POST` (see {@link WebhookSignature} for the headers).
+ *
+ * @since 0.1.0
+ */
+import type { NatsConnection } from "@nats-io/transport-node"
+import { Clock, Context, Duration, Effect, Layer, PubSub, type Redacted, Schema, Stream } from "effect"
+import { HttpClient, HttpClientRequest } from "effect/http"
+import type { OutboxMessage } from "./OutboxMessage.ts"
+import * as WebhookSignature from "./WebhookSignature.ts"
+
+/**
+ * A delivery failed. `rejected` means the target refused this message for good (retrying cannot help):
+ * the relay dead-letters it at once; other reasons are retried with backoff.
+ *
+ * @since 0.1.0
+ */
+export class PublishError extends Schema.TaggedError<PublishError>()("OutboxPublishError", {
+  reason: Schema.Literals(["unavailable", "timeout", "rejected"]),
+  target: Schema.String,
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Unknown)
+}) {
+  get isRetryable(): boolean {
+    return this.reason !== "rejected"
+  }
+  override get message() {
+    return `Publishing to ${this.target} failed (${this.reason}): ${this.detail}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export class OutboxPublisher extends Context.Service<OutboxPublisher, {
+  readonly publish: (message: OutboxMessage) => Effect.Effect<void, PublishError>
+}>()("@live-events/outbox/OutboxPublisher") {}
+
+/**
+ * The messages published in this process, for live-update streams.
+ *
+ * @since 0.1.0
+ */
+export class InProcessMessages extends Context.Service<InProcessMessages, {
+  readonly pubsub: PubSub.PubSub<OutboxMessage>
+  /** Every message published after the subscription starts. */
+  readonly subscribe: Stream.Stream<OutboxMessage>
+}>()("@live-events/outbox/InProcessMessages") {}
+
+/** @since 0.1.0 */
+export interface InProcessOptions {
+  /**
+   * Messages buffered per slow subscriber before the oldest are dropped (default 4096). A sliding
+   * buffer never blocks the relay behind a stalled SSE client; such a client resumes by id instead.
+   */
+  readonly capacity?: number | undefined
+}
+
+/**
+ * Publishes into an in-process `PubSub`. Messages published while nobody subscribes are gone, as with
+ * any broadcast: durable consumers use a broker.
+ *
+ * @since 0.1.0
+ */
+export const layerInProcess = (
+  options: InProcessOptions = {}
+): Layer.Layer<OutboxPublisher | InProcessMessages> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const pubsub = yield* Effect.acquireRelease(
+      PubSub.sliding<OutboxMessage>(options.capacity ?? 4096),
+      PubSub.shutdown
+    )
+    const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
+      yield* PubSub.publish(pubsub, message)
+    })
+    return Context.make(OutboxPublisher, OutboxPublisher.of({ publish })).pipe(
+      Context.add(InProcessMessages, InProcessMessages.of({ pubsub, subscribe: Stream.fromPubSub(pubsub) }))
+    )
+  }))
+
+/** @since 0.1.0 */
+export interface NatsOptions {
+  /** Server URL(s); default `127.0.0.1:4222`. */
+  readonly servers?: string | ReadonlyArray<string> | undefined
+  /** JetStream stream name, created if missing; default `LIVE_EVENTS`. */
+  readonly stream?: string | undefined
+  /** Subjects are `<prefix>.<type>.<aggregateId>`; the stream captures `<prefix>.>`. Default `live-events`. */
+  readonly subjectPrefix?: string | undefined
+  /** The stream's dedup window when the layer creates it; default 2 minutes. */
+  readonly duplicateWindow?: Duration.Input | undefined
+  /** How long to wait for the broker's acknowledgement; default 5 seconds. */
+  readonly ackTimeout?: Duration.Input | undefined
+  /** Connection name shown by the server. */
+  readonly name?: string | undefined
+}
+
+const natsError = (detail: string, error: unknown): PublishError => {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  return new PublishError({
+    reason: /timeout/i.test(text) ? "timeout" : "unavailable",
+    target: "nats",
+    detail: `${detail}: ${text}`,
+    cause: error
+  })
+}
+
+/**
+ * The NATS connection and JetStream handles used by {@link layerNats}; exposed so that embedders can
+ * subscribe on the same connection.
+ *
+ * @since 0.1.0
+ */
+export class NatsConnectionService extends Context.Service<NatsConnectionService, {
+  readonly connection: NatsConnection
+  readonly stream: string
+  readonly subjectPrefix: string
+}>()("@live-events/outbox/NatsConnection") {}
+
+/**
+ * Connects to NATS (failing the layer when the server cannot be reached), creates the stream if it is
+ * missing, and publishes each message with its id as `Nats-Msg-Id`. A `duplicate` acknowledgement is
+ * success: the broker already has the message. The client reconnects forever after a later loss;
+ * publishes fail meanwhile and the relay retries them.
+ *
+ * @since 0.1.0
+ */
+export const layerNats = (
+  options: NatsOptions = {}
+): Layer.Layer<OutboxPublisher | NatsConnectionService, PublishError> =>
+  Layer.effectContext(Effect.gen(function*() {
+    // Imported lazily: the NATS client is an optional peer dependency.
+    const transport = yield* Effect.promise(() => import("@nats-io/transport-node"))
+    const { jetstream, jetstreamManager } = yield* Effect.promise(() => import("@nats-io/jetstream"))
+    const streamName = options.stream ?? "LIVE_EVENTS"
+    const prefix = options.subjectPrefix ?? "live-events"
+    const ackTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.ackTimeout ?? Duration.seconds(5)))
+    const servers = options.servers ?? "127.0.0.1:4222"
+    const connection = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          transport.connect({
+            servers: typeof servers === "string" ? servers : [...servers],
+            name: options.name ?? "live-events-outbox",
+            maxReconnectAttempts: -1,
+            timeout: 5000
+          }),
+        catch: (error) => natsError("connect", error)
+      }),
+      (connection) => Effect.promise(() => connection.drain().catch(() => connection.close()))
+    )
+    const manager = yield* Effect.tryPromise({
+      try: () => jetstreamManager(connection),
+      catch: (error) => natsError("jetstream manager", error)
+    })
+    yield* Effect.tryPromise({
+      try: async () => {
+        try {
+          await manager.streams.info(streamName)
+        } catch {
+          const window = Duration.toNanos(Duration.fromInputUnsafe(options.duplicateWindow ?? Duration.minutes(2)))
+          await manager.streams.add({
+            name: streamName,
+            subjects: [`${prefix}.>`],
+            duplicate_window: Number(window ?? 0n)
+          })
+        }
+      },
+      catch: (error) => natsError(`ensure stream ${streamName}`, error)
+    })
+    const js = jetstream(connection, { timeout: ackTimeout })
+    const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
+      const headers = transport.headers()
+      headers.set("Outbox-Type", message.type)
+      headers.set("Outbox-Aggregate-Id", message.aggregateId)
+      if (message.traceparent !== undefined) headers.set("traceparent", message.traceparent)
+      yield* Effect.tryPromise({
+        try: () =>
+          js.publish(`${prefix}.${message.type}.${message.aggregateId}`, JSON.stringify(message.payload), {
+            msgID: message.id,
+            timeout: ackTimeout,
+            headers
+          }),
+        catch: (error) => natsError(`publish ${message.id}`, error)
+      })
+    })
+    return Context.make(OutboxPublisher, OutboxPublisher.of({ publish })).pipe(
+      Context.add(
+        NatsConnectionService,
+        NatsConnectionService.of({ connection, stream: streamName, subjectPrefix: prefix })
+      )
+    )
+  }))
+
+/** @since 0.1.0 */
+export interface WebhookOptions {
+  readonly url: string | URL
+  /** Signing secrets; more than one during a rotation (each yields a `v1=` signature). */
+  readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
+  /** Per-request timeout; default 10 seconds. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/** 408, 425, 429 and 5xx are worth retrying; any other non-2xx is a refusal of this message. */
+const retryableStatus = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500
+
+/**
+ * POSTs each message's payload as JSON to one URL, signed (see {@link WebhookSignature}). A 2xx is
+ * success; 408/425/429/5xx, network errors and timeouts are retried by the relay; other statuses
+ * dead-letter the message. Redirects are not followed.
+ *
+ * @since 0.1.0
+ */
+export const layerWebhook = (
+  options: WebhookOptions
+): Layer.Layer<OutboxPublisher, never, HttpClient.HttpClient> =>
+  Layer.effect(
+    OutboxPublisher,
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const timeout = Duration.fromInputUnsafe(options.timeout ?? Duration.seconds(10))
+      const url = String(options.url)
+      const fail = (reason: PublishError["reason"], detail: string, cause?: unknown) =>
+        new PublishError({ reason, target: `webhook ${url}`, detail, cause })
+      const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
+        const body = JSON.stringify(message.payload)
+        const timestamp = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+        const signature = yield* WebhookSignature.sign(options.secrets, timestamp, body).pipe(
+          Effect.mapError((error) => fail("rejected", "signing failed", error))
+        )
+        const request = HttpClientRequest.post(url).pipe(
+          HttpClientRequest.setHeaders({
+            [WebhookSignature.HEADER_ID]: message.id,
+            [WebhookSignature.HEADER_TIMESTAMP]: String(timestamp),
+            [WebhookSignature.HEADER_SIGNATURE]: signature,
+            [WebhookSignature.HEADER_TYPE]: message.type,
+            ...(message.traceparent === undefined ? {} : { traceparent: message.traceparent })
+          }),
+          HttpClientRequest.bodyText(body, "application/json")
+        )
+        const response = yield* client.execute(request).pipe(
+          Effect.timeoutOrElse({
+            duration: timeout,
+            orElse: () => Effect.fail(fail("timeout", `no response within ${Duration.format(timeout)}`))
+          }),
+          Effect.mapError((error) =>
+            error instanceof PublishError ? error : fail("unavailable", error.message, error)
+          ),
+          Effect.scoped
+        )
+        if (response.status >= 200 && response.status < 300) return
+        return yield* fail(
+          retryableStatus(response.status) ? "unavailable" : "rejected",
+          `HTTP ${response.status} for message ${message.id}`
+        )
+      })
+      return OutboxPublisher.of({ publish })
+    })
+  )
+
+/**
+ * Publishes to several publishers in turn (e.g. NATS for other processes and in-process for this
+ * one's live streams). Fails on the first failure; since the relay retries the whole message, targets
+ * must tolerate duplicates (NATS dedups by id, webhooks carry `Webhook-Id`).
+ *
+ * @since 0.1.0
+ */
+export const fanOut = (
+  publishers: ReadonlyArray<OutboxPublisher["Service"]>
+): OutboxPublisher["Service"] =>
+  OutboxPublisher.of({
+    publish: (message) => Effect.forEach(publishers, (publisher) => publisher.publish(message), { discard: true })
+  })

@@ -1,0 +1,329 @@
+/**
+ * The relay: a background fiber that moves messages from the {@link OutboxStore} to the
+ * {@link OutboxPublisher}. Run one in every process: relays coordinate only through the store's leases,
+ * so any number of them, in any number of processes, deliver each message once while no lease expires,
+ * and in order per aggregate.
+ *
+ * Each cycle claims a batch (under a lease that a heartbeat extends), publishes the aggregates of the
+ * batch concurrently but each aggregate's messages one after another, then marks the delivered ones
+ * in one statement. When a delivery fails the rest of that aggregate's batch is given back untouched,
+ * and the failed message is retried after a jittered exponential delay (attempts are persisted, so
+ * the backoff continues across processes) or dead-lettered after `maxAttempts` (at once when the
+ * target rejects it for good). A relay whose lease was lost (heartbeat found it expired and taken)
+ * stops publishing those messages.
+ *
+ * A relay wakes on {@link OutboxSignal} (PostgreSQL `LISTEN`) and polls every `pollInterval` anyway,
+ * so a missed notification, or a database without `NOTIFY` (PGlite), only costs latency. It also keeps
+ * the gauges of {@link OutboxMetrics} fresh and purges delivered messages after `retention`.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cause,
+  Clock,
+  Config,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Metric,
+  Pull,
+  Schedule
+} from "effect"
+import { SecureRandom } from "effect/crypto"
+import type { ClaimedMessage } from "./OutboxMessage.ts"
+import * as OutboxMetrics from "./OutboxMetrics.ts"
+import { OutboxPublisher, PublishError } from "./OutboxPublisher.ts"
+import { OutboxSignal } from "./OutboxSignal.ts"
+import { OutboxStore, type OutboxStoreError } from "./OutboxStore.ts"
+
+/** @since 0.1.0 */
+export interface Options {
+  /** Messages claimed per cycle; default 200. */
+  readonly batchSize?: number | undefined
+  /** Longest wait between cycles without a signal; default 1 second (use less without `LISTEN`). */
+  readonly pollInterval?: Duration.Input | undefined
+  /** Lease per claim; default 30 seconds. A relay that stalls longer may see its messages redelivered. */
+  readonly lease?: Duration.Input | undefined
+  /** How often held leases are extended; default a third of `lease`. */
+  readonly heartbeatInterval?: Duration.Input | undefined
+  /** Attempts before a message is dead-lettered; default 10. */
+  readonly maxAttempts?: number | undefined
+  /**
+   * Delay before retry `n` (input: the attempt number, 1-based), replayed from the persisted attempt
+   * count. Default: exponential from 1 second, capped at 5 minutes, jittered ±20 %.
+   */
+  readonly retrySchedule?: Schedule.Schedule<any, number> | undefined
+  /** Aggregates published concurrently within a batch; default 16. */
+  readonly concurrency?: number | undefined
+  /** Delivered messages older than this are deleted; default 7 days. `undefined`-safe; `Infinity` keeps them. */
+  readonly retention?: Duration.Input | undefined
+  /** How often to purge; default 1 hour. */
+  readonly purgeInterval?: Duration.Input | undefined
+  /** How often to refresh the pending/lag/dead-letter gauges; default 5 seconds. */
+  readonly statsInterval?: Duration.Input | undefined
+  /** Lease owner name; default `relay-<uuid>`. Must be unique per relay. */
+  readonly owner?: string | undefined
+}
+
+/**
+ * Default retry delays: 1 s, 2 s, 4 s … capped at 5 minutes, each jittered by ±20 %.
+ *
+ * @since 0.1.0
+ */
+export const defaultRetrySchedule: Schedule.Schedule<any, number> = Schedule.min([
+  Schedule.exponential(Duration.seconds(1)),
+  Schedule.spaced(Duration.minutes(5))
+]).pipe(Schedule.jittered)
+
+/**
+ * The delay before retry number `attempts` (1-based) under `schedule`: the schedule is replayed up to
+ * that attempt, so a retry in another process continues the same progression.
+ *
+ * @since 0.1.0
+ */
+export const retryDelay = (
+  schedule: Schedule.Schedule<any, number>,
+  attempts: number
+): Effect.Effect<Duration.Duration> =>
+  Effect.gen(function*() {
+    const step = yield* Schedule.toStep(schedule)
+    let now = 0
+    let delay = Duration.zero
+    for (let i = 0; i < attempts; i++) {
+      const result = yield* Pull.catchDone(step(now, i + 1), () => Effect.undefined)
+      if (result === undefined) break
+      delay = result[1]
+      now += Duration.toMillis(delay)
+    }
+    return delay
+  }).pipe(Effect.orDie)
+
+/**
+ * @since 0.1.0
+ */
+export class OutboxRelay extends Context.Service<OutboxRelay, {
+  /** This relay's lease owner name. */
+  readonly owner: string
+  /** One cycle: claim a batch, deliver it, record the outcome. Returns how many messages were claimed. */
+  readonly runOnce: Effect.Effect<number, OutboxStoreError>
+  /** Refreshes the gauges from the store now. */
+  readonly refreshStats: Effect.Effect<void, OutboxStoreError>
+}>()("@live-events/outbox/OutboxRelay") {}
+
+const describe = (cause: Cause.Cause<PublishError>): { readonly text: string; readonly retryable: boolean } => {
+  const error = Cause.squash(cause)
+  if (error instanceof PublishError) return { text: error.message, retryable: error.isRetryable }
+  return { text: Cause.pretty(cause).slice(0, 2000), retryable: true }
+}
+
+/**
+ * Builds a relay without starting it (see {@link layer} for the running one).
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<
+  OutboxRelay["Service"] & { readonly heartbeat: Effect.Effect<void, OutboxStoreError> },
+  never,
+  OutboxStore | OutboxPublisher
+> =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore
+    const publisher = yield* OutboxPublisher
+    const owner = options.owner ?? `relay-${SecureRandom.uuidV4Unsafe()}`
+    const batchSize = options.batchSize ?? 200
+    const lease = Duration.fromInputUnsafe(options.lease ?? Duration.seconds(30))
+    const maxAttempts = Math.max(1, options.maxAttempts ?? 10)
+    const schedule = options.retrySchedule ?? defaultRetrySchedule
+    const concurrency = options.concurrency ?? 16
+    // Positions this relay holds a lease on, and those whose lease turned out lost.
+    const held = new Set<number>()
+    const lost = new Set<number>()
+
+    const fail = Effect.fnUntraced(function*(message: ClaimedMessage, cause: Cause.Cause<PublishError>) {
+      const attempts = message.attempts + 1
+      const { retryable, text } = describe(cause)
+      if (!retryable || attempts >= maxAttempts) {
+        yield* store.deadLetter(owner, message.position, text)
+        yield* Metric.update(OutboxMetrics.deadLettered, 1)
+        yield* Effect.logWarning("Outbox message dead-lettered").pipe(
+          Effect.annotateLogs({ messageId: message.id, type: message.type, attempts, error: text })
+        )
+      } else {
+        yield* store.retryLater(owner, message.position, text, yield* retryDelay(schedule, attempts))
+        yield* Metric.update(OutboxMetrics.retried, 1)
+      }
+    })
+
+    // One aggregate's messages, in order; stops at the first failure and gives back the rest.
+    const deliverRun = Effect.fnUntraced(function*(run: ReadonlyArray<ClaimedMessage>, delivered: Array<ClaimedMessage>) {
+      for (let i = 0; i < run.length; i++) {
+        const message = run[i]!
+        if (lost.has(message.position)) return
+        const exit = yield* Effect.exit(publisher.publish(message))
+        if (Exit.isSuccess(exit)) {
+          delivered.push(message)
+          continue
+        }
+        if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+        yield* fail(message, exit.cause)
+        yield* store.release(owner, run.slice(i + 1).map((rest) => rest.position))
+        return
+      }
+    })
+
+    // The batch in flight, so that an interruption (shutdown) can settle it.
+    let delivered: Array<ClaimedMessage> = []
+
+    const record = Effect.fnUntraced(function*(messages: ReadonlyArray<ClaimedMessage>) {
+      yield* store.markPublished(messages.map((message) => message.position))
+      const now = yield* Clock.currentTimeMillis
+      yield* Metric.update(OutboxMetrics.published, messages.length)
+      for (const message of messages) {
+        yield* Metric.update(OutboxMetrics.deliverySeconds, Math.max(0, now - message.occurredAt.getTime()) / 1000)
+      }
+    })
+
+    // On shutdown: record what was delivered and give back the rest, so another relay takes it over at
+    // once instead of after the lease. Best effort: if the database is gone, the lease expires instead.
+    const settleInterrupted = Effect.suspend(() => {
+      const done = delivered
+      const givenBack = Array.from(held).filter((position) => !done.some((message) => message.position === position))
+      return Effect.andThen(record(done), store.release(owner, givenBack)).pipe(
+        Effect.tapCause((cause) => Effect.logWarning("Outbox relay could not settle its batch on shutdown", cause)),
+        Effect.ignore
+      )
+    })
+
+    const runOnce: Effect.Effect<number, OutboxStoreError> = Effect.gen(function*() {
+      const claimed = yield* store.claim({ owner, limit: batchSize, lease })
+      if (claimed.length === 0) return 0
+      for (const message of claimed) held.add(message.position)
+      const runs = new Map<string, Array<ClaimedMessage>>()
+      for (const message of claimed) {
+        const run = runs.get(message.aggregateId)
+        if (run === undefined) runs.set(message.aggregateId, [message])
+        else run.push(message)
+      }
+      delivered = []
+      const batch = delivered
+      yield* Effect.forEach(runs.values(), (run) => deliverRun(run, batch), { concurrency, discard: true })
+      yield* record(batch)
+      return claimed.length
+    }).pipe(
+      Effect.onInterrupt(() => settleInterrupted),
+      // Whatever happened, this relay no longer holds the batch: settled rows are settled, the rest expire.
+      Effect.ensuring(Effect.sync(() => {
+        held.clear()
+        lost.clear()
+        delivered = []
+      })),
+      Effect.withSpan("OutboxRelay.runOnce", { attributes: { owner } })
+    )
+
+    const heartbeat = Effect.gen(function*() {
+      if (held.size === 0) return
+      const positions = Array.from(held)
+      const still = new Set(yield* store.extendLease(owner, positions, lease))
+      for (const position of positions) if (!still.has(position) && held.has(position)) lost.add(position)
+    })
+
+    const refreshStats = Effect.gen(function*() {
+      const stats = yield* store.stats
+      const now = yield* Clock.currentTimeMillis
+      yield* Metric.update(OutboxMetrics.pending, stats.pending)
+      yield* Metric.update(OutboxMetrics.deadLetters, stats.deadLettered)
+      yield* Metric.update(
+        OutboxMetrics.lagSeconds,
+        stats.oldestPendingAt === null ? 0 : Math.max(0, now - stats.oldestPendingAt.getTime()) / 1000
+      )
+    })
+
+    return { owner, runOnce, refreshStats, heartbeat }
+  })
+
+/**
+ * Starts a relay for the lifetime of the layer: the delivery loop, the lease heartbeat, the gauge
+ * refresh and the purge, each a fiber of the layer's scope. Store failures (database down) are logged
+ * and retried with backoff; the relay never dies of them. On shutdown it gives back the messages it
+ * holds, so another relay takes them over at once instead of after the lease.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<OutboxRelay, never, OutboxStore | OutboxPublisher | OutboxSignal> =>
+  Layer.effect(
+    OutboxRelay,
+    Effect.gen(function*() {
+      const store = yield* OutboxStore
+      const signal = yield* OutboxSignal
+      const relay = yield* make(options)
+      const pollInterval = Duration.fromInputUnsafe(options.pollInterval ?? Duration.seconds(1))
+      const lease = Duration.fromInputUnsafe(options.lease ?? Duration.seconds(30))
+      const heartbeatInterval = Duration.fromInputUnsafe(
+        options.heartbeatInterval ?? Duration.millis(Duration.toMillis(lease) / 3)
+      )
+      const retention = Duration.fromInputUnsafe(options.retention ?? Duration.days(7))
+      const annotate = Effect.annotateLogs({ module: "OutboxRelay", owner: relay.owner })
+      const transientBackoff = Schedule.min([Schedule.exponential(Duration.millis(100)), Schedule.spaced(Duration.seconds(10))])
+
+      const cycle = Effect.gen(function*() {
+        const seen = yield* signal.generation
+        const claimed = yield* relay.runOnce.pipe(
+          Effect.tapCause((cause) => Effect.logWarning("Outbox relay cycle failed; retrying", cause)),
+          Effect.sandbox,
+          Effect.retry(transientBackoff)
+        )
+        // A full or partial batch: look again at once (more may be waiting); nothing: wait for a signal.
+        if (claimed === 0) yield* Effect.raceFirst(Effect.sleep(pollInterval), signal.awaitAfter(seen))
+      })
+
+      const every = <E>(interval: Duration.Input, task: Effect.Effect<unknown, E>, what: string) =>
+        task.pipe(
+          Effect.tapCause((cause) => Effect.logWarning(`Outbox ${what} failed`, cause)),
+          Effect.sandbox,
+          Effect.ignore,
+          Effect.repeat(Schedule.spaced(interval))
+        )
+
+      yield* Effect.forkScoped(Effect.forever(cycle).pipe(annotate))
+      yield* Effect.forkScoped(every(heartbeatInterval, relay.heartbeat, "lease heartbeat").pipe(annotate))
+      yield* Effect.forkScoped(
+        every(options.statsInterval ?? Duration.seconds(5), relay.refreshStats, "stats refresh").pipe(annotate)
+      )
+      if (Duration.isFinite(retention)) {
+        yield* Effect.forkScoped(
+          every(options.purgeInterval ?? Duration.hours(1), store.purge(retention), "purge").pipe(annotate)
+        )
+      }
+      return OutboxRelay.of({ owner: relay.owner, runOnce: relay.runOnce, refreshStats: relay.refreshStats })
+    })
+  )
+
+/**
+ * Relay settings from configuration (environment variables by default):
+ * `OUTBOX_BATCH_SIZE` (200), `OUTBOX_POLL_INTERVAL` ("1 second"), `OUTBOX_LEASE` ("30 seconds"),
+ * `OUTBOX_MAX_ATTEMPTS` (10), `OUTBOX_CONCURRENCY` (16), `OUTBOX_RETENTION` ("7 days").
+ *
+ * @since 0.1.0
+ */
+export const config: Config.Config<Options> = Config.all({
+  batchSize: Config.Int("OUTBOX_BATCH_SIZE").pipe(Config.withDefault(200)),
+  pollInterval: Config.Duration("OUTBOX_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),
+  lease: Config.Duration("OUTBOX_LEASE").pipe(Config.withDefault(Duration.seconds(30))),
+  maxAttempts: Config.Int("OUTBOX_MAX_ATTEMPTS").pipe(Config.withDefault(10)),
+  concurrency: Config.Int("OUTBOX_CONCURRENCY").pipe(Config.withDefault(16)),
+  retention: Config.Duration("OUTBOX_RETENTION").pipe(Config.withDefault(Duration.days(7)))
+})
+
+/**
+ * {@link layer} with settings from {@link config}, overridable per field.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  overrides: Options = {}
+): Layer.Layer<OutboxRelay, Config.ConfigError, OutboxStore | OutboxPublisher | OutboxSignal> =>
+  Layer.unwrap(Effect.map(config, (fromConfig: Options) => layer({ ...fromConfig, ...overrides })))

@@ -1,0 +1,216 @@
+/**
+ * The OutboxStore contract, run against every implementation. Each test gets an empty store from the
+ * harness. Live clock: leases and delays are real (short) durations, since the SQL store uses the
+ * database's clock.
+ */
+import { expect, layer } from "@effect/vitest"
+import { Context, Duration, Effect, Exit, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import * as OutboxStore from "../src/OutboxStore.ts"
+import { message, uuid } from "./Fixtures.ts"
+
+export class StoreHarness extends Context.Service<StoreHarness, {
+  readonly fresh: Effect.Effect<OutboxStore.OutboxStore["Service"]>
+}>()("test/StoreHarness") {}
+
+export const memoryHarness = Layer.succeed(StoreHarness, StoreHarness.of({ fresh: OutboxStore.makeMemory }))
+
+export const sqlHarness = Layer.effect(
+  StoreHarness,
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return StoreHarness.of({
+      fresh: Effect.andThen(
+        sql`TRUNCATE outbox`.pipe(Effect.orDie),
+        OutboxStore.makeSql().pipe(Effect.provideService(SqlClient.SqlClient, sql))
+      )
+    })
+  })
+)
+
+const lease = Duration.seconds(30)
+
+export const storeContract = (name: string, harness: Layer.Layer<StoreHarness>) =>
+  layer(harness, { excludeTestServices: true })(`OutboxStore contract (${name})`, (it) => {
+    it.effect("claims in write order with every field intact, and never twice while leased", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const a = uuid()
+        const b = uuid()
+        const written = [message(a), message(b), message(a)]
+        yield* store.enqueue(written)
+        const claimed = yield* store.claim({ owner: "x", limit: 10, lease })
+        expect(claimed.map((m) => m.id)).toEqual(written.map((m) => m.id))
+        const first = claimed[0]!
+        expect(first.aggregateId).toBe(a)
+        expect(first.type).toBe("RegistrationConfirmed")
+        expect(first.schemaVersion).toBe(1)
+        expect(first.attempts).toBe(0)
+        expect(first.payload).toEqual(written[0]!.payload)
+        expect(first.traceparent).toBe(written[0]!.traceparent)
+        expect(first.occurredAt.getTime()).toBe(written[0]!.occurredAt.getTime())
+        expect(claimed[0]!.position).toBeLessThan(claimed[1]!.position)
+        expect(yield* store.claim({ owner: "y", limit: 10, lease })).toEqual([])
+      }))
+
+    it.effect("keeps per-aggregate order across claimants", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const a = uuid()
+        const b = uuid()
+        const [a1, a2, b1, a3] = [message(a), message(a), message(b), message(a)]
+        yield* store.enqueue([a1!, a2!, b1!])
+        // x takes only the head of a (limit 1)
+        const x = yield* store.claim({ owner: "x", limit: 1, lease })
+        expect(x.map((m) => m.id)).toEqual([a1!.id])
+        // y may not take a2 while a1 is unfinished, but b is free
+        const y = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(y.map((m) => m.id)).toEqual([b1!.id])
+        yield* store.enqueue([a3!])
+        expect(yield* store.claim({ owner: "y", limit: 10, lease })).toEqual([])
+        expect(yield* store.markPublished(x.map((m) => m.position))).toBe(1)
+        const next = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(next.map((m) => m.id)).toEqual([a2!.id, a3!.id])
+      }))
+
+    it.effect("a failed message blocks its aggregate until its retry time, and only its aggregate", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const a = uuid()
+        const b = uuid()
+        const [a1, a2, b1] = [message(a), message(a), message(b)]
+        yield* store.enqueue([a1!, a2!])
+        const claimed = yield* store.claim({ owner: "x", limit: 10, lease })
+        expect(claimed.length).toBe(2)
+        yield* store.retryLater("x", claimed[0]!.position, "boom", Duration.millis(400))
+        yield* store.release("x", [claimed[1]!.position])
+        yield* store.enqueue([b1!])
+        expect((yield* store.claim({ owner: "y", limit: 10, lease })).map((m) => m.id)).toEqual([b1!.id])
+        yield* Effect.sleep(600)
+        const retried = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(retried.map((m) => m.id)).toEqual([a1!.id, a2!.id])
+        expect(retried[0]!.attempts).toBe(1)
+        expect(retried[1]!.attempts).toBe(0)
+      }))
+
+    it.effect("dead letters free their aggregate, are listed with their error, and redrive", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const a = uuid()
+        const [a1, a2] = [message(a), message(a)]
+        yield* store.enqueue([a1!, a2!])
+        const claimed = yield* store.claim({ owner: "x", limit: 1, lease })
+        yield* store.deadLetter("x", claimed[0]!.position, "rejected for good")
+        const after = yield* store.claim({ owner: "x", limit: 10, lease })
+        expect(after.map((m) => m.id)).toEqual([a2!.id])
+        yield* store.markPublished(after.map((m) => m.position))
+        const page = yield* store.listDeadLetters({ limit: 10 })
+        expect(page.items.map((m) => m.id)).toEqual([a1!.id])
+        expect(page.items[0]!.lastError).toBe("rejected for good")
+        expect(page.items[0]!.attempts).toBe(1)
+        expect(page.items[0]!.deadLetteredAt).toBeInstanceOf(Date)
+        expect(page.nextCursor).toBeNull()
+        expect((yield* store.stats).deadLettered).toBe(1)
+        yield* store.redrive(a1!.id)
+        expect((yield* store.listDeadLetters({ limit: 10 })).items).toEqual([])
+        const again = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(again.map((m) => [m.id, m.attempts])).toEqual([[a1!.id, 0]])
+        const missing = yield* Effect.exit(store.redrive(a1!.id))
+        expect(Exit.isFailure(missing)).toBe(true)
+        const unknown = yield* Effect.flip(store.redrive("not-a-uuid"))
+        expect(unknown._tag).toBe("DeadLetterNotFound")
+      }))
+
+    it.effect("pages dead letters with a cursor", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const messages = [message(uuid()), message(uuid()), message(uuid())]
+        yield* store.enqueue(messages)
+        for (const claimed of yield* store.claim({ owner: "x", limit: 10, lease })) {
+          yield* store.deadLetter("x", claimed.position, "no")
+        }
+        const first = yield* store.listDeadLetters({ limit: 2 })
+        expect(first.items.map((m) => m.id)).toEqual([messages[0]!.id, messages[1]!.id])
+        expect(first.nextCursor).not.toBeNull()
+        const second = yield* store.listDeadLetters({ limit: 2, cursor: first.nextCursor })
+        expect(second.items.map((m) => m.id)).toEqual([messages[2]!.id])
+        expect(second.nextCursor).toBeNull()
+      }))
+
+    it.effect("an expired lease is reclaimed; a heartbeat keeps it; the old owner learns it lost it", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const short = Duration.millis(300)
+        const kept = message(uuid())
+        const dropped = message(uuid())
+        yield* store.enqueue([kept, dropped])
+        const claimed = yield* store.claim({ owner: "x", limit: 10, lease: short })
+        expect(claimed.length).toBe(2)
+        yield* Effect.sleep(150)
+        expect(yield* store.extendLease("x", [claimed[0]!.position], short)).toEqual([claimed[0]!.position])
+        yield* Effect.sleep(250)
+        // dropped's lease expired; kept's was extended
+        const taken = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(taken.map((m) => m.id)).toEqual([dropped.id])
+        expect(yield* store.extendLease("x", claimed.map((m) => m.position), short)).toEqual([claimed[0]!.position])
+      }))
+
+    it.effect("release gives messages back without counting an attempt", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const m = message(uuid())
+        yield* store.enqueue([m])
+        const claimed = yield* store.claim({ owner: "x", limit: 10, lease })
+        yield* store.release("x", claimed.map((c) => c.position))
+        const again = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(again.map((c) => [c.id, c.attempts])).toEqual([[m.id, 0]])
+      }))
+
+    it.effect("reports pending count and the oldest pending message; purges delivered ones only", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        expect(yield* store.stats).toEqual({ pending: 0, oldestPendingAt: null, deadLettered: 0 })
+        const messages = [message(uuid()), message(uuid()), message(uuid())]
+        yield* store.enqueue(messages)
+        const stats = yield* store.stats
+        expect(stats.pending).toBe(3)
+        expect(stats.oldestPendingAt?.getTime()).toBe(messages[0]!.occurredAt.getTime())
+        const claimed = yield* store.claim({ owner: "x", limit: 10, lease })
+        yield* store.markPublished([claimed[0]!.position])
+        yield* store.deadLetter("x", claimed[1]!.position, "no")
+        expect((yield* store.stats).pending).toBe(1)
+        expect(yield* store.purge(Duration.days(1))).toBe(0)
+        yield* Effect.sleep(20)
+        expect(yield* store.purge(Duration.millis(1))).toBe(1)
+        expect(yield* store.stats).toMatchObject({ pending: 1, deadLettered: 1 })
+        // a published message is never claimed again
+        yield* store.release("x", [claimed[2]!.position])
+        const rest = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(rest.map((m) => m.id)).toEqual([messages[2]!.id])
+      }))
+
+    it.effect("refuses a duplicate message id", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const m = message(uuid())
+        yield* store.enqueue([m])
+        const duplicate = yield* Effect.exit(store.enqueue([m]))
+        expect(Exit.isFailure(duplicate)).toBe(true)
+        expect((yield* store.stats).pending).toBe(1)
+      }))
+
+    it.effect("claims many aggregates' runs up to the limit, as prefixes", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const aggregates = Array.from({ length: 5 }, uuid)
+        const written = Array.from({ length: 50 }, (_, i) => message(aggregates[i % 5]!))
+        yield* store.enqueue(written)
+        const first = yield* store.claim({ owner: "x", limit: 23, lease })
+        expect(first.map((m) => m.id)).toEqual(written.slice(0, 23).map((m) => m.id))
+        // everything left belongs to aggregates x holds
+        expect(yield* store.claim({ owner: "y", limit: 100, lease })).toEqual([])
+        yield* store.markPublished(first.map((m) => m.position))
+        const second = yield* store.claim({ owner: "y", limit: 100, lease })
+        expect(second.map((m) => m.id)).toEqual(written.slice(23).map((m) => m.id))
+      }))
+  })
