@@ -20,6 +20,7 @@ import {
 import type { CreateEventInput, Event, EventQuery, EventStatus, UpdateEventInput } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
 import { type EventId, Ids, nextEventId, type UserId } from "./Ids.ts"
+import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import type { Page } from "./Page.ts"
 import * as Policy from "./Policy.ts"
@@ -159,7 +160,7 @@ export const make = Effect.gen(function*() {
   const update = Effect.fn("Events.update")(
     function*(actor: Actor, id: EventId, patch: UpdateEventInput, expectedVersion?: number) {
       const at = yield* now
-      return yield* unitOfWork.transact(Effect.gen(function*() {
+      const updated = yield* unitOfWork.transact(Effect.gen(function*() {
         const event = yield* lockManaged(actor, id)
         if (expectedVersion !== undefined && expectedVersion !== event.version) {
           return yield* new VersionMismatch({ expected: expectedVersion, actual: event.version })
@@ -204,8 +205,11 @@ export const make = Effect.gen(function*() {
         const promoted = capacityPlan.changes.length
         const counted = { ...updated, confirmedCount: event.confirmedCount + promoted, waitlistCount: event.waitlistCount - promoted }
         // Promotions bumped the version again: read it back so the returned version (the ETag) is the stored one.
-        return promoted === 0 ? counted : Option.getOrElse(yield* events.findById(id), () => counted)
+        const stored = promoted === 0 ? counted : Option.getOrElse(yield* events.findById(id), () => counted)
+        return { event: stored, plan: capacityPlan }
       }))
+      yield* Metrics.recordPlan(updated.plan)
+      return updated.event
     }
   )
 
@@ -213,19 +217,23 @@ export const make = Effect.gen(function*() {
     Effect.fn(`Events.${to === "published" ? "publish" : to === "draft" ? "unpublish" : "cancel"}`)(
       function*(actor: Actor, id: EventId) {
         const at = yield* now
-        return yield* unitOfWork.transact(Effect.gen(function*() {
+        const changed = yield* unitOfWork.transact(Effect.gen(function*() {
           const event = yield* lockManaged(actor, id)
-          if (event.status === to) return event
+          if (event.status === to) return { event, plan: Waitlist.emptyPlan }
           if (!statusTransitions[event.status].includes(to)) {
             return yield* new InvalidTransition({ from: event.status, to })
           }
           const updated = yield* events.update({ ...event, status: to, updatedAt: at })
           if (to === "cancelled") {
             const active = yield* registrations.listActive(id)
-            yield* provide(commitPlan(id, Waitlist.planEventCancellation(event, active, at)))
+            const plan = Waitlist.planEventCancellation(event, active, at)
+            yield* provide(commitPlan(id, plan))
             const cancelled = { ...updated, confirmedCount: 0, waitlistCount: 0 }
             // As in update: the cancelled registrations bumped the version; return the stored one.
-            return active.length === 0 ? cancelled : Option.getOrElse(yield* events.findById(id), () => cancelled)
+            return {
+              event: active.length === 0 ? cancelled : Option.getOrElse(yield* events.findById(id), () => cancelled),
+              plan
+            }
           }
           yield* provide(recordEvents([
             to === "published"
@@ -237,8 +245,10 @@ export const make = Effect.gen(function*() {
               })
               : DomainEvent.make("EventUnpublished", id, { eventId: id })
           ]))
-          return updated
+          return { event: updated, plan: Waitlist.emptyPlan }
         }))
+        yield* Metrics.recordPlan(changed.plan)
+        return changed.event
       }
     )
 

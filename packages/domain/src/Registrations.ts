@@ -12,6 +12,7 @@ import { EventNotFound, RegistrationNotFound } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
 import { type EventId, Ids, nextRegistrationId, type RegistrationId } from "./Ids.ts"
+import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import type { PageRequest } from "./Page.ts"
 import * as Policy from "./Policy.ts"
@@ -36,7 +37,7 @@ export const make = Effect.gen(function*() {
 
   const register = Effect.fn("Registrations.register")(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
     const id = yield* provide(nextRegistrationId)
-    return yield* unitOfWork.transact(Effect.gen(function*() {
+    const placed = yield* unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
       const locked = yield* registrations.lockForRegistration(eventId, actor.userId)
       if (Option.isNone(locked) || !Policy.canViewEvent(actor, locked.value.event)) {
@@ -56,9 +57,12 @@ export const make = Effect.gen(function*() {
         confirmedAt: placement.status === "confirmed" ? at : null,
         cancelledAt: null
       }
-      yield* provide(commitPlan(eventId, Waitlist.planRegistration(event, registration)))
-      return registration
-    }))
+      const plan = Waitlist.planRegistration(event, registration)
+      yield* provide(commitPlan(eventId, plan))
+      return { registration, plan }
+    })).pipe(Effect.tapError(Metrics.recordRejection))
+    yield* Metrics.recordPlan(placed.plan)
+    return placed.registration
   })
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
@@ -81,7 +85,7 @@ export const make = Effect.gen(function*() {
     Policy.require(Policy.canManageEvent(actor, event), "Only the organizer or an admin may do this")
 
   const cancel = Effect.fn("Registrations.cancel")(function*(actor: Actor, id: RegistrationId) {
-    return yield* unitOfWork.transact(Effect.gen(function*() {
+    const decision = yield* unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
       const { event, registration } = yield* lockRegistration(actor, id)
       const head = registration.status === "confirmed"
@@ -95,19 +99,23 @@ export const make = Effect.gen(function*() {
         now: at
       }))
       yield* provide(commitPlan(event.id, decision.plan))
-      return decision.registration
+      return decision
     }))
+    yield* Metrics.recordPlan(decision.plan)
+    return decision.registration
   })
 
   const confirm = Effect.fn("Registrations.confirm")(function*(actor: Actor, id: RegistrationId) {
-    return yield* unitOfWork.transact(Effect.gen(function*() {
+    const decision = yield* unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
       const { event, registration } = yield* lockRegistration(actor, id)
       yield* requireManager(actor, event)
       const decision = yield* Effect.fromResult(Waitlist.decideManualConfirm({ event, registration, now: at }))
       yield* provide(commitPlan(event.id, decision.plan))
-      return decision.registration
+      return decision
     }))
+    yield* Metrics.recordPlan(decision.plan)
+    return decision.registration
   })
 
   const markAttendance = Effect.fn("Registrations.markAttendance")(

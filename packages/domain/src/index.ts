@@ -20,6 +20,8 @@ export * as Ids from "./Ids.ts"
 /** @since 0.1.0 */
 export * as Memory from "./Memory.ts"
 /** @since 0.1.0 */
+export * as Metrics from "./Metrics.ts"
+/** @since 0.1.0 */
 export * as OutboxWriter from "./OutboxWriter.ts"
 /** @since 0.1.0 */
 export * as Page from "./Page.ts"

@@ -43,3 +43,42 @@ export type DatabaseConfig = Config.Success<typeof database>
 
 /** @since 0.1.0 */
 export const isEmbedded = (config: DatabaseConfig): boolean => Option.isNone(config.url)
+
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "none"] as const
+const logLevelAliases: Record<string, (typeof logLevels)[number]> = { warning: "warn", all: "trace", off: "none" }
+const logLevelOf = (value: string): (typeof logLevels)[number] => {
+  const lower = value.trim().toLowerCase()
+  return logLevelAliases[lower] ?? logLevels.find((level) => level === lower) ?? "info"
+}
+
+/**
+ * Telemetry: where spans go, who may read `/metrics`, and how logs look. Tracing follows the standard
+ * OpenTelemetry variables: `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL, `/v1/traces` appended) or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (full URL), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_EXPORTER`
+ * (`none` turns export off), `OTEL_BSP_SCHEDULE_DELAY`; `OTEL_SERVICE_NAME` and
+ * `OTEL_RESOURCE_ATTRIBUTES` are read by `OtlpTracer` itself.
+ *
+ * @since 0.1.0
+ */
+export const telemetry = Config.all({
+  otlpEndpoint: Config.option(Config.String("OTEL_EXPORTER_OTLP_ENDPOINT")),
+  otlpTracesEndpoint: Config.option(Config.String("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
+  // `k=v,k2=v2`; may carry an API key, hence redacted.
+  otlpHeaders: Config.option(Config.Redacted("OTEL_EXPORTER_OTLP_HEADERS")),
+  tracesExporter: Config.String("OTEL_TRACES_EXPORTER").pipe(Config.withDefault("otlp")),
+  otlpExportIntervalMillis: Config.Int("OTEL_BSP_SCHEDULE_DELAY").pipe(Config.withDefault(5000)),
+  // The ratio of `parentbased_traceidratio`: share of new traces exported (callers' decisions are kept).
+  traceSampleRatio: Config.Number("OTEL_TRACES_SAMPLER_ARG").pipe(
+    Config.withDefault(1),
+    Config.map((ratio) => Math.min(1, Math.max(0, ratio)))
+  ),
+  metricsEnabled: Config.Boolean("METRICS_ENABLED").pipe(Config.withDefault(true)),
+  metricsToken: Config.option(Config.Redacted("METRICS_TOKEN")),
+  logFormat: Config.Literals(["json", "pretty"], "LOG_FORMAT").pipe(Config.withDefault("json" as const)),
+  // Case-insensitive, with the usual aliases (`Warning`, `all`, `off`); anything else falls back to `info`.
+  logLevel: Config.String("LOG_LEVEL").pipe(Config.withDefault("info"), Config.map(logLevelOf)),
+  dbPoolSampleSeconds: Config.Int("DB_POOL_SAMPLE_SECONDS").pipe(Config.withDefault(10))
+})
+
+/** @since 0.1.0 */
+export type TelemetryConfig = Config.Success<typeof telemetry>

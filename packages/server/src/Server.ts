@@ -7,8 +7,8 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, FileSystem, Layer, Option, Path } from "effect"
-import { HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
+import { Console, Duration, Effect, FileSystem, Layer, Option, Path } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { NodeHttpServer } from "@effect/platform-node"
 import {
@@ -35,6 +35,10 @@ import { Readiness } from "./Health/Readiness.ts"
 import { MeLive } from "./Me/Http.ts"
 import * as Problem from "./Problem.ts"
 import { RegistrationsLive } from "./Registrations/Http.ts"
+import * as DbMetrics from "./Telemetry/DbMetrics.ts"
+import * as HttpTelemetry from "./Telemetry/HttpTelemetry.ts"
+import * as MetricsEndpoint from "./Telemetry/MetricsEndpoint.ts"
+import * as Telemetry from "./Telemetry/Telemetry.ts"
 import { UsersLive } from "./Users/Http.ts"
 
 /**
@@ -58,9 +62,29 @@ export const storeMemory: Layer.Layer<Store | Memory.MemoryStore> = Layer.mergeA
   Readiness.layerMemory
 )
 
-/** PostgreSQL (pool, migrations, ports). @since 0.1.0 */
-export const storePostgres = (options: SqlStore.PostgresOptions) =>
-  Readiness.layerSql.pipe(Layer.provideMerge(SqlStore.layerPostgres(options)))
+/**
+ * PostgreSQL (pool, migrations, ports), plus the pool-occupancy sampler of `/metrics`: the pool's
+ * connections are tagged with a per-process `application_name` (unless the URL sets one) so they can
+ * be counted in `pg_stat_activity`.
+ *
+ * @since 0.1.0
+ */
+export const storePostgres = (options: SqlStore.PostgresOptions & {
+  /** How often pool occupancy is sampled (default 10 s; 0 turns the sampler off). */
+  readonly poolSampleInterval?: Duration.Input | undefined
+}) => {
+  const applicationName = DbMetrics.applicationName(process.pid)
+  const interval = Duration.fromInputUnsafe(options.poolSampleInterval ?? Duration.seconds(10))
+  const sampler = Duration.isZero(interval) ? Layer.empty : DbMetrics.layerPoolSampler({
+    applicationName,
+    maxConnections: options.maxConnections ?? 8,
+    interval
+  })
+  return Layer.merge(Readiness.layerSql, sampler).pipe(Layer.provideMerge(SqlStore.layerPostgres({
+    ...options,
+    url: DbMetrics.withApplicationName(options.url, applicationName)
+  })))
+}
 
 /** Embedded PGlite in `dataDir` (`undefined`: in memory, thrown away at exit). @since 0.1.0 */
 export const storeEmbedded = (options: SqlStore.EmbeddedOptions) =>
@@ -69,7 +93,14 @@ export const storeEmbedded = (options: SqlStore.EmbeddedOptions) =>
 /** `DATABASE_URL` → PostgreSQL; otherwise PGlite under `<DATA_DIR>/pglite`. @since 0.1.0 */
 export const storeConfig = Layer.unwrap(Effect.gen(function*() {
   const config = yield* ServerConfig.database
-  if (Option.isSome(config.url)) return storePostgres({ url: config.url.value, maxConnections: config.poolSize })
+  if (Option.isSome(config.url)) {
+    const { dbPoolSampleSeconds } = yield* ServerConfig.telemetry
+    return storePostgres({
+      url: config.url.value,
+      maxConnections: config.poolSize,
+      poolSampleInterval: Duration.seconds(dbPoolSampleSeconds)
+    })
+  }
   const path = yield* Path.Path
   const fs = yield* FileSystem.FileSystem
   // PGlite creates only the last directory level itself.
@@ -97,7 +128,7 @@ export const routes = Layer.mergeAll(
 )
 
 /** @since 0.1.0 */
-export interface Options<E1, E2, R1, R2> {
+export interface Options<E1, E2, R1, R2, E3 = never, R3 = never> {
   /** Requirements may include Node's `FileSystem` / `Path`, provided by the server layer. */
   readonly store: Layer.Layer<Store, E1, R1>
   readonly auth: Layer.Layer<TokenVerifier, E2, R2>
@@ -105,8 +136,13 @@ export interface Options<E1, E2, R1, R2> {
   readonly port?: number | undefined
   /** Default 127.0.0.1. */
   readonly host?: string | undefined
-  /** Log one line per request (default true). */
+  /** Log one line per request (default true). Ignored when `telemetry` is given. */
   readonly logRequests?: boolean | undefined
+  /**
+   * Tracer, loggers and `/metrics` settings (see `Telemetry.ts`); default `Telemetry.layer()`: the
+   * in-memory tracer, JSON logs on stdout, `/metrics` open.
+   */
+  readonly telemetry?: Layer.Layer<Telemetry.Telemetry, E3, R3> | undefined
 }
 
 /**
@@ -120,20 +156,25 @@ export interface Options<E1, E2, R1, R2> {
  *
  * @since 0.1.0
  */
-export const make = <E1, E2, R1, R2>(options: Options<E1, E2, R1, R2>) => {
+export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1, E2, R1, R2, E3, R3>) => {
+  const telemetry: Layer.Layer<Telemetry.Telemetry, E3, R3> = options.telemetry ??
+    Telemetry.layer({ logRequests: options.logRequests ?? true })
+  // Telemetry goes underneath everything: the tracer and loggers are then those of every fiber.
   const services = Layer.mergeAll(useCases, options.auth).pipe(
     Layer.provideMerge(options.store),
-    Layer.provideMerge(NodeHttpServer.layerHttpServices)
+    Layer.provideMerge(NodeHttpServer.layerHttpServices),
+    Layer.provideMerge(telemetry)
   )
   const serve = Layer.unwrap(Effect.gen(function*() {
-    const handler = yield* HttpRouter.toHttpEffect(routes)
+    const settings = yield* Telemetry.Telemetry
+    const handler = yield* HttpRouter.toHttpEffect(Layer.merge(routes, MetricsEndpoint.layer(settings.metrics)))
     const listener = NodeHttpServer.layerServer(createServer, {
       port: options.port ?? 3000,
       host: options.host ?? "127.0.0.1"
     })
-    const served = options.logRequests === false
-      ? HttpServer.serve(handler)
-      : HttpServer.serve(handler, HttpMiddleware.logger)
+    const served = settings.enabled
+      ? HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests }))
+      : HttpServer.serve(handler)
     return Layer.provideMerge(served, listener)
   }))
   return Layer.provideMerge(serve, services)
@@ -160,6 +201,12 @@ const banner = Effect.gen(function*() {
 export const layerConfig = Layer.unwrap(Effect.gen(function*() {
   const http = yield* ServerConfig.http
   return Layer.effectDiscard(banner).pipe(
-    Layer.provideMerge(make({ store: storeConfig, auth: TokenVerifier.layerConfig, port: http.port, host: http.host }))
+    Layer.provideMerge(make({
+      store: storeConfig,
+      auth: TokenVerifier.layerConfig,
+      telemetry: Telemetry.layerConfig(),
+      port: http.port,
+      host: http.host
+    }))
   )
 }))

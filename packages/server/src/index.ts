@@ -23,3 +23,17 @@ export * as Readiness from "./Health/Readiness.ts"
 export * as Server from "./Server.ts"
 /** @since 0.1.0 */
 export { make as makeServerLayer } from "./Server.ts"
+/** @since 0.1.0 */
+export * as Telemetry from "./Telemetry/Telemetry.ts"
+/** @since 0.1.0 */
+export * as Logging from "./Telemetry/Logging.ts"
+/** @since 0.1.0 */
+export * as Tracing from "./Telemetry/Tracing.ts"
+/** @since 0.1.0 */
+export * as HttpTelemetry from "./Telemetry/HttpTelemetry.ts"
+/** @since 0.1.0 */
+export * as MetricsEndpoint from "./Telemetry/MetricsEndpoint.ts"
+/** @since 0.1.0 */
+export * as DbMetrics from "./Telemetry/DbMetrics.ts"
+/** @since 0.1.0 */
+export * as Correlation from "./Telemetry/Correlation.ts"

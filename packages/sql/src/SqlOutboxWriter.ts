@@ -1,12 +1,29 @@
 /**
  * `OutboxWriter` on PostgreSQL: the messages of a unit of work in one insert, inside its transaction.
  *
+ * Each row also stores the W3C `traceparent` of the span that recorded it (the use-case's, inside the
+ * request's trace), so the relay can hand it on to the broker and a registration can be followed from
+ * the HTTP request to its published event. No current span: `NULL`.
+ *
  * @since 0.1.0
  */
 import { type DomainEvent, OutboxWriter } from "@live-events/domain"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { mapSqlError } from "./SqlFailure.ts"
+
+/**
+ * The W3C `traceparent` (`00-<trace id>-<span id>-<flags>`) of the current span, if any.
+ *
+ * @since 0.1.0
+ */
+export const currentTraceparent: Effect.Effect<string | null> = Effect.map(
+  Effect.option(Effect.currentParentSpan),
+  Option.match({
+    onNone: () => null,
+    onSome: (span) => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+  })
+)
 
 /** @since 0.1.0 */
 export const make: Effect.Effect<OutboxWriter.OutboxWriter["Service"], never, SqlClient.SqlClient> = Effect.gen(
@@ -14,6 +31,9 @@ export const make: Effect.Effect<OutboxWriter.OutboxWriter["Service"], never, Sq
     const sql = yield* SqlClient.SqlClient
     const record = (events: ReadonlyArray<DomainEvent.DomainEvent>) => {
       if (events.length === 0) return Effect.void
+      return Effect.flatMap(currentTraceparent, (traceparent) => insert(events, traceparent))
+    }
+    const insert = (events: ReadonlyArray<DomainEvent.DomainEvent>, traceparent: string | null) => {
       const rows = events.map((event, n) => ({
         n,
         id: event.id,
@@ -21,13 +41,15 @@ export const make: Effect.Effect<OutboxWriter.OutboxWriter["Service"], never, Sq
         type: event.type,
         schema_version: event.version,
         occurred_at: event.occurredAt.toISOString(),
-        payload: event
+        payload: event,
+        traceparent
       }))
       // `n` keeps the plan's order in `position`, the relay's per-aggregate order.
-      return sql`INSERT INTO outbox (id, aggregate_id, type, schema_version, occurred_at, payload)
-        SELECT m.id, m.aggregate_id, m.type, m.schema_version, m.occurred_at, m.payload
+      return sql`INSERT INTO outbox (id, aggregate_id, type, schema_version, occurred_at, payload, traceparent)
+        SELECT m.id, m.aggregate_id, m.type, m.schema_version, m.occurred_at, m.payload, m.traceparent
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-          AS m(id uuid, aggregate_id uuid, type text, schema_version int, occurred_at timestamptz, payload jsonb, n int)
+          AS m(id uuid, aggregate_id uuid, type text, schema_version int, occurred_at timestamptz, payload jsonb,
+            traceparent text, n int)
         ORDER BY m.n`.pipe(Effect.asVoid, mapSqlError("OutboxWriter.record"))
     }
     return OutboxWriter.OutboxWriter.of({ record })

@@ -13,6 +13,7 @@ import { HttpServerRequest } from "effect/http"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
 import { type User, Users } from "@live-events/domain"
 import * as Problem from "../Problem.ts"
+import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
 import { TokenVerifier } from "./TokenVerifier.ts"
 
 /** The authenticated actor of the request. @since 0.1.0 */
@@ -76,6 +77,7 @@ export const layer = Layer.mergeAll(
             if (token === "") return yield* unauthenticated("A bearer token is required", false)
             const result = yield* authenticate(token).pipe(Effect.provideContext(context))
             if (result._tag === "Refused") return result.response
+            yield* HttpTelemetry.reportRoles(result.actor.roles)
             return yield* Effect.provideService(httpEffect, CurrentActor, result.actor)
           })
       })
@@ -99,6 +101,7 @@ export const layer = Layer.mergeAll(
             }
             const result = yield* authenticate(token).pipe(Effect.provideContext(context))
             if (result._tag === "Refused") return result.response
+            yield* HttpTelemetry.reportRoles(result.actor.roles)
             return yield* Effect.provideService(httpEffect, MaybeActor, Option.some(result.actor))
           })
       })

@@ -7,6 +7,7 @@ import { HttpServer } from "effect/http"
 import * as DevKey from "../../src/Auth/DevKey.ts"
 import { TokenVerifier } from "../../src/Auth/TokenVerifier.ts"
 import * as Server from "../../src/Server.ts"
+import type * as Telemetry from "../../src/Telemetry/Telemetry.ts"
 
 export const testKey = new TextEncoder().encode("test-secret-for-the-server-tests-only")
 
@@ -31,15 +32,18 @@ export interface TestServer {
   ) => Promise<Response>
   readonly token: (subject: string, ...roles: Array<string>) => Promise<string>
   readonly close: () => Promise<void>
+  /** Everything the server layer built (store services included), for tests that look underneath. */
+  readonly context: Context.Context<never>
 }
 
 export const start = async (
   store: Layer.Layer<Server.Store, any, never> = Server.storeMemory,
-  auth: Layer.Layer<TokenVerifier, any, never> = TokenVerifier.layerDevelopment(testKey)
+  auth: Layer.Layer<TokenVerifier, any, never> = TokenVerifier.layerDevelopment(testKey),
+  telemetry?: Layer.Layer<Telemetry.Telemetry, any, never>
 ): Promise<TestServer> => {
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
-    Layer.buildWithScope(Server.make({ store, auth, port: 0, host: "127.0.0.1", logRequests: false }), scope)
+    Layer.buildWithScope(Server.make({ store, auth, port: 0, host: "127.0.0.1", logRequests: false, telemetry }), scope)
   )
   const server = Context.get(context, HttpServer.HttpServer)
   const url = HttpServer.formatAddress(server.address)
@@ -66,7 +70,8 @@ export const start = async (
     request,
     token: (subject, ...roles) =>
       Effect.runPromise(DevKey.mint(testKey, { subject, roles: roles.length === 0 ? ["attendee"] : roles, expiresIn: "1h" })),
-    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+    context: context as Context.Context<never>
   }
 }
 

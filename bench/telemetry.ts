@@ -1,0 +1,218 @@
+/**
+ * bench:telemetry — register throughput with telemetry on and off, in the same run (issue 7 acceptance:
+ * the overhead stays under 10 % of throughput).
+ *
+ * Three server processes on one local PostgreSQL (a scratch database each), same code, same pool:
+ *
+ *   off    `Telemetry.layerDisabled`: no request middleware, Effect's uninstrumented in-memory tracer,
+ *          warnings only — the reference
+ *   on     `Telemetry.layerConfig()` as `npm start` runs it: request metrics, JSON request logs (to a
+ *          file, as a container's stdout would be), correlation ids, SQL statement metrics, no export
+ *   otlp   the same with `OTEL_EXPORTER_OTLP_ENDPOINT` set and `OTEL_TRACES_SAMPLER_ARG=0.1` (10 % of
+ *          traces exported — the recommended production setting) over OTLP/HTTP to a sink on 127.0.0.1
+ *          run by this script (it answers 200 and discards)
+ *   otlp-all  the same exporting every trace (`OTEL_TRACES_SAMPLER_ARG=1`), for information
+ *
+ * The load is `POST /v1/events/{id}/registrations` by fresh (user, event) pairs, so every request is a
+ * real registration transaction. Modes are measured in alternation for `BENCH_ROUNDS` rounds after a
+ * warm-up; the overhead of a mode is the median over rounds of (1 − its throughput / off's throughput in
+ * the same round). Everything is bounded: fixed duration per round, loopback
+ * only, servers stopped and databases dropped at the end.
+ *
+ *   node --conditions=@live-events/source bench/telemetry.ts
+ *   BENCH_SECONDS (8) BENCH_ROUNDS (3) BENCH_CONNECTIONS (16) BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres)
+ *
+ * `node bench/telemetry.ts serve` is the server entry the script spawns (mode from TELEMETRY_BENCH_MODE).
+ */
+import { createServer, type Server as HttpServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const serve = async () => {
+  const { NodeRuntime } = await import("@effect/platform-node")
+  const { Layer } = await import("effect")
+  const { Server, Telemetry, TokenVerifier } = await import("@live-events/server")
+  const mode = process.env.TELEMETRY_BENCH_MODE
+  const port = Number(process.env.PORT)
+  const server = Server.make({
+    store: Server.storeConfig,
+    auth: TokenVerifier.TokenVerifier.layerConfig,
+    telemetry: mode === "off" ? Telemetry.layerDisabled() : Telemetry.layerConfig(),
+    port,
+    host: "127.0.0.1"
+  })
+  Layer.launch(server).pipe(NodeRuntime.runMain)
+}
+
+const bench = async () => {
+  const { intEnv, loopback, sleep } = await import("./lib/env.ts")
+  const { createScratchDatabase } = await import("./lib/db.ts")
+  const { eventBody, expectJson, mapBounded } = await import("./lib/http.ts")
+  const { runLoad } = await import("./lib/load.ts")
+  const { freePort, nodeBinary, waitReady } = await import("./lib/process.ts")
+  const { mintToken } = await import("./lib/token.ts")
+  const { spawn } = await import("node:child_process")
+  const { closeSync, mkdirSync, openSync } = await import("node:fs")
+
+  const seconds = intEnv("BENCH_SECONDS", 8)
+  const rounds = intEnv("BENCH_ROUNDS", 3)
+  const connections = intEnv("BENCH_CONNECTIONS", 16)
+  const events = 50
+  const users = 4_000
+  const secret = "telemetry-bench-secret"
+  const logDir = join(tmpdir(), `live-events-telemetry-bench-${process.pid}`)
+  mkdirSync(logDir, { recursive: true })
+
+  // The OTLP sink: accepts and discards, counting what it received.
+  let exportedBytes = 0
+  let exports = 0
+  const sink: HttpServer = createServer((request, response) => {
+    request.on("data", (chunk: Buffer) => {
+      exportedBytes += chunk.length
+    })
+    request.on("end", () => {
+      exports += 1
+      response.writeHead(200, { "content-type": "application/json" }).end("{}")
+    })
+  })
+  await new Promise<void>((resolve) => sink.listen(0, loopback, resolve))
+  const sinkPort = (sink.address() as { port: number }).port
+
+  type Mode = "off" | "on" | "otlp" | "otlp-all"
+  const modes: ReadonlyArray<Mode> = ["off", "on", "otlp", "otlp-all"]
+  const started: Array<{ mode: Mode; port: number; stop: () => Promise<void>; drop: () => Promise<void> }> = []
+  const cleanup = async () => {
+    for (const server of started) {
+      await server.stop().catch(() => undefined)
+      await server.drop().catch(() => undefined)
+    }
+    await new Promise<void>((resolve) => sink.close(() => resolve()))
+  }
+
+  try {
+    for (const mode of modes) {
+      const database = await createScratchDatabase(`telemetry_${mode.replace("-", "_")}`)
+      const port = await freePort()
+      const log = openSync(join(logDir, `${mode}.log`), "a")
+      const child = spawn(nodeBinary, ["--conditions=@live-events/source", "bench/telemetry.ts", "serve"], {
+        cwd: new URL("../", import.meta.url).pathname,
+        env: {
+          ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_"))),
+          NODE_ENV: "production",
+          TELEMETRY_BENCH_MODE: mode,
+          DATABASE_URL: database.url,
+          DATABASE_POOL_SIZE: "8",
+          PORT: String(port),
+          AUTH_DEV_SECRET: secret,
+          LOG_FORMAT: "json",
+          LOG_LEVEL: "info",
+          OTEL_BSP_SCHEDULE_DELAY: "1000",
+          ...(mode === "otlp" || mode === "otlp-all"
+            ? {
+              OTEL_EXPORTER_OTLP_ENDPOINT: `http://${loopback}:${sinkPort}`,
+              OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+              OTEL_TRACES_SAMPLER_ARG: mode === "otlp" ? "0.1" : "1"
+            }
+            : {})
+        },
+        stdio: ["ignore", log, log]
+      })
+      closeSync(log)
+      let alive = true
+      const exited = new Promise<void>((resolve) =>
+        child.once("exit", () => {
+          alive = false
+          resolve()
+        })
+      )
+      const stop = async () => {
+        if (!alive) return
+        child.kill("SIGTERM")
+        await Promise.race([exited, sleep(10_000)])
+        if (alive) child.kill("SIGKILL")
+      }
+      started.push({ mode, port, stop, drop: database.drop })
+      await waitReady({ kind: "ours", port, child, exited: exited.then(() => null), isAlive: () => alive, markStopping: () => {} }, 60_000)
+    }
+
+    // The same state on every server: `events` published events with room for everyone.
+    const organizer = mintToken(secret, { sub: "telemetry-bench-organizer", roles: ["organizer"] }, 86_400)
+    const eventIds = new Map<Mode, Array<string>>()
+    for (const { mode, port } of started) {
+      const ids = await mapBounded(Array.from({ length: events }, (_, i) => i), 8, async (i) => {
+        const event = await expectJson([201], port, "POST", "/v1/events", { token: organizer, body: eventBody(`bench ${i}`, 100_000) })
+        await expectJson([200], port, "POST", `/v1/events/${event.id}/publish`, { token: organizer })
+        return event.id as string
+      })
+      eventIds.set(mode, ids)
+    }
+    const tokens = Array.from({ length: users }, (_, i) => mintToken(secret, { sub: `telemetry-bench-user-${i}`, roles: ["attendee"] }, 86_400))
+
+    // Fresh (user, event) pairs: user k % users registers for event ⌊k / users⌋ % events.
+    const counters = new Map<Mode, number>(modes.map((mode) => [mode, 0]))
+    const load = (mode: Mode, port: number, durationSeconds: number) => {
+      const ids = eventIds.get(mode)!
+      return runLoad({
+        port,
+        connections,
+        durationSeconds,
+        next: () => {
+          const k = counters.get(mode)!
+          counters.set(mode, k + 1)
+          return {
+            method: "POST",
+            path: `/v1/events/${ids[Math.floor(k / users) % ids.length]}/registrations`,
+            token: tokens[k % users]!,
+            body: {}
+          }
+        }
+      })
+    }
+
+    console.log(`bench:telemetry — register throughput, ${connections} connections, ${rounds} × ${seconds} s per mode`)
+    // Warm-up: users provisioned, statements prepared, JIT warm.
+    for (const { mode, port } of started) await load(mode, port, Math.max(2, Math.ceil(seconds / 2)))
+
+    const results = new Map<Mode, Array<{ throughput: number; p50: number; p99: number; non2xx: number; errors: number }>>()
+    for (let round = 1; round <= rounds; round++) {
+      // Alternate the order so drift (autovacuum, other load) does not favour one mode.
+      const order = round % 2 === 1 ? started : [...started].reverse()
+      for (const { mode, port } of order) {
+        const result = await load(mode, port, seconds)
+        results.set(mode, [...(results.get(mode) ?? []), result])
+        console.log(
+          `  round ${round} ${mode.padEnd(8)} ${result.throughput.toFixed(0).padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms` +
+            (result.non2xx + result.errors > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors})` : "")
+        )
+      }
+    }
+
+    const median = (values: Array<number>) => {
+      const sorted = [...values].sort((a, b) => a - b)
+      return sorted[Math.floor(sorted.length / 2)]!
+    }
+    // The overhead is the median of per-round ratios: each mode is compared with the `off` measurement
+    // of the same round, taken seconds apart, so load from elsewhere on the machine mostly cancels out.
+    const offRounds = results.get("off")!.map((r) => r.throughput)
+    const overheadOf = (mode: Mode) =>
+      median(results.get(mode)!.map((r, round) => (1 - r.throughput / offRounds[round]!) * 100))
+    console.log("\n| mode | register req/s (median round) | overhead vs off (median of per-round ratios) | goal |")
+    console.log("|---|---:|---:|---|")
+    const overheads = new Map<Mode, number>()
+    for (const mode of modes) {
+      const value = median(results.get(mode)!.map((r) => r.throughput))
+      const overhead = overheadOf(mode)
+      overheads.set(mode, overhead)
+      const goal = mode === "off" || mode === "otlp-all" ? "—" : overhead < 10 ? "✓ < 10 %" : "✗ ≥ 10 %"
+      console.log(`| ${mode.padEnd(8)} | ${value.toFixed(0)} | ${mode === "off" ? "—" : `${overhead.toFixed(1)} %`} | ${goal} |`)
+    }
+    console.log(`\nOTLP sink received ${exports} export requests, ${(exportedBytes / 1e6).toFixed(1)} MB; server logs in ${logDir}`)
+    const failed = (overheads.get("on") ?? 0) >= 10 || (overheads.get("otlp") ?? 0) >= 10
+    process.exitCode = failed ? 1 : 0
+  } finally {
+    await cleanup()
+  }
+}
+
+if (process.argv[2] === "serve") await serve()
+else await bench()

@@ -1,0 +1,157 @@
+/**
+ * Per-request telemetry, as one `HttpServer.serve` middleware so that it sees every request — routed,
+ * unrouted, refused by authentication, failed — exactly once:
+ *
+ * - the correlation id (`X-Correlation-ID` accepted when well-formed, else generated), annotated on
+ *   every log line of the request and echoed on every response through a pre-response handler, so
+ *   framework-made 4xx/5xx carry it too;
+ * - `http_server_requests_total` and `http_server_request_duration_seconds` by method, route template
+ *   (`/v1/events/:id`, `unmatched` for unknown paths — never the raw path) and status;
+ * - one log line per request (`http request`: method, route, status, duration, role — no path, query,
+ *   header or body), at DEBUG for probes and scrapes;
+ * - the caller's role on the server span (`user.roles`), set by the authentication middleware through
+ *   {@link RequestInfo}.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Exit, Metric, Tracer } from "effect"
+import {
+  HttpEffect,
+  HttpRouter,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "effect/http"
+import * as Correlation from "./Correlation.ts"
+
+/**
+ * What the request learns about itself while it runs. Mutable on purpose: the authentication
+ * middleware runs deep inside and reports the role outwards.
+ *
+ * @since 0.1.0
+ */
+export interface RequestState {
+  readonly correlationId: string
+  role: string | undefined
+}
+
+/** @since 0.1.0 */
+export class RequestInfo extends Context.Service<RequestInfo, RequestState>()("@live-events/server/RequestInfo") {}
+
+/**
+ * Reports the caller's roles for the request's metrics, log line and span. Roles are a closed set
+ * (`admin`, `organizer`, `attendee`), so this never carries personal data.
+ *
+ * @since 0.1.0
+ */
+export const reportRoles = (roles: ReadonlyArray<string>): Effect.Effect<void> =>
+  Effect.map(Effect.serviceOption(RequestInfo), (info) => {
+    if (info._tag === "Some") info.value.role = roles.length === 0 ? "attendee" : [...roles].sort().join(",")
+  })
+
+/** @since 0.1.0 */
+export const requestsTotal = Metric.counter("http_server_requests_total", {
+  description: "HTTP requests answered, by method, route template and status",
+  incremental: true
+})
+
+/** @since 0.1.0 */
+export const requestDuration = Metric.histogram("http_server_request_duration_seconds", {
+  description: "Time from receiving a request to sending its response, by method, route template and status",
+  boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+})
+
+const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+
+/** Routes whose request lines are logged at DEBUG: probes and scrapes would drown the rest. */
+const quietRoutes = new Set(["/metrics", "/health/live", "/health/ready"])
+
+interface Bound {
+  readonly count: Metric.Metric<number, unknown>
+  readonly duration: Metric.Metric<number, unknown>
+}
+// method × route × status: all three bounded, so this cache is too.
+const bound = new Map<string, Bound>()
+
+const metricsFor = (method: string, route: string, status: number): Bound => {
+  const key = `${method} ${route} ${status}`
+  let metrics = bound.get(key)
+  if (metrics === undefined) {
+    const attributes = { method, route, status: String(status) }
+    metrics = {
+      count: Metric.withAttributes(requestsTotal, attributes),
+      duration: Metric.withAttributes(requestDuration, attributes)
+    }
+    bound.set(key, metrics)
+  }
+  return metrics
+}
+
+const statusOf = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>): Effect.Effect<number> =>
+  Exit.isSuccess(exit)
+    ? Effect.succeed(exit.value.status)
+    : Effect.map(HttpServerError.causeResponse(exit.cause), ([response]) => response.status)
+
+/** @since 0.1.0 */
+export interface Options {
+  /** Log one line per request (default true). */
+  readonly logRequests?: boolean | undefined
+}
+
+/**
+ * The middleware; pass it to `HttpServer.serve`.
+ *
+ * @since 0.1.0
+ */
+export const middleware = (options: Options = {}) => {
+  const logRequests = options.logRequests ?? true
+  return <E, R>(
+    app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+    Effect.withFiber((fiber) => {
+      const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+      const clock = fiber.getRef(Clock.Clock)
+      const started = clock.currentTimeNanosUnsafe()
+      const state: RequestState = { correlationId: Correlation.fromHeader(request.headers[Correlation.header]), role: undefined }
+      HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (_request, response) =>
+        Effect.succeed(HttpServerResponse.setHeader(response, Correlation.header, state.correlationId)))
+      const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+      if (span !== undefined && span._tag === "Span") span.attribute("correlation.id", state.correlationId)
+      const method = knownMethods.has(request.method) ? request.method : "OTHER"
+      return app.pipe(
+        // Innermost, so the router's `RouteContext` is still in the fiber's context when it runs.
+        Effect.onExit((exit) =>
+          Effect.withFiber((inner) => {
+            const route = Context.getOrUndefined(inner.context, HttpRouter.RouteContext)?.route.path ?? "unmatched"
+            return Effect.flatMap(statusOf(exit), (status) => {
+              const seconds = Number(clock.currentTimeNanosUnsafe() - started) / 1e9
+              if (span !== undefined && span._tag === "Span" && state.role !== undefined) {
+                span.attribute("user.roles", state.role.split(","))
+              }
+              const metrics = metricsFor(method, route, status)
+              metrics.count.updateUnsafe(1, inner.context)
+              metrics.duration.updateUnsafe(seconds, inner.context)
+              if (!logRequests) return Effect.void
+              const line = Effect.annotateLogs(
+                quietRoutes.has(route)
+                  ? Effect.logDebug("http request")
+                  : status >= 500
+                  ? Effect.logWarning("http request")
+                  : Effect.logInfo("http request"),
+                {
+                  "http.method": method,
+                  "http.route": route,
+                  "http.status": status,
+                  durationMs: Math.round(seconds * 1e6) / 1e3,
+                  ...(state.role !== undefined ? { "user.role": state.role } : {})
+                }
+              )
+              return line
+            })
+          })
+        ),
+        Effect.annotateLogs("correlationId", state.correlationId),
+        Effect.provideService(RequestInfo, state)
+      )
+    })
+}

@@ -1,0 +1,132 @@
+/**
+ * The server's log output: one JSON object per line (`LOG_FORMAT=json`, the default) or Effect's pretty
+ * console format (`pretty`, for a terminal), filtered by `LOG_LEVEL`.
+ *
+ * A JSON line carries `timestamp`, `level`, `message`, the `traceId` / `spanId` of the current span,
+ * the request's `correlationId` (a log annotation set by the HTTP middleware) and the other
+ * annotations. Nothing the caller typed reaches a line unfiltered: annotations whose key names
+ * personal data or a secret are dropped, and every line is scrubbed of anything shaped like an email
+ * address, a bearer token / JWT or an international phone number, so a stray error message quoting a
+ * row or a header cannot leak one. Names cannot be recognised by shape: they are kept out by never
+ * logging bodies, users or claims (the log-capture test checks that).
+ *
+ * @since 0.1.0
+ */
+import { Cause, Context, Layer, Logger, type LogLevel, References, Tracer } from "effect"
+
+/** @since 0.1.0 */
+export type Format = "json" | "pretty"
+
+/** `LOG_LEVEL` values, lower-case as operators type them. @since 0.1.0 */
+export type Level = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "none"
+
+const levels: Record<Level, LogLevel.LogLevel> = {
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warn: "Warn",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None"
+}
+
+/** Annotation keys that are never written, whatever their value. @since 0.1.0 */
+export const deniedKey = /(e-?mail|name|phone|token|authorization|password|secret|cookie|claims?|payload|body|notes)$/i
+
+const emailShape = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
+// Three base64url segments (a JWT) or whatever follows the word Bearer.
+const tokenShape = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi
+// International notation only: bare digit runs are ids, counts and timestamps.
+const phoneShape = /\+\d[\d ().-]{6,}\d/g
+
+/**
+ * Replaces what looks like an email, a token or a phone number.
+ *
+ * @since 0.1.0
+ */
+export const scrub = (text: string): string =>
+  text.replace(emailShape, "[email]").replace(tokenShape, "[token]").replace(phoneShape, "[phone]")
+
+const messageText = (message: unknown): string => {
+  const parts = Array.isArray(message) ? message : [message]
+  return parts.map((part) => typeof part === "string" ? part : safeStringify(part)).join(" ")
+}
+
+const safeStringify = (value: unknown): string => {
+  try {
+    return typeof value === "object" && value !== null && !(value instanceof Error)
+      ? JSON.stringify(value, (key, v) => (key !== "" && deniedKey.test(key) ? undefined : v))
+      : String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+const entryOf = ({ cause, date, fiber, logLevel, message }: Logger.Options<unknown>): Record<string, unknown> => {
+  const entry: Record<string, unknown> = {
+    timestamp: date.toISOString(),
+    level: logLevel.toUpperCase(),
+    message: messageText(message)
+  }
+  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  if (span !== undefined) {
+    entry.traceId = span.traceId
+    entry.spanId = span.spanId
+  }
+  for (const [key, value] of Object.entries(fiber.getRef(References.CurrentLogAnnotations))) {
+    if (!deniedKey.test(key) && !(key in entry)) entry[key] = value
+  }
+  if (cause.reasons.length > 0) entry.cause = Cause.pretty(cause)
+  return entry
+}
+
+/**
+ * The JSON line of one log entry (without the newline).
+ *
+ * @since 0.1.0
+ */
+export const formatJsonLine = Logger.make<unknown, string>((options) => scrub(safeStringify(entryOf(options))))
+
+/**
+ * A human-readable line: `12:00:00.000 INFO  message key=value …`, scrubbed like the JSON one.
+ *
+ * @since 0.1.0
+ */
+export const formatPrettyLine = Logger.make<unknown, string>((options) => {
+  const { cause, level, message, timestamp, ...rest } = entryOf(options)
+  const fields = Object.entries(rest).map(([key, value]) => `${key}=${typeof value === "string" ? value : safeStringify(value)}`)
+  const head = `${String(timestamp).slice(11, 23)} ${String(level).padEnd(5)} ${String(message)}`
+  return scrub([head, ...fields].join(" ") + (cause === undefined ? "" : "\n" + String(cause)))
+})
+
+/**
+ * Where lines go; stdout by default. Tests pass their own to capture lines.
+ *
+ * @since 0.1.0
+ */
+export type Sink = (line: string) => void
+
+const stdout: Sink = (line) => {
+  process.stdout.write(line + "\n")
+}
+
+/**
+ * The loggers and minimum level. `tracerLogger` is kept so log lines also become span events when a
+ * tracer exports them.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: {
+  readonly format?: Format | undefined
+  readonly level?: Level | undefined
+  readonly sink?: Sink | undefined
+}): Layer.Layer<never> => {
+  const sink = options.sink ?? stdout
+  const main = options.format === "pretty"
+    ? Logger.map(formatPrettyLine, sink)
+    : Logger.map(formatJsonLine, sink)
+  return Layer.mergeAll(
+    Logger.layer([main, Logger.tracerLogger]),
+    Layer.succeed(References.MinimumLogLevel, levels[options.level ?? "info"])
+  )
+}
