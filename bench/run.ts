@@ -13,7 +13,10 @@
  * BENCH_CANCELS [3000], BENCH_SERVERS [baseline,ours], BENCH_OURS_ENV ["K=V K2=V2" extra env for
  * our server, e.g. to relax rate limits; DATABASE_POOL_SIZE is 10 like the baseline's pool unless
  * set here], BENCH_JSON [path to write the raw results],
- * BENCH_KEEP_DB [0]. pgbench knobs: see bench/pgbench.ts.
+ * BENCH_KEEP_DB [0], BENCH_ZIPF_S_PERCENT [100] (Zipf exponent of read-zipf, in hundredths),
+ * BENCH_ZIPF_WRITES_PER_MILLE [10] (registrations mixed into read-zipf). Our server runs with its read
+ * cache on (in-process; Redis too when REDIS_URL is set; BENCH_OURS_ENV="CACHE_ENABLED=false" turns it
+ * off). pgbench knobs: see bench/pgbench.ts.
  */
 import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
@@ -43,7 +46,9 @@ const config = {
   cancelCapacity: intEnv("BENCH_CANCEL_CAPACITY", 100),
   waitlistLength: intEnv("BENCH_WAITLIST", 5000),
   cancels: intEnv("BENCH_CANCELS", 3000),
-  setupParallelism: intEnv("BENCH_SETUP_PARALLELISM", 16)
+  setupParallelism: intEnv("BENCH_SETUP_PARALLELISM", 16),
+  zipfExponentPercent: intEnv("BENCH_ZIPF_S_PERCENT", 100),
+  zipfWritesPerMille: intEnv("BENCH_ZIPF_WRITES_PER_MILLE", 10)
 }
 
 const args = process.argv.slice(2)
@@ -133,6 +138,7 @@ const runScenario = async (scenario: Scenario, targets: ReadonlyArray<Target>): 
       })
       measurements.push({ scenario: scenario.name, server: target.kind, round, result })
       console.log(`  round ${round} ${target.kind.padEnd(8)} ${describe(result)}`)
+      if (prepared.report !== undefined) console.log(`    ${await prepared.report()}`)
       await drain(target)
     }
   }

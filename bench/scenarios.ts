@@ -26,6 +26,8 @@ export interface PreparedLoad {
   readonly amount?: number
   /** Requests to send (unmeasured) before the measurement, e.g. to warm caches. */
   readonly warmup?: ReadonlyArray<PlannedRequest>
+  /** A line printed after the measurement (e.g. the cache hit ratio it produced). */
+  readonly report?: () => Promise<string>
 }
 
 /** One scenario. */
@@ -51,6 +53,10 @@ export interface ScenarioConfig {
   readonly waitlistLength: number
   readonly cancels: number
   readonly setupParallelism: number
+  /** Zipf exponent of `read-zipf`, in hundredths (100 = s 1.0). */
+  readonly zipfExponentPercent: number
+  /** Share of `read-zipf` requests that register (invalidating their event), per thousand. */
+  readonly zipfWritesPerMille: number
 }
 
 const organizerToken = (target: Target) => mintToken(target.secret, { sub: `bench-organizer-${target.tag}`, roles: ["organizer"] }, 86_400)
@@ -91,6 +97,40 @@ const registerRequest = (target: Target, eventId: string): PlannedRequest => ({
 
 const readRequest = (eventId: string): PlannedRequest => ({ method: "GET", path: `/v1/events/${eventId}` })
 
+/** Draws ranks 0..n-1 with P(k) ∝ 1/(k+1)^s: a few hot items, a long tail. */
+const zipfSampler = (n: number, s: number): (() => number) => {
+  const cumulative = new Float64Array(n)
+  let total = 0
+  for (let k = 0; k < n; k++) cumulative[k] = total += 1 / Math.pow(k + 1, s)
+  return () => {
+    const x = Math.random() * total
+    let low = 0
+    let high = n - 1
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (cumulative[mid]! < x) low = mid + 1
+      else high = mid
+    }
+    return low
+  }
+}
+
+/** Sums of the `cache_*` counters of event details in our server's `/metrics` (0 elsewhere). */
+const cacheCounters = async (target: Target) => {
+  const totals = { l1Hits: 0, l1Misses: 0, l2Hits: 0, l2Misses: 0 }
+  if (target.kind !== "ours") return totals
+  const response = await fetch(`http://127.0.0.1:${target.port}/metrics`)
+  for (const line of (await response.text()).split("\n")) {
+    const match = /^cache_(hits|misses)_total\{([^}]*)\}\s+(\S+)/.exec(line)
+    if (match === null || !match[2]!.includes('category="eventDetails"')) continue
+    const tier = /tier="(l1|l2)"/.exec(match[2]!)?.[1]
+    const value = Number(match[3])
+    if (tier === "l1") totals[match[1] === "hits" ? "l1Hits" : "l1Misses"] += value
+    if (tier === "l2") totals[match[1] === "hits" ? "l2Hits" : "l2Misses"] += value
+  }
+  return totals
+}
+
 /** All scenarios, in the order `bench/run.ts` runs them. */
 export const scenarios = (config: ScenarioConfig): ReadonlyArray<Scenario> => [
   {
@@ -126,6 +166,35 @@ export const scenarios = (config: ScenarioConfig): ReadonlyArray<Scenario> => [
         : await sharedEvents(target, config)
       let i = 0
       return { next: () => readRequest(events[i++ % events.length]!), warmup: events.map(readRequest) }
+    }
+  },
+  {
+    name: "read-zipf",
+    description: `GET /v1/events/{id}, Zipf (s ${config.zipfExponentPercent / 100}) over ${config.events} events, ` +
+      `${config.zipfWritesPerMille / 10} % registrations (each invalidates its event); cache hit ratio from /metrics`,
+    connections: config.connections,
+    prepare: async (target) => {
+      const events = await sharedEvents(target, config)
+      const rank = zipfSampler(events.length, config.zipfExponentPercent / 100)
+      const before = await cacheCounters(target)
+      return {
+        next: () => {
+          const eventId = events[rank()]!
+          return Math.random() * 1000 < config.zipfWritesPerMille ? registerRequest(target, eventId) : readRequest(eventId)
+        },
+        report: async () => {
+          if (target.kind !== "ours") return "cache hit ratio: n/a (no cache)"
+          const after = await cacheCounters(target)
+          const l1Hits = after.l1Hits - before.l1Hits
+          const l2Hits = after.l2Hits - before.l2Hits
+          const reads = l1Hits + after.l1Misses - before.l1Misses
+          if (reads === 0) return "cache hit ratio: n/a (no cache reads: CACHE_ENABLED=false?)"
+          const ratio = reads === 0 ? 0 : (l1Hits + l2Hits) / reads
+          return `cache hit ratio (event details, warm-up + measurement): ${(ratio * 100).toFixed(1)} % of ${reads} reads ` +
+            `(L1 ${l1Hits}, L2 ${l2Hits}, misses ${reads - l1Hits - l2Hits}); ` +
+            `goal ≥ 90 %: ${ratio >= 0.9 ? "MET" : "NOT MET"}`
+        }
+      }
     }
   },
   {

@@ -8,12 +8,15 @@
  *   node chaos/run.ts --ci            the short variant (20 s of traffic, under 2 minutes in all)
  *   node chaos/run.ts --processes 5 --duration 120 --pg-restart --seed 42
  *   node chaos/run.ts --server baseline   the same harness against the naive baseline
+ *   node chaos/run.ts --nats          servers publish their outbox to NATS JetStream (a stream made
+ *                                     for the run, deleted after); once the relays drain, the stream must
+ *                                     hold every committed outbox message once and nothing else
  *
  * Flags (environment in brackets): --processes [CHAOS_PROCESSES=3], --duration seconds
  * [CHAOS_DURATION=60, 20 with --ci], --concurrency [CHAOS_CONCURRENCY=16], --users [CHAOS_USERS=40],
  * --seed [CHAOS_SEED], --pg-restart [CHAOS_PG_RESTART=0] (restarts the local PostgreSQL cluster
  * once mid-run: it disturbs everything else using that server, so it is off by default),
- * --no-kill [CHAOS_KILL=1], --server ours|baseline [CHAOS_SERVER=ours], CHAOS_SERVER_ENV ("K=V ...": extra environment
+ * --no-kill [CHAOS_KILL=1], --nats [CHAOS_NATS=0] (NATS_URL, default 127.0.0.1:4222), --server ours|baseline [CHAOS_SERVER=ours], CHAOS_SERVER_ENV ("K=V ...": extra environment
  * for the server processes; e.g. BASELINE_UNSAFE_NO_LOCK=1 breaks the baseline on purpose, to watch
  * the checker catch it end to end).
  */
@@ -28,6 +31,7 @@ import { boolEnv, intEnv, sleep, strEnv } from "../bench/lib/env.ts"
 import { eventBody, expectJson, requestJson } from "../bench/lib/http.ts"
 import { freePort, type ServerProcess, startServer, stopServer, waitReady } from "../bench/lib/process.ts"
 import { mintToken } from "../bench/lib/token.ts"
+import * as Nats from "./nats.ts"
 import { type ApiView, check, checkSnapshot, type CheckInput, type RegistrationStatus, type RequestRecord, summarize, type Violation } from "./checker.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -43,7 +47,8 @@ const { values: flags } = parseArgs({
     seed: { type: "string" },
     "pg-restart": { type: "boolean", default: false },
     "no-kill": { type: "boolean", default: false },
-    server: { type: "string" }
+    server: { type: "string" },
+    nats: { type: "boolean", default: false }
   }
 })
 const num = (flag: string | undefined, env: string, fallback: number) => (flag !== undefined ? Number(flag) : intEnv(env, fallback))
@@ -56,6 +61,7 @@ const options = {
   pgRestart: flags["pg-restart"] || boolEnv("CHAOS_PG_RESTART", false),
   kill: !flags["no-kill"] && boolEnv("CHAOS_KILL", true),
   server: (flags.server ?? strEnv("CHAOS_SERVER", "ours")) as "ours" | "baseline",
+  nats: flags.nats || boolEnv("CHAOS_NATS", false),
   faultMinMs: intEnv("CHAOS_FAULT_MIN_MS", 1500),
   faultMaxMs: intEnv("CHAOS_FAULT_MAX_MS", 5000),
   requestTimeoutMs: intEnv("CHAOS_REQUEST_TIMEOUT_MS", 5000),
@@ -107,8 +113,17 @@ interface Fault {
   readonly downMs: number
 }
 
+const natsTarget = options.nats ? Nats.streamFor(options.seed) : undefined
+
 const launch = (port: number, databaseUrl: string) =>
-  startServer({ kind: options.server, port, databaseUrl, secret, logDir, env: { DATABASE_POOL_SIZE: "10", ...serverEnv } })
+  startServer({
+    kind: options.server,
+    port,
+    databaseUrl,
+    secret,
+    logDir,
+    env: { DATABASE_POOL_SIZE: "10", ...(natsTarget === undefined ? {} : Nats.serverEnv(natsTarget)), ...serverEnv }
+  })
 
 const postgresCluster = (): { version: string; name: string } => {
   const versions = readdirSync("/etc/postgresql")
@@ -429,6 +444,8 @@ const main = async (): Promise<number> => {
     // match the rows exactly.
     await sleep(1000)
     const apiViews = await readApiViews(slots, events, organizer)
+    // With a broker: let the relays (still running) publish everything committed before stopping them.
+    const drained = natsTarget === undefined ? undefined : await Nats.waitForDrain(database.url, 60_000)
     // Stop the servers before reading: nothing may change the rows while they are checked.
     await Promise.all(slots.map((slot) => stopServer(slot.process)))
     const state = { ...(await readState(database.url)), apiViews }
@@ -437,10 +454,26 @@ const main = async (): Promise<number> => {
       `checked ${state.events.length} events, ${state.registrations.length} registrations, ${state.outbox?.length ?? 0} outbox messages, ` +
         `${apiViews.filter((v) => v.waitlist !== null).length}/${apiViews.length} API waitlists`
     )
+    if (natsTarget !== undefined && drained !== undefined) {
+      const result = await Nats.compare(database.url, natsTarget.stream)
+      console.log(
+        `NATS JetStream ${natsTarget.stream}: ${result.inStream} messages (after dedup) for ${result.committed} committed outbox rows; ` +
+          `missing ${result.missing.length}, extra ${result.extra.length}, duplicates ${result.duplicates.length}; ` +
+          `relays drained in ${(drained.waitedMs / 1000).toFixed(1)} s (pending ${drained.pending}, dead letters ${drained.deadLettered})`
+      )
+      if (result.inStream !== result.committed || result.missing.length + result.extra.length + result.duplicates.length > 0 || drained.pending > 0) {
+        violations.push({
+          rule: "outbox",
+          message: `(NATS) JetStream holds ${result.inStream} messages for ${result.committed} committed; missing ${result.missing.slice(0, 5).join(", ")}; ` +
+            `extra ${result.extra.slice(0, 5).join(", ")}; duplicates ${result.duplicates.slice(0, 5).join(", ")}; pending ${drained.pending}`
+        })
+      }
+    }
     printSummary(faults, violations, start)
     return violations.length === 0 ? 0 : 1
   } finally {
     await Promise.all(slots.map((slot) => stopServer(slot.process, "SIGKILL", 2000)))
+    if (natsTarget !== undefined) await Nats.deleteStream(natsTarget.stream).catch((error) => console.log(`could not delete stream: ${error}`))
     if (!boolEnv("CHAOS_KEEP_DB", false)) await database.drop()
     else console.log(`kept database ${database.name}`)
   }

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Option } from "effect"
+import { Config, Duration, Option } from "effect"
 
 /** Where the embedded database and the development signing key live. @since 0.1.0 */
 export const dataDir = Config.String("DATA_DIR").pipe(Config.withDefault("./.data"))
@@ -82,3 +82,49 @@ export const telemetry = Config.all({
 
 /** @since 0.1.0 */
 export type TelemetryConfig = Config.Success<typeof telemetry>
+
+const commaList = (value: string): ReadonlyArray<string> =>
+  value.split(",").map((item) => item.trim()).filter((item) => item.length > 0)
+
+/**
+ * Secure HTTP defaults (see `Security/`): `CORS_ORIGINS` (comma-separated origins allowed by CORS; empty:
+ * none), `TRUSTED_PROXIES` (comma-separated CIDRs whose `X-Forwarded-For` / `X-Forwarded-Proto` are
+ * believed), `MAX_BODY_BYTES`, `REQUEST_TIMEOUT`, `HSTS_MAX_AGE` (seconds).
+ *
+ * @since 0.1.0
+ */
+export const security = Config.all({
+  corsOrigins: Config.String("CORS_ORIGINS").pipe(Config.withDefault(""), Config.map(commaList)),
+  trustedProxies: Config.String("TRUSTED_PROXIES").pipe(Config.withDefault(""), Config.map(commaList)),
+  maxBodyBytes: Config.Int("MAX_BODY_BYTES").pipe(Config.withDefault(64 * 1024)),
+  requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(15))),
+  hstsMaxAge: Config.Int("HSTS_MAX_AGE").pipe(Config.withDefault(31_536_000))
+})
+
+/** @since 0.1.0 */
+export type SecurityConfig = Config.Success<typeof security>
+
+/**
+ * Rate limiting (see `RateLimit/`): `RATE_LIMIT_ENABLED` (default true), `RATE_LIMIT_REDIS_PREFIX`;
+ * the policies and the store fallback are read by `@live-events/resilience` (`RATE_LIMIT_<POLICY>_*`,
+ * `RATE_LIMIT_ON_STORE_FAILURE`).
+ *
+ * @since 0.1.0
+ */
+export const rateLimit = Config.all({
+  enabled: Config.Boolean("RATE_LIMIT_ENABLED").pipe(Config.withDefault(true)),
+  redisPrefix: Config.String("RATE_LIMIT_REDIS_PREFIX").pipe(Config.withDefault("live-events:ratelimit:"))
+})
+
+/** `REDIS_URL`: shared state (rate limits) across processes; unset keeps it in memory. @since 0.1.0 */
+export const redisUrl = Config.option(Config.Redacted("REDIS_URL"))
+
+/**
+ * The read cache (see `Cache/`): `CACHE_ENABLED` (default true). Its tiers and lifetimes are read by
+ * `@live-events/cache` (`REDIS_URL`, `CACHE_KEY_PREFIX`, `CACHE_TTL_*`, `CACHE_GRACE`, …).
+ *
+ * @since 0.1.0
+ */
+export const cache = Config.all({
+  enabled: Config.Boolean("CACHE_ENABLED").pipe(Config.withDefault(true))
+})

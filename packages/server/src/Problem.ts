@@ -15,6 +15,7 @@ import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } fr
 import { HttpApiMiddleware } from "effect/http-api"
 import type { HttpApiError } from "effect/http-api"
 import type { DomainError as Errors } from "@live-events/domain"
+import { Policy } from "@live-events/resilience"
 
 type DomainError = Errors.DomainError
 
@@ -171,14 +172,18 @@ export const fromDomainError = (error: DomainError | { readonly _tag: "Repositor
         errors: [{ field: "cursor", message: "not a cursor returned by this list" }]
       })
     case "RepositoryError":
-      // The cause may name tables or hosts: never sent. Clients may retry shortly.
+      // The cause may name tables or hosts: never sent. Clients may retry shortly, or when an open
+      // circuit closes (the resilience policies put their rejection in the cause).
       return make(503, error.code, "The service is temporarily unavailable, please retry", {
-        headers: { "retry-after": "1" }
+        headers: { "retry-after": String(retryAfterOf((error as { readonly cause?: unknown }).cause)) }
       })
     default:
       return make(status, error.code, status >= 500 ? "Internal error" : (error as { message: string }).message)
   }
 }
+
+const retryAfterOf = (cause: unknown): number =>
+  Policy.isPolicyError(cause) ? Option.getOrElse(Policy.retryAfterSeconds(cause), () => 1) : 1
 
 const httpApiStatus = SchemaAST.resolveAt<number>("httpApiStatus")
 
@@ -273,7 +278,11 @@ export const middleware = HttpRouter.middleware((httpEffect) =>
       if (Option.isSome(failure) && HttpServerError.isHttpServerError(failure.value)) {
         const reason = failure.value.reason
         if (reason._tag === "RouteNotFound") return respond(404, "not-found", "No such route")
-        if (reason._tag === "RequestParseError") return respond(400, "bad-request", "The request could not be read")
+        if (reason._tag === "RequestParseError") {
+          return reason.reason === "BodyTooLarge"
+            ? respond(413, "payload-too-large", "The request body is too large")
+            : respond(400, "bad-request", "The request could not be read")
+        }
       }
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
       return Effect.logError("Unhandled error while serving a request", cause).pipe(

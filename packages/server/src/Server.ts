@@ -23,17 +23,29 @@ import {
   type UserRepository,
   Users
 } from "@live-events/domain"
+import type { Policy } from "@live-events/resilience"
+import type { TwoLevelCache } from "@live-events/cache"
+import type { OutboxStore } from "@live-events/outbox"
 import { IdempotencyKeys, SqlStore } from "@live-events/sql"
 import { createServer } from "node:http"
 import { Api } from "./Api.ts"
+import * as CachedStore from "./Cache/CachedStore.ts"
 import * as AuthMiddleware from "./Auth/Middleware.ts"
 import { TokenVerifier } from "./Auth/TokenVerifier.ts"
 import * as ServerConfig from "./Config.ts"
 import { EventsLive } from "./Events/Http.ts"
 import { HealthLive } from "./Health/Http.ts"
+import { LiveLive } from "./Live/Http.ts"
+import type * as LiveFeed from "./Live/LiveFeed.ts"
 import { Readiness } from "./Health/Readiness.ts"
 import { MeLive } from "./Me/Http.ts"
+import * as OutboxDelivery from "./Outbox/Delivery.ts"
+import { OutboxAdminLive } from "./Outbox/Http.ts"
 import * as Problem from "./Problem.ts"
+import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
+import * as DatabasePolicies from "./Resilience/DatabasePolicies.ts"
+import * as SecurityMiddleware from "./Security/Middleware.ts"
+import * as SecuritySettings from "./Security/Settings.ts"
 import { RegistrationsLive } from "./Registrations/Http.ts"
 import * as DbMetrics from "./Telemetry/DbMetrics.ts"
 import * as HttpTelemetry from "./Telemetry/HttpTelemetry.ts"
@@ -54,12 +66,16 @@ export type Store =
   | OutboxWriter.OutboxWriter
   | IdempotencyKeys.IdempotencyKeys
   | Readiness
+  | OutboxStore.OutboxStore
+  | LiveFeed.LiveFeed
+  | OutboxDelivery.OutboxLag
 
 /** Every port in memory: for tests and demos. @since 0.1.0 */
 export const storeMemory: Layer.Layer<Store | Memory.MemoryStore> = Layer.mergeAll(
   Memory.layer,
   IdempotencyKeys.layerMemory,
-  Readiness.layerMemory
+  Readiness.layerMemory,
+  OutboxDelivery.layerMemory
 )
 
 /**
@@ -80,7 +96,8 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
     maxConnections: options.maxConnections ?? 8,
     interval
   })
-  return Layer.merge(Readiness.layerSql, sampler).pipe(Layer.provideMerge(SqlStore.layerPostgres({
+  // The outbox relay, its publisher and the live feed run in every process (see Outbox/Delivery.ts).
+  return Layer.mergeAll(Readiness.layerSql, sampler, OutboxDelivery.layerPostgres).pipe(Layer.provideMerge(SqlStore.layerPostgres({
     ...options,
     url: DbMetrics.withApplicationName(options.url, applicationName)
   })))
@@ -88,7 +105,7 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
 
 /** Embedded PGlite in `dataDir` (`undefined`: in memory, thrown away at exit). @since 0.1.0 */
 export const storeEmbedded = (options: SqlStore.EmbeddedOptions) =>
-  Readiness.layerSql.pipe(Layer.provideMerge(SqlStore.layerEmbedded(options)))
+  Layer.merge(Readiness.layerSql, OutboxDelivery.layerEmbedded).pipe(Layer.provideMerge(SqlStore.layerEmbedded(options)))
 
 /** `DATABASE_URL` → PostgreSQL; otherwise PGlite under `<DATA_DIR>/pglite`. @since 0.1.0 */
 export const storeConfig = Layer.unwrap(Effect.gen(function*() {
@@ -121,9 +138,10 @@ export const useCases = Layer.mergeAll(Events.Events.layer, Registrations.Regist
 export const routes = Layer.mergeAll(
   HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }),
   HttpApiScalar.layer(Api, { path: "/docs" }),
-  Problem.middleware
+  Problem.middleware,
+  SecurityMiddleware.middleware
 ).pipe(
-  Layer.provide([EventsLive, RegistrationsLive, MeLive, UsersLive, HealthLive]),
+  Layer.provide([EventsLive, RegistrationsLive, MeLive, UsersLive, HealthLive, LiveLive, OutboxAdminLive]),
   Layer.provide([AuthMiddleware.layer, Problem.layerRequestValidation])
 )
 
@@ -143,6 +161,20 @@ export interface Options<E1, E2, R1, R2, E3 = never, R3 = never> {
    * in-memory tracer, JSON logs on stdout, `/metrics` open.
    */
   readonly telemetry?: Layer.Layer<Telemetry.Telemetry, E3, R3> | undefined
+  /**
+   * Secure-defaults settings (CORS, trusted proxies, body limit, request timeout); default
+   * `SecuritySettings.layerConfig` (environment).
+   */
+  readonly security?: Layer.Layer<SecuritySettings.HttpSecurity> | undefined
+  /** Rate limiting; default `HttpRateLimit.layerConfig` (environment: on, memory or `REDIS_URL`). */
+  readonly rateLimit?: Layer.Layer<HttpRateLimit.HttpRateLimit> | undefined
+  /** Database resilience policies; default `DatabasePolicies.layerPolicies` (environment). */
+  readonly policies?: Layer.Layer<Policy.Policies> | undefined
+  /**
+   * The read cache in front of the store (see `Cache/CachedStore.ts`); `false` turns it off; default
+   * from the environment (`CACHE_ENABLED`, `REDIS_URL`, `CACHE_*`).
+   */
+  readonly cache?: Layer.Layer<TwoLevelCache.TwoLevelCache> | false | undefined
 }
 
 /**
@@ -160,8 +192,19 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
   const telemetry: Layer.Layer<Telemetry.Telemetry, E3, R3> = options.telemetry ??
     Telemetry.layer({ logRequests: options.logRequests ?? true })
   // Telemetry goes underneath everything: the tracer and loggers are then those of every fiber.
-  const services = Layer.mergeAll(useCases, options.auth).pipe(
+  // Database work goes through the resilience policies: the store's ports are decorated once, here.
+  const store = DatabasePolicies.layerStore.pipe(
     Layer.provideMerge(options.store),
+    Layer.provideMerge(options.policies ?? DatabasePolicies.layerPolicies)
+  )
+  const services = Layer.mergeAll(
+    useCases,
+    options.auth,
+    options.security ?? SecuritySettings.layerConfig,
+    options.rateLimit ?? HttpRateLimit.layerConfig
+  ).pipe(
+    // The cache sits above the resilience policies: a hit never touches the database or its breaker.
+    Layer.provideMerge(CachedStore.decorate(store, options.cache)),
     Layer.provideMerge(NodeHttpServer.layerHttpServices),
     Layer.provideMerge(telemetry)
   )

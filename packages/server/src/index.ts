@@ -14,6 +14,10 @@ export * as TokenVerifier from "./Auth/TokenVerifier.ts"
 /** @since 0.1.0 */
 export * as Config from "./Config.ts"
 /** @since 0.1.0 */
+export * as CachedStore from "./Cache/CachedStore.ts"
+/** @since 0.1.0 */
+export * as CacheKeys from "./Cache/CacheKeys.ts"
+/** @since 0.1.0 */
 export * as Idempotency from "./Idempotency.ts"
 /** @since 0.1.0 */
 export * as Problem from "./Problem.ts"
@@ -37,3 +41,7 @@ export * as MetricsEndpoint from "./Telemetry/MetricsEndpoint.ts"
 export * as DbMetrics from "./Telemetry/DbMetrics.ts"
 /** @since 0.1.0 */
 export * as Correlation from "./Telemetry/Correlation.ts"
+/** @since 0.1.0 */
+export * as OutboxDelivery from "./Outbox/Delivery.ts"
+/** @since 0.1.0 */
+export * as LiveFeed from "./Live/LiveFeed.ts"

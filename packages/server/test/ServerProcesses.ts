@@ -33,7 +33,8 @@ export const startServer = async (env: Record<string, string>): Promise<ServerPr
   const port = await freePort()
   const child = spawn(process.execPath, ["--conditions=@live-events/source", "packages/server/src/main.ts"], {
     cwd: repoRoot,
-    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "Warning" },
+    // Rate limiting off unless a test asks for it: most tests send far more than 100 requests a minute.
+    env: { ...process.env, RATE_LIMIT_ENABLED: "false", ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "Warning" },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""

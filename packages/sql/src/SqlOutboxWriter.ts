@@ -26,7 +26,18 @@ export const currentTraceparent: Effect.Effect<string | null> = Effect.map(
 )
 
 /** @since 0.1.0 */
-export const make: Effect.Effect<OutboxWriter.OutboxWriter["Service"], never, SqlClient.SqlClient> = Effect.gen(
+export interface Options {
+  /**
+   * PostgreSQL only (PGlite has no `LISTEN/NOTIFY`): `pg_notify(channel, '')` in the insert's statement,
+   * so the notification is delivered on commit and relays listening on the channel wake at once.
+   */
+  readonly notifyChannel?: string | undefined
+}
+
+/** @since 0.1.0 */
+export const makeWith = (
+  options: Options = {}
+): Effect.Effect<OutboxWriter.OutboxWriter["Service"], never, SqlClient.SqlClient> => Effect.gen(
   function*() {
     const sql = yield* SqlClient.SqlClient
     const record = (events: ReadonlyArray<DomainEvent.DomainEvent>) => {
@@ -45,16 +56,26 @@ export const make: Effect.Effect<OutboxWriter.OutboxWriter["Service"], never, Sq
         traceparent
       }))
       // `n` keeps the plan's order in `position`, the relay's per-aggregate order.
-      return sql`INSERT INTO outbox (id, aggregate_id, type, schema_version, occurred_at, payload, traceparent)
+      const insert = sql`INSERT INTO outbox (id, aggregate_id, type, schema_version, occurred_at, payload, traceparent)
         SELECT m.id, m.aggregate_id, m.type, m.schema_version, m.occurred_at, m.payload, m.traceparent
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
           AS m(id uuid, aggregate_id uuid, type text, schema_version int, occurred_at timestamptz, payload jsonb,
             traceparent text, n int)
-        ORDER BY m.n`.pipe(Effect.asVoid, mapSqlError("OutboxWriter.record"))
+        ORDER BY m.n`
+      // One statement, no extra round trip: the notification is queued in the same transaction.
+      const statement = options.notifyChannel === undefined ? insert : sql`WITH inserted AS (${insert} RETURNING 1)
+        SELECT pg_notify(${options.notifyChannel}, '') FROM (SELECT count(*) FROM inserted) AS c`
+      return statement.pipe(Effect.asVoid, mapSqlError("OutboxWriter.record"))
     }
     return OutboxWriter.OutboxWriter.of({ record })
   }
 )
 
+/** Without notifications. @since 0.1.0 */
+export const make: Effect.Effect<OutboxWriter.OutboxWriter["Service"], never, SqlClient.SqlClient> = makeWith()
+
 /** @since 0.1.0 */
 export const layer = Layer.effect(OutboxWriter.OutboxWriter, make)
+
+/** Notifies `channel` on commit of every insert (PostgreSQL only). @since 0.1.0 */
+export const layerNotify = (channel: string) => Layer.effect(OutboxWriter.OutboxWriter, makeWith({ notifyChannel: channel }))

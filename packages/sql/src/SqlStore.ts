@@ -45,6 +45,21 @@ export const layer: Layer.Layer<Ports, never, SqlClient.SqlClient> = Layer.merge
   IdempotencyKeys.layerSql
 )
 
+/**
+ * {@link layer} whose outbox writer `pg_notify`s `outboxNotifyChannel` in every insert (PostgreSQL only).
+ *
+ * @since 0.1.0
+ */
+export const layerNotifying = (outboxNotifyChannel: string): Layer.Layer<Ports, never, SqlClient.SqlClient> =>
+  Layer.mergeAll(
+    SqlEventRepository.layer,
+    SqlRegistrationRepository.layer,
+    SqlUserRepository.layer,
+    SqlUnitOfWork.layer,
+    SqlOutboxWriter.layerNotify(outboxNotifyChannel),
+    IdempotencyKeys.layerSql
+  )
+
 /** Runs the migrations when built. @since 0.1.0 */
 export const layerMigrations: Layer.Layer<never, SqlError.SqlError | Migrator.MigrationError, SqlClient.SqlClient> = Layer
   .effectDiscard(Migrations.run)
@@ -59,6 +74,11 @@ export interface PostgresOptions {
   readonly url: Redacted.Redacted<string>
   /** Small pools beat large ones on this workload (see STACK.md); default 8. */
   readonly maxConnections?: number | undefined
+  /**
+   * Channel the outbox writer `pg_notify`s on commit, waking relays that `LISTEN` on it (default
+   * `"outbox"`; `null` turns it off).
+   */
+  readonly outboxNotifyChannel?: string | null | undefined
 }
 
 /**
@@ -68,10 +88,12 @@ export interface PostgresOptions {
  */
 export const layerPostgres = (
   options: PostgresOptions
-): Layer.Layer<Ports | SqlClient.SqlClient, SqlError.SqlError | Migrator.MigrationError> =>
-  Layer.mergeAll(layer, layerMigrations).pipe(
+): Layer.Layer<Ports | SqlClient.SqlClient | PgClient.PgClient, SqlError.SqlError | Migrator.MigrationError> => {
+  const channel = options.outboxNotifyChannel === undefined ? "outbox" : options.outboxNotifyChannel
+  return Layer.mergeAll(channel === null ? layer : layerNotifying(channel), layerMigrations).pipe(
     Layer.provideMerge(PgClient.layer({ url: options.url, maxConnections: options.maxConnections ?? 8 }))
   )
+}
 
 /** @since 0.1.0 */
 export interface EmbeddedOptions {
@@ -87,7 +109,7 @@ export interface EmbeddedOptions {
  */
 export const layerEmbedded = (
   options: EmbeddedOptions
-): Layer.Layer<Ports | SqlClient.SqlClient, SqlError.SqlError | Migrator.MigrationError> =>
+): Layer.Layer<Ports | SqlClient.SqlClient | PgClient.PgClient, SqlError.SqlError | Migrator.MigrationError> =>
   Layer.unwrap(Effect.gen(function*() {
     const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
     const { PGLiteSocketServer } = yield* Effect.promise(() => import("@electric-sql/pglite-socket"))

@@ -19,7 +19,11 @@ export const make: Effect.Effect<UnitOfWork.UnitOfWork["Service"], never, SqlCli
     const sql = yield* SqlClient.SqlClient
     const transact: UnitOfWork.UnitOfWork["Service"]["transact"] = (effect) =>
       sql.withTransaction(effect).pipe(
-        Effect.catchIf(SqlError.isSqlError, (error) => Effect.fail(toRepositoryError("UnitOfWork.transact")(error))),
+        // Every SqlError in the cause, not only the first: when the connection dies mid-transaction the
+        // statement's error and the failed ROLLBACK's arrive together.
+        Effect.mapError((error) =>
+          SqlError.isSqlError(error) ? toRepositoryError("UnitOfWork.transact")(error) : error
+        ),
         Effect.retry({ while: isConflict, times: 3, schedule: Schedule.exponential("5 millis") })
       ) as any
     return UnitOfWork.UnitOfWork.of({ transact })

@@ -10,7 +10,9 @@ import { anonymous } from "../Endpoint.ts"
 /** @since 0.1.0 */
 export const HealthJson = Schema.Struct({
   status: Schema.Literal("ok"),
-  checks: Schema.optionalKey(Schema.Record(Schema.String, Schema.Literal("ok")))
+  checks: Schema.optionalKey(Schema.Record(Schema.String, Schema.Literals(["ok", "degraded"]))),
+  /** Outbox backlog: lag = now − oldest pending message (see Outbox/Readiness.ts). */
+  outbox: Schema.optionalKey(Schema.Struct({ lagSeconds: Schema.Number, pending: Schema.Int, deadLettered: Schema.Int }))
 })
 
 /** @since 0.1.0 */

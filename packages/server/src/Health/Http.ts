@@ -6,6 +6,8 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../Api.ts"
+import { OutboxLag } from "../Outbox/Delivery.ts"
+import * as OutboxReadiness from "../Outbox/Readiness.ts"
 import * as Problem from "../Problem.ts"
 import { Readiness } from "./Readiness.ts"
 
@@ -13,11 +15,12 @@ import { Readiness } from "./Readiness.ts"
 export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
     const readiness = yield* Readiness
+    const outboxLag = yield* OutboxLag
     return handlers
       .handle("live", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () =>
         readiness.check.pipe(
-          Effect.map((checks) => ({ status: "ok" as const, checks })),
+          Effect.flatMap((checks) => OutboxReadiness.withLag(outboxLag, checks)),
           Effect.catch(() =>
             Problem.respond(503, "not-ready", "A dependency is not available", { headers: { "retry-after": "5" } })
           )

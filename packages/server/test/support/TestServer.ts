@@ -6,6 +6,7 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpServer } from "effect/http"
 import * as DevKey from "../../src/Auth/DevKey.ts"
 import { TokenVerifier } from "../../src/Auth/TokenVerifier.ts"
+import * as HttpRateLimit from "../../src/RateLimit/HttpRateLimit.ts"
 import * as Server from "../../src/Server.ts"
 import type * as Telemetry from "../../src/Telemetry/Telemetry.ts"
 
@@ -39,11 +40,22 @@ export interface TestServer {
 export const start = async (
   store: Layer.Layer<Server.Store, any, never> = Server.storeMemory,
   auth: Layer.Layer<TokenVerifier, any, never> = TokenVerifier.layerDevelopment(testKey),
-  telemetry?: Layer.Layer<Telemetry.Telemetry, any, never>
+  telemetry?: Layer.Layer<Telemetry.Telemetry, any, never>,
+  /** Further `Server.make` options; rate limiting is off unless given here. */
+  extra: Pick<Server.Options<any, any, any, any>, "security" | "rateLimit" | "policies"> = {}
 ): Promise<TestServer> => {
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
-    Layer.buildWithScope(Server.make({ store, auth, port: 0, host: "127.0.0.1", logRequests: false, telemetry }), scope)
+    Layer.buildWithScope(Server.make({
+      store,
+      auth,
+      port: 0,
+      host: "127.0.0.1",
+      logRequests: false,
+      telemetry,
+      rateLimit: HttpRateLimit.layerDisabled,
+      ...extra
+    }), scope)
   )
   const server = Context.get(context, HttpServer.HttpServer)
   const url = HttpServer.formatAddress(server.address)

@@ -1,0 +1,263 @@
+/**
+ * Cache-aside over the domain's read ports, without the domain knowing: decorators of the store's
+ * services that answer `findById` of events, users and registrations from a {@link TwoLevelCache}, and
+ * drop what a unit of work made stale once it has committed.
+ *
+ * - **Reads** outside a unit of work go through `getOrSet` (single-flight, generation-guarded fill).
+ *   Reads *inside* one (a use-case re-reading under its lock, or after its own writes) go straight to
+ *   the store: they must see the transaction's own state, and must never fill the cache with data that
+ *   is not committed yet. `EventRepository.lock` and `lockForRegistration` are never cached.
+ * - **Invalidation** is driven by the domain events the unit of work records (the `OutboxWriter`
+ *   decorator collects them, see `CacheKeys.collect`), plus the writes that raise none (event delete,
+ *   profile update). It runs after `UnitOfWork.transact` ends — after COMMIT — and before the use-case
+ *   returns, so the HTTP response to a write is never followed by a stale read from the same process;
+ *   `TwoLevelCache.invalidate*` also drops the value in Redis and tells the other processes. A read that
+ *   raced the write cannot leave the old value behind: its fill started before the invalidation, and
+ *   the cache's generation guard discards it.
+ * - **What is cached** is the repository's result (the entity), never a response: visibility rules
+ *   (drafts, owners) run on it in the use-case, and the ETag derives from its `version`.
+ * - **Absence is not cached**: a factory that finds nothing fails internally, and failures are never
+ *   stored.
+ *
+ * @since 0.1.0
+ */
+import { type Config, Context, Effect, Layer, Option } from "effect"
+import { TwoLevelCache } from "@live-events/cache"
+import {
+  DomainError,
+  EventRepository,
+  type Ids,
+  OutboxWriter,
+  RegistrationRepository,
+  UnitOfWork,
+  UserRepository
+} from "@live-events/domain"
+import * as ServerConfig from "../Config.ts"
+import { Readiness } from "../Health/Readiness.ts"
+import * as CacheCodecs from "./CacheCodecs.ts"
+import * as CacheKeys from "./CacheKeys.ts"
+
+/**
+ * The invalidations collected by the unit of work the current fiber runs in; `undefined` outside one.
+ *
+ * @since 0.1.0
+ */
+export const CurrentUnitOfWork = Context.Reference<CacheKeys.Invalidations | undefined>(
+  "@live-events/server/Cache/CurrentUnitOfWork",
+  { defaultValue: () => undefined }
+)
+
+/** The services this module decorates. @since 0.1.0 */
+export type Decorated =
+  | EventRepository.EventRepository
+  | UserRepository.UserRepository
+  | RegistrationRepository.RegistrationRepository
+  | UnitOfWork.UnitOfWork
+  | OutboxWriter.OutboxWriter
+  | Readiness
+
+/** The factory found nothing: not a value to keep. */
+class Absent {
+  readonly _tag = "Absent"
+}
+const absent = new Absent()
+
+const orAbsent = <A, E>(found: Effect.Effect<Option.Option<A>, E>): Effect.Effect<A, E | Absent> =>
+  Effect.flatMap(found, (option) => Option.isSome(option) ? Effect.succeed(option.value) : Effect.fail(absent))
+
+/** Back to the port's shape: absence as `None`, the cache's hard timeout as a storage timeout. */
+const toOption = <A, E>(
+  read: Effect.Effect<A, E | Absent | TwoLevelCache.CacheTimeout>
+): Effect.Effect<Option.Option<A>, E | DomainError.RepositoryError> =>
+  Effect.catch(
+    Effect.map(read, Option.some),
+    (error): Effect.Effect<Option.Option<A>, E | DomainError.RepositoryError> => {
+      if (error === absent) return Effect.succeedNone
+      if (error instanceof TwoLevelCache.CacheTimeout) {
+        return Effect.fail(
+          new DomainError.RepositoryError({ reason: "timeout", operation: `cache ${error.key}`, cause: error })
+        )
+      }
+      return Effect.fail(error as E)
+    }
+  )
+
+/** Registrations whose event we know, so their reads can carry the event's tags (bounded). */
+const knownEventCapacity = 100_000
+
+/**
+ * Builds the decorated services over the store's ones found in the context.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const cache = yield* TwoLevelCache.TwoLevelCache
+  const events = yield* EventRepository.EventRepository
+  const users = yield* UserRepository.UserRepository
+  const registrations = yield* RegistrationRepository.RegistrationRepository
+  const unitOfWork = yield* UnitOfWork.UnitOfWork
+  const outbox = yield* OutboxWriter.OutboxWriter
+  const readiness = yield* Readiness
+
+  const invalidateAll = (pending: CacheKeys.Invalidations): Effect.Effect<void> => {
+    if (CacheKeys.isEmpty(pending)) return Effect.void
+    const work: Array<Effect.Effect<void>> = []
+    for (const key of pending.keys) work.push(cache.invalidate(key))
+    for (const tag of pending.tags) work.push(cache.invalidateTag(tag))
+    return Effect.all(work, { concurrency: "unbounded", discard: true })
+  }
+
+  /**
+   * Runs a write and drops what it touched: after the enclosing unit of work ends when there is one,
+   * at once (after the write, success or not) otherwise.
+   */
+  const afterWrite = <A, E>(
+    write: Effect.Effect<A, E>,
+    touched: (into: CacheKeys.Invalidations) => void
+  ): Effect.Effect<A, E> =>
+    Effect.flatMap(Effect.service(CurrentUnitOfWork), (pending) => {
+      if (pending !== undefined) {
+        touched(pending)
+        return write
+      }
+      const own = CacheKeys.empty()
+      touched(own)
+      return Effect.onExit(write, () => invalidateAll(own))
+    })
+
+  /** Cached outside a unit of work, straight to the store inside one. */
+  const cachedRead = <A, E>(
+    direct: Effect.Effect<Option.Option<A>, E>,
+    cached: () => Effect.Effect<Option.Option<A>, E>
+  ): Effect.Effect<Option.Option<A>, E> =>
+    Effect.flatMap(Effect.service(CurrentUnitOfWork), (pending) => pending === undefined ? cached() : direct)
+
+  const transact: UnitOfWork.UnitOfWork["Service"]["transact"] = (effect) =>
+    Effect.flatMap(Effect.service(CurrentUnitOfWork), (outer) => {
+      // Nested: the outermost unit of work commits, and invalidates, for both.
+      if (outer !== undefined) return unitOfWork.transact(effect)
+      const pending = CacheKeys.empty()
+      // On any exit: after a failure nothing changed, but a COMMIT whose answer was lost may have
+      // succeeded; an extra invalidation only costs a miss. `onExit` also runs when the request is
+      // interrupted right after the commit.
+      return unitOfWork.transact(Effect.provideService(effect, CurrentUnitOfWork, pending)).pipe(
+        Effect.onExit(() => invalidateAll(pending))
+      )
+    })
+
+  const record: OutboxWriter.OutboxWriter["Service"]["record"] = (recorded) =>
+    afterWrite(outbox.record(recorded), (into) => {
+      for (const event of recorded) CacheKeys.collect(into, event)
+    })
+
+  const eventById = (id: Ids.EventId) =>
+    cachedRead(events.findById(id), () =>
+      toOption(cache.getOrSet(CacheKeys.eventKey(id), orAbsent(events.findById(id)), {
+        codec: CacheCodecs.EventCodec,
+        category: "eventDetails",
+        tags: [CacheKeys.eventTag(id)]
+      })))
+
+  const userById = (id: Ids.UserId) =>
+    cachedRead(users.findById(id), () =>
+      toOption(cache.getOrSet(CacheKeys.userKey(id), orAbsent(users.findById(id)), {
+        codec: CacheCodecs.UserCodec,
+        category: "users"
+      })))
+
+  // A registration's event never changes; its cached reads are tagged with that event, so the first
+  // read of a registration (event unknown yet) goes to the store and later ones are cached.
+  const eventOfRegistration = new Map<Ids.RegistrationId, Ids.EventId>()
+  const registrationById = (id: Ids.RegistrationId) =>
+    cachedRead(registrations.findById(id), () => {
+      const eventId = eventOfRegistration.get(id)
+      if (eventId === undefined) {
+        return Effect.tap(registrations.findById(id), (found) =>
+          Effect.sync(() => {
+            if (Option.isSome(found)) {
+              if (eventOfRegistration.size >= knownEventCapacity) eventOfRegistration.clear()
+              eventOfRegistration.set(id, found.value.eventId)
+            }
+          }))
+      }
+      return toOption(cache.getOrSet(CacheKeys.positionKey(id), orAbsent(registrations.findById(id)), {
+        codec: CacheCodecs.RegistrationCodec,
+        category: "waitlistPositions",
+        tags: [CacheKeys.waitlistTag(eventId)]
+      }))
+    })
+
+  return Context.make(EventRepository.EventRepository, {
+    ...events,
+    findById: eventById,
+    insert: (event) => afterWrite(events.insert(event), (into) => into.tags.add(CacheKeys.eventTag(event.id))),
+    update: (event) => afterWrite(events.update(event), (into) => into.tags.add(CacheKeys.eventTag(event.id))),
+    delete: (id) =>
+      afterWrite(events.delete(id), (into) => {
+        into.tags.add(CacheKeys.eventTag(id))
+        into.tags.add(CacheKeys.waitlistTag(id))
+      })
+  }).pipe(
+    Context.add(UserRepository.UserRepository, {
+      ...users,
+      findById: userById,
+      update: (user) => afterWrite(users.update(user), (into) => into.keys.add(CacheKeys.userKey(user.id)))
+    }),
+    Context.add(RegistrationRepository.RegistrationRepository, {
+      ...registrations,
+      findById: registrationById,
+      // A backstop of the domain events: the same invalidations, from the changes themselves.
+      apply: (eventId, changes) =>
+        afterWrite(registrations.apply(eventId, changes), (into) => {
+          into.tags.add(CacheKeys.eventTag(eventId))
+          for (const change of changes) {
+            into.keys.add(CacheKeys.positionKey(change.registration.id))
+            if (change._tag === "Transition" && change.registration.status === "waitlisted") {
+              into.tags.add(CacheKeys.waitlistTag(eventId))
+            }
+          }
+        })
+    }),
+    Context.add(UnitOfWork.UnitOfWork, { transact }),
+    Context.add(OutboxWriter.OutboxWriter, { record }),
+    Context.add(Readiness, {
+      // Reported, never failing: a degraded cache still answers every read (L1 or the database).
+      check: Effect.flatMap(readiness.check, (checks) =>
+        Effect.map(cache.health, (health) => ({
+          ...checks,
+          cache: health.status === "up" ? "ok" as const : "degraded" as const
+        })))
+    })
+  )
+})
+
+/**
+ * The decorated ports; provide the store and a {@link TwoLevelCache} underneath. Composed with
+ * `Layer.provideMerge(store)`, its services replace the store's undecorated ones.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<
+  Decorated,
+  never,
+  Decorated | TwoLevelCache.TwoLevelCache
+> = Layer.effectContext(make)
+
+/**
+ * Puts the cache in front of `store`: `cache` is the {@link TwoLevelCache} to use, `false` for none, and
+ * by default what the environment says (`CACHE_ENABLED`, default on; `REDIS_URL` → Redis, otherwise
+ * in-process only; `CACHE_KEY_PREFIX`, `CACHE_*` settings: see `@live-events/cache` `CacheSettings`).
+ * The cache itself is provided too (health, tests).
+ *
+ * @since 0.1.0
+ */
+export const decorate = <A, E, R, E2 = never>(
+  store: Layer.Layer<A | Decorated, E, R>,
+  cache?: Layer.Layer<TwoLevelCache.TwoLevelCache, E2> | false | undefined
+): Layer.Layer<A | Decorated | TwoLevelCache.TwoLevelCache, E | E2 | Config.ConfigError, R> => {
+  if (cache === false) return store as Layer.Layer<A | Decorated | TwoLevelCache.TwoLevelCache, E, R>
+  if (cache === undefined) {
+    return Layer.unwrap(Effect.map(ServerConfig.cache, ({ enabled }) => decorate(store, enabled ? TwoLevelCache.layerConfig : false)))
+  }
+  return layer.pipe(Layer.provideMerge(cache), Layer.provideMerge(store))
+}

@@ -1,0 +1,300 @@
+/**
+ * The published domain events of *every* server process, as seen by this one: the source of the
+ * live-update streams (`/v1/events/{id}/live`, `/v1/me/live`). See docs/adr/0006-live-updates.md.
+ *
+ * A feed reads one source (in-process PubSub when embedded, PostgreSQL `LISTEN` on a channel, or a
+ * NATS core subscription), drops duplicates (delivery is at-least-once), and keeps a bounded ring of
+ * recent messages so that a client reconnecting with `Last-Event-ID` gets what it missed within the
+ * window. Only messages the relay has *published* reach a feed, never uncommitted changes.
+ *
+ * @since 0.1.0
+ */
+import type { PgClient } from "@effect/sql-pg"
+import { type OutboxMessage as Outbox, OutboxPublisher } from "@live-events/outbox"
+import { Clock, Config, Context, Duration, Effect, Layer, PubSub, Schedule, type Scope, Stream } from "effect"
+import { SqlClient } from "effect/sql"
+
+/**
+ * A published domain event, reduced to what live streams need: the envelope's `data` carries ids and
+ * counts, never PII.
+ *
+ * @since 0.1.0
+ */
+export interface LiveMessage {
+  readonly id: string
+  readonly type: string
+  readonly aggregateId: string
+  readonly data: Readonly<Record<string, unknown>>
+}
+
+/**
+ * What a subscriber receives: messages, preceded by `Reset` when the `Last-Event-ID` it resumed from
+ * is no longer (or was never) in this process's window — the client must then refetch its state.
+ *
+ * @since 0.1.0
+ */
+export type LiveItem =
+  | { readonly _tag: "Message"; readonly message: LiveMessage }
+  | { readonly _tag: "Reset" }
+
+/**
+ * @since 0.1.0
+ */
+export class LiveFeed extends Context.Service<LiveFeed, {
+  /**
+   * Subscribes now (in the scope): the stream replays the window after `lastEventId` (if given), then
+   * every message published after the subscription, without duplicates. Read any snapshot *after*
+   * subscribing, and nothing falls between the snapshot and the stream.
+   */
+  readonly subscribe: (lastEventId?: string | undefined) => Effect.Effect<Stream.Stream<LiveItem>, never, Scope.Scope>
+}>()("@live-events/server/LiveFeed") {}
+
+/** @since 0.1.0 */
+export interface Options {
+  /** Messages kept for `Last-Event-ID` resumption (default 10,000). */
+  readonly replaySize?: number | undefined
+  /** And at most this old (default 5 minutes). */
+  readonly replayWindow?: Duration.Input | undefined
+  /** Messages buffered per slow subscriber before the oldest are dropped (default 4,096). */
+  readonly subscriberBuffer?: number | undefined
+}
+
+/**
+ * Live-update settings: `LIVE_REPLAY_SIZE` (10000), `LIVE_REPLAY_WINDOW` ("5 minutes"),
+ * `LIVE_HEARTBEAT_INTERVAL` ("15 seconds").
+ *
+ * @since 0.1.0
+ */
+export const config = Config.all({
+  replaySize: Config.Int("LIVE_REPLAY_SIZE").pipe(Config.withDefault(10_000)),
+  replayWindow: Config.Duration("LIVE_REPLAY_WINDOW").pipe(Config.withDefault(Duration.minutes(5))),
+  heartbeatInterval: Config.Duration("LIVE_HEARTBEAT_INTERVAL").pipe(Config.withDefault(Duration.seconds(15)))
+})
+
+/** The channel the relay notifies published messages on when there is no broker. @since 0.1.0 */
+export const DEFAULT_CHANNEL = "live_events"
+
+/**
+ * Builds a feed over `source`, which it runs (and restarts on failure) for the lifetime of the scope.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.fn("LiveFeed.make")(function*<E>(source: Stream.Stream<LiveMessage, E>, options: Options = {}) {
+  const replaySize = Math.max(1, options.replaySize ?? 10_000)
+  const replayWindow = Duration.toMillis(Duration.fromInputUnsafe(options.replayWindow ?? Duration.minutes(5)))
+  const pubsub = yield* Effect.acquireRelease(
+    PubSub.sliding<LiveMessage>(options.subscriberBuffer ?? 4096),
+    PubSub.shutdown
+  )
+  // The ring: oldest first. `seen` holds exactly the ids in the ring (deduplication window).
+  const ring: Array<{ readonly message: LiveMessage; readonly at: number }> = []
+  const seen = new Set<string>()
+
+  const ingest = (message: LiveMessage) =>
+    Effect.gen(function*() {
+      if (seen.has(message.id)) return
+      const now = yield* Clock.currentTimeMillis
+      ring.push({ message, at: now })
+      seen.add(message.id)
+      while (ring.length > replaySize || (ring.length > 0 && now - ring[0]!.at > replayWindow)) {
+        seen.delete(ring.shift()!.message.id)
+      }
+      yield* PubSub.publish(pubsub, message)
+    })
+
+  yield* source.pipe(
+    Stream.runForEach(ingest),
+    Effect.tapCause((cause) => Effect.logWarning("Live feed source failed; restarting", cause)),
+    Effect.sandbox,
+    Effect.retry(Schedule.spaced(Duration.seconds(1))),
+    Effect.ignore,
+    Effect.annotateLogs({ module: "LiveFeed" }),
+    Effect.forkScoped
+  )
+
+  const subscribe = (lastEventId?: string | undefined): Effect.Effect<Stream.Stream<LiveItem>, never, Scope.Scope> =>
+    Effect.gen(function*() {
+      // Subscribe first, then copy the ring: nothing falls between the two; overlaps are dropped by id.
+      const subscription = yield* PubSub.subscribe(pubsub)
+      let replay: ReadonlyArray<LiveMessage> = []
+      let reset = false
+      if (lastEventId !== undefined && lastEventId !== "") {
+        const index = ring.findIndex((entry) => entry.message.id === lastEventId)
+        if (index < 0) reset = true
+        else replay = ring.slice(index + 1).map((entry) => entry.message)
+      }
+      const replayed = new Set(replay.map((message) => message.id))
+      const head: Array<LiveItem> = reset ? [{ _tag: "Reset" }] : []
+      for (const message of replay) head.push({ _tag: "Message", message })
+      return Stream.concat(
+        Stream.fromIterable(head),
+        Stream.fromSubscription(subscription).pipe(
+          Stream.filter((message) => !replayed.has(message.id)),
+          Stream.map((message): LiveItem => ({ _tag: "Message", message }))
+        )
+      )
+    })
+
+  return LiveFeed.of({ subscribe })
+})
+
+/**
+ * Reads a domain envelope (`{ id, type, aggregateId, data, … }`) as a {@link LiveMessage}.
+ *
+ * @since 0.1.0
+ */
+export const fromEnvelope = (
+  envelope: unknown,
+  fallback?: { readonly id?: string | undefined; readonly type?: string | undefined; readonly aggregateId?: string | undefined }
+): LiveMessage | undefined => {
+  const e = (typeof envelope === "object" && envelope !== null ? envelope : {}) as Record<string, unknown>
+  const id = typeof e.id === "string" ? e.id : fallback?.id
+  const type = typeof e.type === "string" ? e.type : fallback?.type
+  const aggregateId = typeof e.aggregateId === "string" ? e.aggregateId : fallback?.aggregateId
+  if (id === undefined || type === undefined || aggregateId === undefined) return undefined
+  const data = typeof e.data === "object" && e.data !== null ? e.data as Record<string, unknown> : {}
+  return { id, type, aggregateId, data }
+}
+
+const fromOutbox = (message: Outbox.OutboxMessage): LiveMessage | undefined =>
+  fromEnvelope(message.payload, { id: message.id, type: message.type, aggregateId: message.aggregateId })
+
+const defined = <A, E>(stream: Stream.Stream<A | undefined, E>): Stream.Stream<A, E> =>
+  stream.pipe(Stream.filter((a): a is A => a !== undefined))
+
+/**
+ * Embedded: the messages this process's relay publishes in process.
+ *
+ * @since 0.1.0
+ */
+export const layerInProcess = (
+  options: Options = {}
+): Layer.Layer<LiveFeed, never, OutboxPublisher.InProcessMessages> =>
+  Layer.effect(
+    LiveFeed,
+    Effect.gen(function*() {
+      const messages = yield* OutboxPublisher.InProcessMessages
+      return yield* make(defined(Stream.map(messages.subscribe, fromOutbox)), options)
+    })
+  )
+
+// `pg_notify` payloads are limited to 8000 bytes; larger messages travel by id and are read back.
+const NOTIFY_LIMIT = 7900
+
+/**
+ * An `OutboxPublisher` that broadcasts each published message on a PostgreSQL channel (no broker):
+ * every process's {@link layerPgListen} receives it. Not transactional — it runs after the relay
+ * delivered the message, which is exactly "published".
+ *
+ * @since 0.1.0
+ */
+export const publisherPgNotify = (
+  channel: string = DEFAULT_CHANNEL
+): Effect.Effect<OutboxPublisher.OutboxPublisher["Service"], never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return OutboxPublisher.OutboxPublisher.of({
+      publish: Effect.fn("LiveFeed.notify")(function*(message: Outbox.OutboxMessage) {
+        const live = fromOutbox(message)
+        if (live === undefined) return
+        let text = JSON.stringify(live)
+        if (Buffer.byteLength(text) > NOTIFY_LIMIT) text = JSON.stringify({ ref: live.id })
+        yield* sql`SELECT pg_notify(${channel}, ${text})`.pipe(
+          Effect.mapError((error) =>
+            new OutboxPublisher.PublishError({
+              reason: "unavailable",
+              target: `pg_notify ${channel}`,
+              detail: error.message,
+              cause: error
+            })
+          )
+        )
+      })
+    })
+  })
+
+/**
+ * PostgreSQL `LISTEN` on `channel` (what {@link publisherPgNotify} sends). Holds one pool connection;
+ * re-listens after a connection loss (messages published meanwhile are not replayed: clients resuming
+ * with an id older than the gap get a reset).
+ *
+ * @since 0.1.0
+ */
+export const layerPgListen = (
+  channel: string = DEFAULT_CHANNEL,
+  options: Options = {}
+): Layer.Layer<LiveFeed, never, PgClient.PgClient | SqlClient.SqlClient> =>
+  Layer.effect(
+    LiveFeed,
+    Effect.gen(function*() {
+      const { PgClient } = yield* Effect.promise(() => import("@effect/sql-pg"))
+      const pg = yield* PgClient.PgClient
+      const sql = yield* SqlClient.SqlClient
+      const readBack = (id: string) =>
+        sql<{ id: string; type: string; aggregate_id: string; payload: unknown }>`SELECT id, type, aggregate_id, payload
+          FROM outbox WHERE id = ${id}::uuid`.pipe(
+          Effect.map(([row]) =>
+            row === undefined ? undefined : fromEnvelope(
+              typeof row.payload === "string" ? JSON.parse(row.payload) : row.payload,
+              { id: row.id, type: row.type, aggregateId: row.aggregate_id }
+            )
+          )
+        )
+      const decode = (payload: string) =>
+        Effect.gen(function*() {
+          const parsed = yield* Effect.try(() => JSON.parse(payload) as Record<string, unknown>)
+          if (typeof parsed.ref === "string") return yield* readBack(parsed.ref)
+          return fromEnvelope(parsed)
+        }).pipe(
+          Effect.tapCause((cause) => Effect.logWarning("Live feed: unreadable notification", cause)),
+          Effect.orElseSucceed(() => undefined)
+        )
+      const source = Stream.unwrap(Effect.map(pg.listen(channel), Stream.fromQueue)).pipe(
+        Stream.mapEffect((notification) => decode(notification.payload))
+      )
+      return yield* make(defined(source), options)
+    })
+  )
+
+/**
+ * NATS: a core (non-durable) subscription to `<subjectPrefix>.>` on the publisher's connection. Live
+ * streams need no durability: the JetStream stream holds the history, the ring the resume window.
+ *
+ * @since 0.1.0
+ */
+export const layerNats = (options: Options = {}): Layer.Layer<LiveFeed, never, OutboxPublisher.NatsConnectionService> =>
+  Layer.effect(
+    LiveFeed,
+    Effect.gen(function*() {
+      const nats = yield* OutboxPublisher.NatsConnectionService
+      const source = Stream.unwrap(
+        Effect.acquireRelease(
+          Effect.sync(() => nats.connection.subscribe(`${nats.subjectPrefix}.>`)),
+          (subscription) => Effect.sync(() => subscription.unsubscribe())
+        ).pipe(Effect.map((subscription) =>
+          Stream.fromAsyncIterable(subscription, (error) => error).pipe(
+            Stream.map((message) => {
+              try {
+                return fromEnvelope(message.json(), {
+                  id: message.headers?.get("Nats-Msg-Id") || undefined,
+                  type: message.headers?.get("Outbox-Type") || undefined,
+                  aggregateId: message.headers?.get("Outbox-Aggregate-Id") || undefined
+                })
+              } catch {
+                return undefined
+              }
+            })
+          )
+        ))
+      )
+      return yield* make(defined(source), options)
+    })
+  )
+
+/**
+ * A feed with no source (the memory store has no relay): streams carry only their snapshot and
+ * heartbeats.
+ *
+ * @since 0.1.0
+ */
+export const layerEmpty: Layer.Layer<LiveFeed> = Layer.effect(LiveFeed, make(Stream.never))

@@ -1,0 +1,53 @@
+/**
+ * The HTTP contract of outbox administration (admins only): the dead letters and their redrive.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import type { OutboxMessage } from "@live-events/outbox"
+import { authenticated } from "../Endpoint.ts"
+import * as Pagination from "../Pagination.ts"
+
+/** @since 0.1.0 */
+export const DeadLetterJson = Schema.Struct({
+  id: Schema.String,
+  type: Schema.String,
+  aggregateId: Schema.String,
+  occurredAt: Schema.Date,
+  attempts: Schema.Int,
+  lastError: Schema.NullOr(Schema.String),
+  deadLetteredAt: Schema.Date,
+  payload: Schema.Unknown
+}).annotate({ identifier: "DeadLetter" })
+/** @since 0.1.0 */
+export type DeadLetterJson = typeof DeadLetterJson.Type
+
+/** @since 0.1.0 */
+export const toJson = (letter: OutboxMessage.DeadLetter): DeadLetterJson => ({
+  id: letter.id,
+  type: letter.type,
+  aggregateId: letter.aggregateId,
+  occurredAt: letter.occurredAt,
+  attempts: letter.attempts,
+  lastError: letter.lastError,
+  deadLetteredAt: letter.deadLetteredAt,
+  payload: letter.payload
+})
+
+/** @since 0.1.0 */
+export const RedriveJson = Schema.Struct({ id: Schema.String, status: Schema.Literal("pending") })
+
+/**
+ * @since 0.1.0
+ */
+export class OutboxAdminApi extends HttpApiGroup.make("outboxAdmin").add(
+  authenticated(HttpApiEndpoint.get("list", "/v1/admin/outbox", {
+    query: Pagination.query,
+    success: Pagination.PageJson(DeadLetterJson)
+  })),
+  authenticated(HttpApiEndpoint.post("retry", "/v1/admin/outbox/:id/retry", {
+    params: { id: Schema.String.check(Schema.isMaxLength(64)) },
+    success: RedriveJson.pipe(HttpApiSchema.status(202))
+  }))
+) {}

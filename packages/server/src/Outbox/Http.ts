@@ -1,0 +1,50 @@
+/**
+ * Handlers of outbox administration. Admins only: 401 without a token (middleware), 403 otherwise.
+ * `DeadLetterNotFound` → 404 `dead-letter-not-found`; the store unavailable → 503.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { User } from "@live-events/domain"
+import { OutboxStore } from "@live-events/outbox"
+import { Api } from "../Api.ts"
+import { CurrentActor } from "../Auth/Middleware.ts"
+import * as Pagination from "../Pagination.ts"
+import * as Problem from "../Problem.ts"
+import { toJson } from "./Api.ts"
+
+const unavailable = Problem.respond(503, "service-unavailable", "The outbox is temporarily unavailable, please retry", {
+  headers: { "retry-after": "5" }
+})
+
+const requireAdmin = Effect.gen(function*() {
+  const actor = yield* CurrentActor
+  return User.isAdmin(actor)
+})
+
+const forbidden = Problem.respond(403, "forbidden", "Only admins may manage the outbox")
+
+/** @since 0.1.0 */
+export const OutboxAdminLive = HttpApiBuilder.group(Api, "outboxAdmin", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore.OutboxStore
+    return handlers
+      .handle("list", ({ query }) =>
+        Effect.gen(function*() {
+          if (!(yield* requireAdmin)) return yield* forbidden
+          const page = yield* store.listDeadLetters(Pagination.request(query))
+          return { items: page.items.map(toJson), nextCursor: page.nextCursor }
+        }).pipe(Effect.catchTag("OutboxStoreError", () => unavailable)))
+      .handle("retry", ({ params }) =>
+        Effect.gen(function*() {
+          if (!(yield* requireAdmin)) return yield* forbidden
+          yield* store.redrive(params.id)
+          return { id: params.id, status: "pending" as const }
+        }).pipe(
+          Effect.catchTags({
+            DeadLetterNotFound: (error) => Problem.respond(404, error.code, error.message),
+            OutboxStoreError: () => unavailable
+          })
+        ))
+  }))

@@ -1,0 +1,194 @@
+/**
+ * Database calls through the resilience policies, as a decorator over the store's ports: the domain
+ * and the SQL adapters stay unaware of retries, timeouts, the circuit breaker and the bulkheads.
+ *
+ * - `UnitOfWork.transact` runs the whole unit of work through `database-write` (a retry re-runs the
+ *   transaction from the start; a statement inside a transaction is never retried on its own);
+ * - repository reads and single-statement writes outside a transaction go through `database-read` /
+ *   `database-write`; inside a transaction they run as they are (the transaction already holds a
+ *   connection and a bulkhead slot: taking another slot there could deadlock against the pool);
+ * - the idempotency-key store and the readiness probe go through them too.
+ *
+ * A policy rejection (open circuit, full bulkhead, timeout) becomes a `RepositoryError` with reason
+ * `unavailable` and the rejection as its cause, so the ports keep their types and `Problem` answers
+ * 503 with the `Retry-After` the rejection asks for.
+ *
+ * Contention is not an outage: deadlocks, serialization failures and the one-active-registration
+ * index are `conflict` errors, which the breaker counts as successes (the database answered). Waiting
+ * for a pool connection happens in the bulkhead queue, outside the per-attempt timeout, so a hot event
+ * queueing hundreds of registrations does not turn into timeouts that would open the circuit.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Context, Effect, Layer } from "effect"
+import { SqlError } from "effect/sql"
+import type { Config } from "effect"
+import {
+  DomainError,
+  EventRepository,
+  RegistrationRepository,
+  UnitOfWork,
+  UserRepository
+} from "@live-events/domain"
+import { Breaker, Policy } from "@live-events/resilience"
+import { IdempotencyKeys } from "@live-events/sql"
+import { Readiness } from "../Health/Readiness.ts"
+
+/** Set inside a unit of work: calls made there are already covered by its policy. @since 0.1.0 */
+export const InTransaction = Context.Reference<boolean>("@live-events/server/Resilience/InTransaction", {
+  defaultValue: () => false
+})
+
+/**
+ * The server's policy defaults: the package's, with queues deep and patient enough for a hot event
+ * (hundreds of registrations arriving at once wait for a slot rather than being refused), and total
+ * budgets that cover that wait. Every field can still be changed through `RESILIENCE_*` variables.
+ *
+ * @since 0.1.0
+ */
+export const serverDefaults: Policy.Settings = {
+  ...Policy.defaults,
+  policies: {
+    ...Policy.defaults.policies,
+    "database-read": {
+      ...Policy.defaults.policies["database-read"]!,
+      timeout: "8 seconds",
+      bulkhead: { maxConcurrent: 32, maxQueue: 4096, queueTimeout: "6 seconds" }
+    },
+    "database-write": {
+      ...Policy.defaults.policies["database-write"]!,
+      timeout: "10 seconds",
+      bulkhead: { maxConcurrent: 16, maxQueue: 4096, queueTimeout: "8 seconds" }
+    }
+  }
+}
+
+/**
+ * Policies from the environment over {@link serverDefaults}, circuit state in this process.
+ *
+ * @since 0.1.0
+ */
+export const layerPolicies: Layer.Layer<Policy.Policies, Config.ConfigError> = Policy.layerConfig(serverDefaults).pipe(
+  Layer.provide(Breaker.layerStoreMemory)
+)
+
+const unavailable = (operation: string) => (error: Policy.PolicyError) =>
+  new DomainError.RepositoryError({ reason: "unavailable", operation, cause: error })
+
+/**
+ * When the connection dies mid-transaction, the statement's failure and the failed `ROLLBACK`'s raw
+ * `SqlError` arrive together in one cause; handlers expect one typed error. Keep the first typed
+ * failure (a raw `SqlError` becomes an `unavailable` RepositoryError); defects stay defects.
+ */
+const singleFailure = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | DomainError.RepositoryError, R> =>
+  Effect.catchCause(self, (cause): Effect.Effect<never, E | DomainError.RepositoryError> => {
+    const failures = cause.reasons.filter(Cause.isFailReason)
+    if (failures.length === 0 || cause.reasons.some((reason) => !Cause.isFailReason(reason))) {
+      return Effect.failCause(cause)
+    }
+    if (failures.length === 1 && !SqlError.isSqlError(failures[0]!.error)) return Effect.failCause(cause)
+    const typed = failures.find((reason) => !SqlError.isSqlError(reason.error))
+    return typed !== undefined
+      ? Effect.fail(typed.error)
+      : Effect.fail(new DomainError.RepositoryError({ reason: "unavailable", operation, cause: failures[0]!.error }))
+  })
+
+type Guard = <A, E, R>(
+  name: "database-read" | "database-write",
+  operation: string,
+  self: Effect.Effect<A, E, R>
+) => Effect.Effect<A, E | DomainError.RepositoryError, R>
+
+const makeGuard = (policies: Policy.Policies["Service"]): Guard => (name, operation, self) =>
+  Effect.withFiber((fiber) =>
+    fiber.getRef(InTransaction)
+      ? self
+      : policies.run(name, self).pipe(
+        Effect.catchIf(Policy.isPolicyError, (error) => Effect.fail(unavailable(operation)(error)))
+      ))
+
+/**
+ * Wraps every method of a port: `reads` through `database-read`, the others through `database-write`.
+ */
+const decorate = <S extends Record<string, any>>(
+  guard: Guard,
+  port: string,
+  service: S,
+  reads: ReadonlyArray<keyof S>
+): S => {
+  const decorated: Record<string, unknown> = {}
+  for (const [name, method] of Object.entries(service)) {
+    decorated[name] = typeof method === "function"
+      ? (...args: Array<unknown>) =>
+        guard(reads.includes(name) ? "database-read" : "database-write", `${port}.${name}`, method.apply(service, args))
+      : method
+  }
+  return decorated as S
+}
+
+/**
+ * The store's ports, decorated. Provide it over the undecorated store and under the use-cases.
+ *
+ * @since 0.1.0
+ */
+export const layerStore: Layer.Layer<
+  | EventRepository.EventRepository
+  | RegistrationRepository.RegistrationRepository
+  | UserRepository.UserRepository
+  | UnitOfWork.UnitOfWork
+  | IdempotencyKeys.IdempotencyKeys
+  | Readiness,
+  never,
+  | EventRepository.EventRepository
+  | RegistrationRepository.RegistrationRepository
+  | UserRepository.UserRepository
+  | UnitOfWork.UnitOfWork
+  | IdempotencyKeys.IdempotencyKeys
+  | Readiness
+  | Policy.Policies
+> = Layer.effectContext(Effect.gen(function*() {
+  const policies = yield* Policy.Policies
+  const guard = makeGuard(policies)
+  const events = yield* EventRepository.EventRepository
+  const registrations = yield* RegistrationRepository.RegistrationRepository
+  const users = yield* UserRepository.UserRepository
+  const unitOfWork = yield* UnitOfWork.UnitOfWork
+  const idempotency = yield* IdempotencyKeys.IdempotencyKeys
+  const readiness = yield* Readiness
+  return Context.make(UnitOfWork.UnitOfWork, {
+    transact: (effect) =>
+      guard(
+        "database-write",
+        "UnitOfWork.transact",
+        unitOfWork.transact(Effect.provideService(effect, InTransaction, true)).pipe(singleFailure("UnitOfWork.transact"))
+      )
+  }).pipe(
+    Context.add(
+      EventRepository.EventRepository,
+      decorate(guard, "EventRepository", events, ["findById", "list"])
+    ),
+    Context.add(
+      RegistrationRepository.RegistrationRepository,
+      decorate(guard, "RegistrationRepository", registrations, [
+        "findById",
+        "waitlistHead",
+        "listActive",
+        "listByEvent",
+        "listWaitlist",
+        "listByUser"
+      ])
+    ),
+    Context.add(
+      UserRepository.UserRepository,
+      decorate(guard, "UserRepository", users, ["findById", "findBySubject", "list"])
+    ),
+    Context.add(IdempotencyKeys.IdempotencyKeys, decorate(guard, "IdempotencyKeys", idempotency, [])),
+    Context.add(Readiness, {
+      check: Effect.catchIf(
+        policies.run("database-read", readiness.check),
+        Policy.isPolicyError,
+        (error) => Effect.fail(unavailable("health.ready")(error))
+      )
+    })
+  )
+}))
