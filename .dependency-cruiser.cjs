@@ -1,7 +1,7 @@
 /**
  * The dependency rule (docs/architecture.md), checked in CI:
- *   server → {sql, domain}; sql → domain; domain → effect only (stable modules, no I/O, no HTTP, no SQL).
- *   Nothing imports server.
+ *   server → {sql, domain, cache, outbox, resilience}; sql → domain; domain → effect only (stable modules,
+ *   no I/O, no HTTP, no SQL); cache, outbox, resilience → effect and their drivers. Nothing imports server.
  */
 module.exports = {
   forbidden: [
@@ -26,6 +26,13 @@ module.exports = {
       severity: "error",
       from: { path: "^packages/sql/src" },
       to: { path: "^packages/(server|cache|outbox|resilience)/" }
+    },
+    {
+      name: "infrastructure-packages-stand-alone",
+      comment: "cache, outbox and resilience import only effect and their own drivers, never a sibling package",
+      severity: "error",
+      from: { path: "^packages/(cache|outbox|resilience)/src" },
+      to: { path: "^packages/(domain|sql|server|cache|outbox|resilience)/", pathNot: "^packages/$1/" }
     },
     {
       name: "nothing-imports-server",

@@ -11,6 +11,9 @@
  * - `waitlist_buckets` counts waitlisted rows per block of 256 join-order numbers, so a position is the
  *   sum of a few bucket counts plus a count inside one block: reading any position costs about the
  *   same at 100 or 50,000 waiting (an order-statistic index in two levels).
+ * - The `outbox` table's shape is also published by `@live-events/outbox` (`OutboxStore.ddl`) for
+ *   embedders who use that package alone; the two packages may not import each other, so keep both
+ *   definitions in step (the server and chaos tests run the relay against this migration's table).
  * - The partial unique index enforces one active registration per (event, user) (I2) in the database.
  */
 import { Effect } from "effect"
