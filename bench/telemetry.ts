@@ -2,7 +2,7 @@
  * bench:telemetry — register throughput with telemetry on and off, in the same run (issue 7 acceptance:
  * the overhead stays under 10 % of throughput).
  *
- * Three server processes on one local PostgreSQL (a scratch database each), same code, same pool:
+ * Four server processes on one local PostgreSQL (a scratch database each), same code, same pool:
  *
  *   off    `Telemetry.layerDisabled`: no request middleware, Effect's uninstrumented in-memory tracer,
  *          warnings only — the reference
@@ -14,17 +14,20 @@
  *   otlp-all  the same exporting every trace (`OTEL_TRACES_SAMPLER_ARG=1`), for information
  *
  * The load is `POST /v1/events/{id}/registrations` by fresh (user, event) pairs, so every request is a
- * real registration transaction. Modes are measured in alternation for `BENCH_ROUNDS` rounds after a
- * warm-up; the overhead of a mode is the median over rounds of (1 − its throughput / off's throughput in
- * the same round). Everything is bounded: fixed duration per round, loopback
- * only, servers stopped and databases dropped at the end.
+ * real registration transaction. After a warm-up, each mode is measured for `BENCH_ROUNDS` rounds, every
+ * run simultaneous with a run of `off` (paired runs: drift on the machine hits both alike, and the two
+ * servers compete for the same cores); the overhead of a mode is the median over rounds of
+ * (1 − its throughput / the paired off throughput). The server CPU time per request is printed beside
+ * it. Everything is bounded: fixed duration per run, loopback only, servers stopped and databases
+ * dropped at the end.
  *
  *   node --conditions=@live-events/source bench/telemetry.ts
- *   BENCH_SECONDS (8) BENCH_ROUNDS (3) BENCH_CONNECTIONS (16) BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres)
+ *   BENCH_SECONDS (5) BENCH_ROUNDS (6) BENCH_CONNECTIONS (16) BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_LOG_LEVEL (info: every request logged, as in production; "warn" shows what the request log costs)
  *
  * `node bench/telemetry.ts serve` is the server entry the script spawns (mode from TELEMETRY_BENCH_MODE).
  */
+import { readFileSync } from "node:fs"
 import { createServer, type Server as HttpServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -55,8 +58,8 @@ const bench = async () => {
   const { spawn } = await import("node:child_process")
   const { closeSync, mkdirSync, openSync } = await import("node:fs")
 
-  const seconds = intEnv("BENCH_SECONDS", 8)
-  const rounds = intEnv("BENCH_ROUNDS", 3)
+  const seconds = intEnv("BENCH_SECONDS", 5)
+  const rounds = intEnv("BENCH_ROUNDS", 6)
   const connections = intEnv("BENCH_CONNECTIONS", 16)
   const events = 50
   const users = 4_000
@@ -81,7 +84,7 @@ const bench = async () => {
 
   type Mode = "off" | "on" | "otlp" | "otlp-all"
   const modes: ReadonlyArray<Mode> = ["off", "on", "otlp", "otlp-all"]
-  const started: Array<{ mode: Mode; port: number; stop: () => Promise<void>; drop: () => Promise<void> }> = []
+  const started: Array<{ mode: Mode; port: number; pid: number; stop: () => Promise<void>; drop: () => Promise<void> }> = []
   const cleanup = async () => {
     for (const server of started) {
       await server.stop().catch(() => undefined)
@@ -134,7 +137,7 @@ const bench = async () => {
         await Promise.race([exited, sleep(10_000)])
         if (alive) child.kill("SIGKILL")
       }
-      started.push({ mode, port, stop, drop: database.drop })
+      started.push({ mode, port, pid: child.pid!, stop, drop: database.drop })
       await waitReady({ kind: "ours", port, child, exited: exited.then(() => null), isAlive: () => alive, markStopping: () => {} }, 60_000)
     }
 
@@ -176,17 +179,34 @@ const bench = async () => {
     // Warm-up: users provisioned, statements prepared, JIT warm.
     for (const { mode, port } of started) await load(mode, port, Math.max(2, Math.ceil(seconds / 2)))
 
-    const results = new Map<Mode, Array<{ throughput: number; p50: number; p99: number; non2xx: number; errors: number }>>()
+    type Result = { throughput: number; cpuMicros: number; p50: number; p99: number; non2xx: number; errors: number }
+    const measure = async (server: (typeof started)[number]): Promise<Result> => {
+      const cpuBefore = processCpuMicros(server.pid)
+      const measured = await load(server.mode, server.port, seconds)
+      // The server's own CPU time per answered request: the cost telemetry adds, whatever the latency.
+      return { ...measured, cpuMicros: (processCpuMicros(server.pid) - cpuBefore) / Math.max(1, measured.ok) }
+    }
+    // Paired, simultaneous runs: each telemetry mode is loaded at the same time as `off`, each with its
+    // own connections. Throughput on this kind of machine drifts by ±20 % between identical runs taken
+    // seconds apart (disk flushes, the hypervisor); whatever drifts during a pair hits both servers
+    // alike, and since both compete for the same cores, the mode that costs more CPU per request
+    // answers fewer requests. The overhead of a mode is the median over rounds of 1 − mode / off.
+    const off = started.find((server) => server.mode === "off")!
+    const others = started.filter((server) => server.mode !== "off")
+    const results = new Map<Mode, Array<Result>>()
+    const pairedOff = new Map<Mode, Array<Result>>()
     for (let round = 1; round <= rounds; round++) {
-      // Alternate the order so drift (autovacuum, other load) does not favour one mode.
-      const order = round % 2 === 1 ? started : [...started].reverse()
-      for (const { mode, port } of order) {
-        const result = await load(mode, port, seconds)
-        results.set(mode, [...(results.get(mode) ?? []), result])
-        console.log(
-          `  round ${round} ${mode.padEnd(8)} ${result.throughput.toFixed(0).padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms` +
-            (result.non2xx + result.errors > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors})` : "")
-        )
+      // Rotate the order so drift across a round does not favour one mode.
+      const order = others.map((_, i) => others[(i + round) % others.length]!)
+      for (const server of order) {
+        const [offResult, result] = await Promise.all([measure(off), measure(server)])
+        results.set(server.mode, [...(results.get(server.mode) ?? []), result])
+        pairedOff.set(server.mode, [...(pairedOff.get(server.mode) ?? []), offResult])
+        results.set("off", [...(results.get("off") ?? []), offResult])
+        const line = (mode: Mode, r: Result) =>
+          `${mode.padEnd(8)} ${r.throughput.toFixed(0).padStart(5)} req/s ${r.cpuMicros.toFixed(0).padStart(5)} µs CPU/req p99 ${r.p99} ms` +
+          (r.non2xx + r.errors > 0 ? ` (non-2xx ${r.non2xx}, errors ${r.errors})` : "")
+        console.log(`  round ${round}  ${line(server.mode, result)}   | beside ${line("off", offResult)}`)
       }
     }
 
@@ -194,13 +214,12 @@ const bench = async () => {
       const sorted = [...values].sort((a, b) => a - b)
       return sorted[Math.floor(sorted.length / 2)]!
     }
-    // The overhead is the median of per-round ratios: each mode is compared with the `off` measurement
-    // of the same round, taken seconds apart, so load from elsewhere on the machine mostly cancels out.
-    const offRounds = results.get("off")!.map((r) => r.throughput)
     const overheadOf = (mode: Mode) =>
-      median(results.get(mode)!.map((r, round) => (1 - r.throughput / offRounds[round]!) * 100))
-    console.log("\n| mode | register req/s (median round) | overhead vs off (median of per-round ratios) | goal |")
-    console.log("|---|---:|---:|---|")
+      mode === "off" ? 0 : median(results.get(mode)!.map((r, i) => (1 - r.throughput / pairedOff.get(mode)![i]!.throughput) * 100))
+    console.log(
+      "\n| mode | register req/s (median run) | throughput overhead vs off (median of paired runs) | server CPU µs/request (median) | CPU vs off (median of pairs) | goal |"
+    )
+    console.log("|---|---:|---:|---:|---:|---|")
     const overheads = new Map<Mode, number>()
     for (const mode of modes) {
       const value = median(results.get(mode)!.map((r) => r.throughput))
@@ -215,7 +234,13 @@ const bench = async () => {
         : overhead < 10
         ? "✓ < 10 %"
         : "✗ ≥ 10 %"
-      console.log(`| ${mode.padEnd(8)} | ${value.toFixed(0)} | ${mode === "off" ? "—" : `${overhead.toFixed(1)} %`} | ${goal} |`)
+      const cpu = median(results.get(mode)!.map((r) => r.cpuMicros))
+      const cpuVsOff = mode === "off"
+        ? "—"
+        : `${median(results.get(mode)!.map((r, i) => (r.cpuMicros / pairedOff.get(mode)![i]!.cpuMicros - 1) * 100)).toFixed(1)} %`
+      console.log(
+        `| ${mode.padEnd(8)} | ${value.toFixed(0)} | ${mode === "off" ? "—" : `${overhead.toFixed(1)} %`} | ${cpu.toFixed(0)} | ${cpuVsOff} | ${goal} |`
+      )
     }
     console.log(`\nOTLP sink received ${exports} export requests, ${(exportedBytes / 1e6).toFixed(1)} MB; server logs in ${logDir}`)
     const anyInvalid = [...results.values()].some((rounds) => rounds.some((r) => r.non2xx + r.errors > 0))
@@ -224,6 +249,14 @@ const bench = async () => {
   } finally {
     await cleanup()
   }
+}
+
+/** User + system CPU time of a process so far, in µs (Linux: `/proc/<pid>/stat`, in clock ticks of 10 ms). */
+const processCpuMicros = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+  // The command name (field 2) may contain spaces: count from the closing parenthesis.
+  const rest = fields.slice(fields.lastIndexOf(")") + 2).split(" ")
+  return (Number(rest[11]) + Number(rest[12])) * 10_000
 }
 
 if (process.argv[2] === "serve") await serve()

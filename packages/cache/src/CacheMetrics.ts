@@ -70,7 +70,11 @@ export interface Recorder {
 /** @since 0.1.0 */
 export const makeRecorder = (context: Context.Context<never>): Recorder => ({
   counter: (metric, attributes) => {
-    const bound = attributes === undefined ? metric : Metric.withAttributes(metric, attributes)
+    // A counter of its own per series (same name, description, attributes): `Metric.withAttributes`
+    // over the shared counter would re-derive the series key whenever updates alternate series.
+    const bound = attributes === undefined
+      ? metric
+      : Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
     return (amount = 1) => bound.updateUnsafe(amount, context)
   },
   set: (metric, value) => metric.updateUnsafe(value, context)

@@ -66,12 +66,17 @@ export const waitlistWait = Metric.histogram("waitlist_wait_seconds", {
 
 const bound = new Map<string, Metric.Metric<number, unknown>>()
 
-/** The metric with these attributes, cached: every label set here is from a closed list. */
+/**
+ * The series of an incremental counter with these attributes, cached: every label set here is from a
+ * closed list. A counter of its own per series (same name, description and attributes, hence the same
+ * series in the registry) rather than `Metric.withAttributes` over the shared one, which re-derives the
+ * series key whenever consecutive updates name different series.
+ */
 const tagged = (metric: Metric.Metric<number, unknown>, attributes: Record<string, string>) => {
   const key = `${metric.id}${JSON.stringify(attributes)}`
   let found = bound.get(key)
   if (found === undefined) {
-    found = Metric.withAttributes(metric, attributes)
+    found = Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
     bound.set(key, found)
   }
   return found

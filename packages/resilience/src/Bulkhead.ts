@@ -67,10 +67,10 @@ export const make = (settings: BulkheadSettings & { readonly policy: string }): 
   const capacity = settings.maxConcurrent + settings.maxQueue
   const queueTimeout = Duration.fromInputUnsafe(settings.queueTimeout)
   const attributes = { policy: settings.policy }
-  const inFlightGauge = Metric.withAttributes(Metrics.bulkheadInFlight, attributes)
-  const queuedGauge = Metric.withAttributes(Metrics.bulkheadQueued, attributes)
-  const rejectedFull = Metric.withAttributes(Metrics.rejections, { ...attributes, reason: "bulkhead-full" })
-  const rejectedTimeout = Metric.withAttributes(Metrics.rejections, { ...attributes, reason: "bulkhead-timeout" })
+  const inFlightGauge = Metrics.gaugeSeries(Metrics.bulkheadInFlight, attributes)
+  const queuedGauge = Metrics.gaugeSeries(Metrics.bulkheadQueued, attributes)
+  const rejectedFull = Metrics.counterSeries(Metrics.rejections, { ...attributes, reason: "bulkhead-full" })
+  const rejectedTimeout = Metrics.counterSeries(Metrics.rejections, { ...attributes, reason: "bulkhead-timeout" })
   let running = 0
   let waiting = 0
 

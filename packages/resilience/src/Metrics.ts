@@ -65,3 +65,22 @@ export const rateLimitStoreFailures = Metric.counter("resilience_ratelimit_store
   description: "Rate-limit decisions taken without the shared store",
   incremental: true
 })
+
+/**
+ * The series of one of the counters above with these attributes, as a counter of its own (same name,
+ * description and attributes, hence the same series in the registry). Hot paths hold one per label set:
+ * `Metric.withAttributes` over the shared counter re-derives the series key whenever consecutive
+ * updates name different series.
+ *
+ * @since 0.1.0
+ */
+export const counterSeries = (metric: Metric.Metric<number, unknown>, attributes: Metric.Metric.Attributes) =>
+  Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
+
+/**
+ * The series of one of the gauges above with these attributes (see {@link counterSeries}).
+ *
+ * @since 0.1.0
+ */
+export const gaugeSeries = (metric: Metric.Metric<number, unknown>, attributes: Metric.Metric.Attributes) =>
+  Metric.gauge(metric.id, { description: metric.description, attributes })

@@ -262,9 +262,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
     const counters = Object.fromEntries(
       (["success", "failure", "rejected", "timeout", "interrupted"] as const).map((outcome) => [
         outcome,
-        Metric.withAttributes(Metrics.calls, { policy: name, outcome })
+        Metrics.counterSeries(Metrics.calls, { policy: name, outcome })
       ])
-    ) as Record<Outcome, Metric.Counter<number>>
+    ) as Record<Outcome, Metric.Metric<number, unknown>>
     // No stack capture per call: it costs more than the rest of the span.
     const spanOptions = { attributes: { "resilience.policy": name, "resilience.circuit": policy.circuit } }
     bulkheads.set(name, bulkhead)

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Duration, Effect, FileSystem, Layer, Option, Path } from "effect"
+import { Console, Duration, Effect, FileSystem, Layer, Option, Path, Tracer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -215,10 +215,16 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
       port: options.port ?? 3000,
       host: options.host ?? "127.0.0.1"
     })
-    const served = settings.enabled
-      ? HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests }))
-      : HttpServer.serve(handler)
-    return Layer.provideMerge(served, listener)
+    if (!settings.enabled) return Layer.provideMerge(HttpServer.serve(handler), listener)
+    if (settings.tracesExported) {
+      return Layer.provideMerge(HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests })), listener)
+    }
+    // Spans stay in the process: the edge runs on Effect's own tracer, whose server spans skip the
+    // request/response attributes (URL parsing, every header) that only an exporter would read, and the
+    // instrumented tracer (statement metrics) takes over inside the request.
+    const requestTracer = yield* Tracer.Tracer
+    const served = HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests, requestTracer }))
+    return Layer.provideMerge(served.pipe(Layer.provide(Layer.succeed(Tracer.Tracer, Tracer.nativeTracer))), listener)
   }))
   return Layer.provideMerge(serve, services)
 }

@@ -12,17 +12,21 @@
 import { Cause, type Context, type Duration, Effect, Layer, Metric, Redacted, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 
-/** @since 0.1.0 */
-export const queryDuration = Metric.histogram("db_client_operation_duration_seconds", {
+const queryDurationOptions = {
   description: "Duration of SQL statements, by operation (SELECT, INSERT, UPDATE, DELETE, WITH, BEGIN, COMMIT…) and outcome",
   boundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
-})
+}
 
-/** @since 0.1.0 */
-export const transactionDuration = Metric.histogram("db_client_transaction_duration_seconds", {
+const transactionDurationOptions = {
   description: "Duration of database transactions (units of work, lock waits included), by outcome (commit, rollback)",
   boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-})
+}
+
+/** @since 0.1.0 */
+export const queryDuration = Metric.histogram("db_client_operation_duration_seconds", queryDurationOptions)
+
+/** @since 0.1.0 */
+export const transactionDuration = Metric.histogram("db_client_transaction_duration_seconds", transactionDurationOptions)
 
 /** @since 0.1.0 */
 export const poolConnections = Metric.gauge("db_client_connections", {
@@ -52,11 +56,20 @@ const operations = new Set([
  * @since 0.1.0
  */
 export const operationOf = (sql: string): string => {
-  const match = /^\s*\(?\s*([A-Za-z]+)/.exec(sql)
-  const keyword = match?.[1]?.toUpperCase()
-  return keyword !== undefined && operations.has(keyword) ? keyword : "OTHER"
+  // A scan of the first word rather than a regex or a lookup keyed by the text: it runs for every
+  // statement, and statement texts are long.
+  let at = 0
+  while (at < sql.length && (sql.charCodeAt(at) <= 32 || sql[at] === "(")) at++
+  let end = at
+  while (end < sql.length && end - at <= 9 && isLetter(sql.charCodeAt(end))) end++
+  const keyword = sql.slice(at, end).toUpperCase()
+  return operations.has(keyword) ? keyword : "OTHER"
 }
 
+const isLetter = (code: number): boolean => (code >= 65 && code <= 90) || (code >= 97 && code <= 122)
+
+// One metric object per series (attributes given at construction), so an update never re-derives the
+// series key, as `Metric.withAttributes` over one shared metric would when updates alternate series.
 const bound = new Map<string, Metric.Metric<number, unknown>>()
 
 /**
@@ -73,14 +86,20 @@ export const recordStatement = (
   const key = `${operation}|${outcome}`
   let metric = bound.get(key)
   if (metric === undefined) {
-    metric = Metric.withAttributes(queryDuration, { operation, outcome })
+    metric = Metric.histogram("db_client_operation_duration_seconds", { ...queryDurationOptions, attributes: { operation, outcome } })
     bound.set(key, metric)
   }
   metric.updateUnsafe(seconds, context)
 }
 
-const committed = Metric.withAttributes(transactionDuration, { outcome: "commit" })
-const rolledBack = Metric.withAttributes(transactionDuration, { outcome: "rollback" })
+const committed = Metric.histogram("db_client_transaction_duration_seconds", {
+  ...transactionDurationOptions,
+  attributes: { outcome: "commit" }
+})
+const rolledBack = Metric.histogram("db_client_transaction_duration_seconds", {
+  ...transactionDurationOptions,
+  attributes: { outcome: "rollback" }
+})
 
 /**
  * Records one transaction.

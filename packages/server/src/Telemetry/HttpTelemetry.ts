@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Exit, Metric, Tracer } from "effect"
+import { Clock, Context, Effect, Exit, Metric, References, Tracer } from "effect"
 import {
   HttpEffect,
   HttpRouter,
@@ -49,17 +49,21 @@ export const reportRoles = (roles: ReadonlyArray<string>): Effect.Effect<void> =
     if (info._tag === "Some") info.value.role = roles.length === 0 ? "attendee" : [...roles].sort().join(",")
   })
 
-/** @since 0.1.0 */
-export const requestsTotal = Metric.counter("http_server_requests_total", {
+const requestsTotalOptions = {
   description: "HTTP requests answered, by method, route template and status",
   incremental: true
-})
+}
 
-/** @since 0.1.0 */
-export const requestDuration = Metric.histogram("http_server_request_duration_seconds", {
+const requestDurationOptions = {
   description: "Time from receiving a request to sending its response, by method, route template and status",
   boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-})
+}
+
+/** @since 0.1.0 */
+export const requestsTotal = Metric.counter("http_server_requests_total", requestsTotalOptions)
+
+/** @since 0.1.0 */
+export const requestDuration = Metric.histogram("http_server_request_duration_seconds", requestDurationOptions)
 
 const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
@@ -77,10 +81,12 @@ const metricsFor = (method: string, route: string, status: number): Bound => {
   const key = `${method} ${route} ${status}`
   let metrics = bound.get(key)
   if (metrics === undefined) {
+    // One metric object per series, its attributes given at construction: `Metric.withAttributes` over a
+    // shared metric would re-derive the series key whenever consecutive updates hit different series.
     const attributes = { method, route, status: String(status) }
     metrics = {
-      count: Metric.withAttributes(requestsTotal, attributes),
-      duration: Metric.withAttributes(requestDuration, attributes)
+      count: Metric.counter("http_server_requests_total", { ...requestsTotalOptions, attributes }),
+      duration: Metric.histogram("http_server_request_duration_seconds", { ...requestDurationOptions, attributes })
     }
     bound.set(key, metrics)
   }
@@ -96,6 +102,8 @@ const statusOf = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown
 export interface Options {
   /** Log one line per request (default true). */
   readonly logRequests?: boolean | undefined
+  /** The tracer the request runs with, when the edge runs on another (see `Server.make`). */
+  readonly requestTracer?: Tracer.Tracer | undefined
 }
 
 /**
@@ -105,6 +113,7 @@ export interface Options {
  */
 export const middleware = (options: Options = {}) => {
   const logRequests = options.logRequests ?? true
+  const requestTracer = options.requestTracer
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
@@ -150,8 +159,13 @@ export const middleware = (options: Options = {}) => {
             })
           })
         ),
-        Effect.annotateLogs("correlationId", state.correlationId),
-        Effect.provideService(RequestInfo, state)
+        // One context switch for the request's state, its log annotation and (maybe) its tracer.
+        Effect.updateContext((context: Context.Context<R | HttpServerRequest.HttpServerRequest>) => {
+          const annotations = Context.get(context, References.CurrentLogAnnotations)
+          let next = Context.add(context, RequestInfo, state)
+          next = Context.add(next, References.CurrentLogAnnotations, { ...annotations, correlationId: state.correlationId })
+          return requestTracer === undefined ? next : Context.add(next, Tracer.Tracer, requestTracer)
+        })
       )
     })
 }

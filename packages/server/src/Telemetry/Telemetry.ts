@@ -20,6 +20,12 @@ export interface Settings {
   readonly enabled: boolean
   readonly metrics: MetricsEndpoint.Options
   readonly logRequests: boolean
+  /**
+   * Whether spans leave the process (an exporter or a test's recorder). When they do not, the HTTP
+   * edge keeps Effect's own tracer, whose server spans skip the request/response attributes nobody
+   * would read, and the instrumented tracer (SQL metrics) runs inside the request.
+   */
+  readonly tracesExported: boolean
 }
 
 /**
@@ -50,9 +56,10 @@ const untraced = Layer.succeed(HttpMiddleware.TracerDisabledWhen)((request) =>
   request.url === "/metrics" || request.url === "/health/live"
 )
 
-const settings = (options: Options) =>
+const settings = (options: Options & { readonly tracesExported: boolean }) =>
   Layer.succeed(Telemetry)({
     enabled: true,
+    tracesExported: options.tracesExported,
     logRequests: options.logRequests ?? true,
     metrics: { enabled: options.metricsEnabled ?? true, token: Option.fromUndefinedOr(options.metricsToken) }
   })
@@ -64,9 +71,14 @@ const settings = (options: Options) =>
  */
 export const layer = (options: Options = {}): Layer.Layer<Telemetry> =>
   Layer.mergeAll(
-    settings(options),
+    settings({ ...options, tracesExported: options.tracer !== undefined }),
     options.tracer === undefined ? Tracing.layerInstrumented() : Tracing.layerTracer(options.tracer),
-    Logging.layer({ format: options.logFormat, level: options.logLevel, sink: options.logSink }),
+    Logging.layer({
+      format: options.logFormat,
+      level: options.logLevel,
+      sink: options.logSink,
+      spanEvents: options.tracer !== undefined
+    }),
     untraced
   )
 
@@ -78,7 +90,12 @@ export const layer = (options: Options = {}): Layer.Layer<Telemetry> =>
  */
 export const layerDisabled = (options: { readonly logSink?: Logging.Sink | undefined } = {}): Layer.Layer<Telemetry> =>
   Layer.merge(
-    Layer.succeed(Telemetry)({ enabled: false, logRequests: false, metrics: { enabled: false, token: Option.none() } }),
+    Layer.succeed(Telemetry)({
+      enabled: false,
+      tracesExported: false,
+      logRequests: false,
+      metrics: { enabled: false, token: Option.none() }
+    }),
     Logging.layer({ level: "warn", sink: options.logSink })
   )
 
@@ -95,6 +112,7 @@ export const layerConfig = (options: { readonly logRequests?: boolean | undefine
     const exporting = url !== undefined && config.tracesExporter.split(",").map((s) => s.trim()).includes("otlp")
     return Layer.mergeAll(
       settings({
+        tracesExported: exporting,
         logRequests: options.logRequests,
         metricsEnabled: config.metricsEnabled,
         metricsToken: Option.getOrUndefined(config.metricsToken)
@@ -111,7 +129,7 @@ export const layerConfig = (options: { readonly logRequests?: boolean | undefine
           serviceVersion: "0.1.0"
         })
         : Tracing.layerInstrumented(),
-      Logging.layer({ format: config.logFormat, level: config.logLevel }),
+      Logging.layer({ format: config.logFormat, level: config.logLevel, spanEvents: exporting }),
       untraced
     )
   }))
