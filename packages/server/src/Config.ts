@@ -128,3 +128,11 @@ export const redisUrl = Config.option(Config.Redacted("REDIS_URL"))
 export const cache = Config.all({
   enabled: Config.Boolean("CACHE_ENABLED").pipe(Config.withDefault(true))
 })
+
+/**
+ * `CACHE_ENCRYPTION_KEY`: the secret (at least 32 characters, the same in every process) from which
+ * the key sealing cached personal data in Redis is derived (see `Cache/Sealing.ts`).
+ *
+ * @since 0.1.0
+ */
+export const cacheEncryptionKey = Config.option(Config.Redacted("CACHE_ENCRYPTION_KEY"))

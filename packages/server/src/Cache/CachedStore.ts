@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { type Config, Context, Effect, Layer, Option } from "effect"
+import { type Config, Context, Effect, type FileSystem, Layer, Option, type Path } from "effect"
 import { TwoLevelCache } from "@live-events/cache"
 import {
   DomainError,
@@ -36,6 +36,7 @@ import * as ServerConfig from "../Config.ts"
 import { Readiness } from "../Health/Readiness.ts"
 import * as CacheCodecs from "./CacheCodecs.ts"
 import * as CacheKeys from "./CacheKeys.ts"
+import * as Sealing from "./Sealing.ts"
 
 /**
  * The invalidations collected by the unit of work the current fiber runs in; `undefined` outside one.
@@ -98,6 +99,10 @@ export const make = Effect.gen(function*() {
   const unitOfWork = yield* UnitOfWork.UnitOfWork
   const outbox = yield* OutboxWriter.OutboxWriter
   const readiness = yield* Readiness
+  // Personal data leaves the process sealed (see `Sealing.ts`); events are public.
+  const sealingKey = yield* Sealing.CacheSealingKey
+  const userCodec = Sealing.sealed(CacheCodecs.UserCodec, sealingKey, "user")
+  const registrationCodec = Sealing.sealed(CacheCodecs.RegistrationCodec, sealingKey, "registration")
 
   const invalidateAll = (pending: CacheKeys.Invalidations): Effect.Effect<void> => {
     if (CacheKeys.isEmpty(pending)) return Effect.void
@@ -161,7 +166,7 @@ export const make = Effect.gen(function*() {
   const userById = (id: Ids.UserId) =>
     cachedRead(users.findById(id), () =>
       toOption(cache.getOrSet(CacheKeys.userKey(id), orAbsent(users.findById(id)), {
-        codec: CacheCodecs.UserCodec,
+        codec: userCodec,
         category: "users"
       })))
 
@@ -181,7 +186,7 @@ export const make = Effect.gen(function*() {
           }))
       }
       return toOption(cache.getOrSet(CacheKeys.positionKey(id), orAbsent(registrations.findById(id)), {
-        codec: CacheCodecs.RegistrationCodec,
+        codec: registrationCodec,
         category: "waitlistPositions",
         tags: [CacheKeys.waitlistTag(eventId)]
       }))
@@ -247,17 +252,22 @@ export const layer: Layer.Layer<
  * Puts the cache in front of `store`: `cache` is the {@link TwoLevelCache} to use, `false` for none, and
  * by default what the environment says (`CACHE_ENABLED`, default on; `REDIS_URL` → Redis, otherwise
  * in-process only; `CACHE_KEY_PREFIX`, `CACHE_*` settings: see `@live-events/cache` `CacheSettings`).
- * The cache itself is provided too (health, tests).
+ * The cache itself is provided too (health, tests). The key sealing personal data in Redis comes from
+ * the environment (`Sealing.layerConfig`).
  *
  * @since 0.1.0
  */
 export const decorate = <A, E, R, E2 = never>(
   store: Layer.Layer<A | Decorated, E, R>,
   cache?: Layer.Layer<TwoLevelCache.TwoLevelCache, E2> | false | undefined
-): Layer.Layer<A | Decorated | TwoLevelCache.TwoLevelCache, E | E2 | Config.ConfigError, R> => {
+): Layer.Layer<
+  A | Decorated | TwoLevelCache.TwoLevelCache,
+  E | E2 | Config.ConfigError,
+  R | FileSystem.FileSystem | Path.Path
+> => {
   if (cache === false) return store as Layer.Layer<A | Decorated | TwoLevelCache.TwoLevelCache, E, R>
   if (cache === undefined) {
     return Layer.unwrap(Effect.map(ServerConfig.cache, ({ enabled }) => decorate(store, enabled ? TwoLevelCache.layerConfig : false)))
   }
-  return layer.pipe(Layer.provideMerge(cache), Layer.provideMerge(store))
+  return layer.pipe(Layer.provide(Sealing.layerConfig), Layer.provideMerge(cache), Layer.provideMerge(store))
 }
