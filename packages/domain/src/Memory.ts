@@ -295,6 +295,14 @@ export const make = Effect.gen(function*() {
           paginate(rows, (r) => [r.createdAt.getTime(), r.id], ["number", "uuid"], request),
           (page) => ({ ...page, items: page.items.map(toRegistration) })
         )
+      }),
+    eraseNotes: (userId) =>
+      Effect.suspend(() => {
+        const noted = [...state.registrations.values()].filter((r) => r.userId === userId && r.notes !== "")
+        return Effect.as(
+          Effect.forEach(noted, (r) => write(setMap(state.registrations, r.id, { ...r, notes: "" })), { discard: true }),
+          noted.map((r) => r.id)
+        )
       })
   }
 

@@ -61,3 +61,26 @@ export type RegistrationChange =
     readonly to: RegistrationStatus
     readonly at: Date
   }
+
+/** One step of a registration's life. @since 0.1.0 */
+export interface StatusChange {
+  readonly status: RegistrationStatus
+  readonly at: Date
+}
+
+/**
+ * The status history of a registration, derived from its timestamps (the store keeps no separate log):
+ * joined as confirmed or waitlisted at `createdAt`; promoted at `confirmedAt` when that is later;
+ * cancelled at `cancelledAt`; marked attended / no-show at `updatedAt`.
+ *
+ * @since 0.1.0
+ */
+export const statusHistory = (registration: Registration): ReadonlyArray<StatusChange> => {
+  const { cancelledAt, confirmedAt, createdAt, status, updatedAt } = registration
+  const joinedConfirmed = confirmedAt !== null && confirmedAt.getTime() <= createdAt.getTime()
+  const history: Array<StatusChange> = [{ status: joinedConfirmed ? "confirmed" : "waitlisted", at: createdAt }]
+  if (confirmedAt !== null && !joinedConfirmed) history.push({ status: "confirmed", at: confirmedAt })
+  if (status === "cancelled" && cancelledAt !== null) history.push({ status: "cancelled", at: cancelledAt })
+  if (status === "attended" || status === "no_show") history.push({ status, at: updatedAt })
+  return history
+}

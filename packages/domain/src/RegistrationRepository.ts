@@ -44,4 +44,9 @@ export class RegistrationRepository extends Context.Service<RegistrationReposito
   /** Waitlisted registrations in position order. */
   readonly listWaitlist: (eventId: EventId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError | InvalidCursor>
   readonly listByUser: (userId: UserId, request: PageRequest) => Effect.Effect<Page<Registration>, RepositoryError | InvalidCursor>
+  /**
+   * Clears the free-text notes of every registration of the user (GDPR erase: notes may hold personal
+   * data). Statuses, times and counters are untouched. Returns the ids of the registrations it changed.
+   */
+  readonly eraseNotes: (userId: UserId) => Effect.Effect<ReadonlyArray<RegistrationId>, RepositoryError>
 }>()("@live-events/domain/RegistrationRepository") {}

@@ -28,6 +28,8 @@ export * as Page from "./Page.ts"
 /** @since 0.1.0 */
 export * as Policy from "./Policy.ts"
 /** @since 0.1.0 */
+export * as Privacy from "./Privacy.ts"
+/** @since 0.1.0 */
 export * as Registration from "./Registration.ts"
 /** @since 0.1.0 */
 export * as RegistrationRepository from "./RegistrationRepository.ts"

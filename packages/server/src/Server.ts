@@ -17,6 +17,7 @@ import {
   Ids,
   Memory,
   type OutboxWriter,
+  Privacy,
   type RegistrationRepository,
   Registrations,
   type UnitOfWork,
@@ -41,6 +42,7 @@ import { Readiness } from "./Health/Readiness.ts"
 import { MeLive } from "./Me/Http.ts"
 import * as OutboxDelivery from "./Outbox/Delivery.ts"
 import { OutboxAdminLive } from "./Outbox/Http.ts"
+import { PrivacyLive } from "./Privacy/Http.ts"
 import * as Problem from "./Problem.ts"
 import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
 import * as DatabasePolicies from "./Resilience/DatabasePolicies.ts"
@@ -126,7 +128,12 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
 }))
 
 /** The use-cases over the store's ports. @since 0.1.0 */
-export const useCases = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer).pipe(
+export const useCases = Layer.mergeAll(
+  Events.Events.layer,
+  Registrations.Registrations.layer,
+  Users.Users.layer,
+  Privacy.Privacy.layer
+).pipe(
   Layer.provideMerge(Ids.Ids.layer)
 )
 
@@ -141,7 +148,7 @@ export const routes = Layer.mergeAll(
   Problem.middleware,
   SecurityMiddleware.middleware
 ).pipe(
-  Layer.provide([EventsLive, RegistrationsLive, MeLive, UsersLive, HealthLive, LiveLive, OutboxAdminLive]),
+  Layer.provide([EventsLive, RegistrationsLive, MeLive, UsersLive, PrivacyLive, HealthLive, LiveLive, OutboxAdminLive]),
   Layer.provide([AuthMiddleware.layer, Problem.layerRequestValidation])
 )
 

@@ -1,5 +1,5 @@
 /**
- * Every route × {anonymous, attendee, another attendee, owning organizer, other organizer, admin}.
+ * Every route (but DELETE /v1/me, see Privacy.test.ts) × {anonymous, attendee, another attendee, owning organizer, other organizer, admin}.
  *
  * Each cell runs against a fresh fixture (a published event E owned by the organizer with the
  * attendee's registration R, and a draft event D of the same organizer), so mutating routes do not
@@ -16,6 +16,8 @@ interface Fixture {
   readonly draft: string
   readonly registration: string
   readonly attendeeUserId: string
+  /** A person of this fixture only, for the routes that erase someone. */
+  readonly subjectUserId: string
 }
 
 interface Row {
@@ -86,6 +88,10 @@ const rows: ReadonlyArray<Row> = [
   { name: "create user", method: "POST", path: () => "/v1/users", json: { subject: "created-by-admin", email: "new@example.com" }, expected: adminOnly(201) },
   { name: "get user", method: "GET", path: (f) => `/v1/users/${f.attendeeUserId}`, expected: adminOnly(200) },
   { name: "update user", method: "PATCH", path: (f) => `/v1/users/${f.attendeeUserId}`, json: { email: "changed@example.com" }, expected: adminOnly(200) },
+  { name: "export me", method: "GET", path: () => "/v1/me/export", expected: authenticated(200) },
+  // DELETE /v1/me would erase the matrix's own actors: Privacy.test.ts covers it.
+  { name: "export user", method: "GET", path: (f) => `/v1/users/${f.subjectUserId}/export`, expected: adminOnly(200) },
+  { name: "erase user", method: "DELETE", path: (f) => `/v1/users/${f.subjectUserId}`, expected: adminOnly(204) },
   { name: "health live", method: "GET", path: () => "/health/live", expected: all(200) },
   { name: "health ready", method: "GET", path: () => "/health/ready", expected: all(200) }
 ]
@@ -117,7 +123,10 @@ describe("authorization matrix", () => {
     const draft = await server.request("POST", "/v1/events", { token: owner, json: eventInput({ title: `D${fixtureCount}` }) })
     const registration = await server.request("POST", `/v1/events/${event.body.id}/registrations`, { token: tokens.attendee! })
     expect(registration.status).toBe(201)
+    const subject = await server.request("GET", "/v1/me", { token: await server.token(`m-subject-${fixtureCount}`) })
+    expect(subject.status).toBe(200)
     return {
+      subjectUserId: subject.body.id,
       event: event.body.id,
       draft: draft.body.id,
       registration: registration.body.id,

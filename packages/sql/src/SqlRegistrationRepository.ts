@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { type Event, Page, type Registration, RegistrationRepository } from "@live-events/domain"
+import { type Event, type Ids, Page, type Registration, RegistrationRepository } from "@live-events/domain"
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import {
@@ -222,6 +222,14 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
       return page(rows, request.limit, byCreation)
     })
 
+    // `updated_at` is left alone: it belongs to the status history the export reports.
+    const eraseNotes = (userId: string) =>
+      sql<{ readonly id: string }>`UPDATE registrations SET notes = ''
+        WHERE user_id = ${userId} AND notes <> '' RETURNING id`.pipe(
+        Effect.map((rows) => rows.map((row) => row.id as Ids.RegistrationId)),
+        mapSqlError("RegistrationRepository.eraseNotes")
+      )
+
     return RegistrationRepository.RegistrationRepository.of({
       lockForRegistration,
       findById: (id) => findById(id).pipe(mapSqlError("RegistrationRepository.findById")),
@@ -230,7 +238,8 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
       apply,
       listByEvent,
       listWaitlist,
-      listByUser
+      listByUser,
+      eraseNotes
     })
   })
 

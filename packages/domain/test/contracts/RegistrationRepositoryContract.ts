@@ -358,6 +358,37 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
           }
         }))
 
+      it.effect("eraseNotes clears the user's notes only, and nothing else of the registrations", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const first = yield* insertEvent({ capacity: 1 })
+          const second = yield* insertEvent({ capacity: 5 })
+          const user = yield* insertUser()
+          const other = yield* insertUser()
+          const noted = (eventId: EventId, userId: UserId, status: "confirmed" | "waitlisted", position: number | null, notes: string) =>
+            Effect.gen(function*() {
+              const registration = { ...(yield* makeRegistration(eventId, userId, status, position)), notes }
+              yield* apply(eventId, [{ _tag: "Insert", registration }])
+              return registration
+            })
+          const a = yield* noted(first.id, other.id, "confirmed", null, "someone else's note")
+          const b = yield* noted(first.id, user.id, "waitlisted", 1, "vegetarian, call +49 151 0000")
+          const c = yield* noted(second.id, user.id, "confirmed", null, "")
+          const before = yield* getRegistration(b.id)
+          const counts = counters(yield* getEvent(first.id))
+
+          const erased = yield* registrations.eraseNotes(user.id)
+          expect([...erased]).toEqual([b.id])
+          const after = yield* getRegistration(b.id)
+          expect(after.notes).toBe("")
+          expect({ ...after, notes: before.notes }).toEqual(before)
+          expect((yield* getRegistration(c.id)).notes).toBe("")
+          expect((yield* getRegistration(a.id)).notes).toBe("someone else's note")
+          expect(counters(yield* getEvent(first.id))).toEqual(counts)
+          // Nothing left to clear the second time.
+          expect([...(yield* registrations.eraseNotes(user.id))]).toEqual([])
+        }))
+
       it.effect("a second active registration for the same user and event is refused by storage (I2)", () =>
         Effect.gen(function*() {
           const event = yield* insertEvent({ capacity: 5 })

@@ -211,6 +211,14 @@ export const make = Effect.gen(function*() {
     Context.add(RegistrationRepository.RegistrationRepository, {
       ...registrations,
       findById: registrationById,
+      // The changed ids are known only once the write answered (no domain event names them all).
+      eraseNotes: (userId) =>
+        Effect.flatMap(Effect.service(CurrentUnitOfWork), (pending) =>
+          Effect.tap(registrations.eraseNotes(userId), (ids) => {
+            const into = pending ?? CacheKeys.empty()
+            for (const id of ids) into.keys.add(CacheKeys.positionKey(id))
+            return pending === undefined ? invalidateAll(into) : Effect.void
+          })),
       // A backstop of the domain events: the same invalidations, from the changes themselves.
       apply: (eventId, changes) =>
         afterWrite(registrations.apply(eventId, changes), (into) => {

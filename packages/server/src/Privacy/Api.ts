@@ -1,0 +1,44 @@
+/**
+ * The HTTP contract of GDPR export and erase (SPEC §2, §3): for the caller (`/v1/me/export`,
+ * `DELETE /v1/me`) and, for admins, for anyone (`/v1/users/{id}/export`, `DELETE /v1/users/{id}`).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { Ids, type Privacy, Registration } from "@live-events/domain"
+import { authenticated } from "../Endpoint.ts"
+import * as RegistrationsApi from "../Registrations/Api.ts"
+import * as UsersApi from "../Users/Api.ts"
+
+/** @since 0.1.0 */
+export const StatusChangeJson = Schema.Struct({ status: Registration.RegistrationStatus, at: Schema.Date })
+
+/** Everything held about a person. @since 0.1.0 */
+export const PersonalDataJson = Schema.Struct({
+  exportedAt: Schema.Date,
+  user: Schema.Struct({ ...UsersApi.UserJson.fields, erasedAt: Schema.NullOr(Schema.Date) }),
+  registrations: Schema.Array(Schema.Struct({ ...RegistrationsApi.RegistrationJson.fields, history: Schema.Array(StatusChangeJson) }))
+}).annotate({ identifier: "PersonalData" })
+/** @since 0.1.0 */
+export type PersonalDataJson = typeof PersonalDataJson.Type
+
+/** @since 0.1.0 */
+export const toJson = (data: Privacy.PersonalData): PersonalDataJson => ({
+  exportedAt: data.exportedAt,
+  user: { ...UsersApi.toJson(data.user), erasedAt: data.user.erasedAt },
+  registrations: data.registrations.map((registration) => ({
+    ...RegistrationsApi.toJson(registration),
+    history: registration.history.map(({ at, status }) => ({ status, at }))
+  }))
+})
+
+const UserIdParams = { id: Ids.UserId }
+
+/** @since 0.1.0 */
+export class PrivacyApi extends HttpApiGroup.make("privacy").add(
+  authenticated(HttpApiEndpoint.get("exportMine", "/v1/me/export", { success: PersonalDataJson })),
+  authenticated(HttpApiEndpoint.delete("eraseMine", "/v1/me", { success: HttpApiSchema.NoContent })),
+  authenticated(HttpApiEndpoint.get("export", "/v1/users/:id/export", { params: UserIdParams, success: PersonalDataJson })),
+  authenticated(HttpApiEndpoint.delete("erase", "/v1/users/:id", { params: UserIdParams, success: HttpApiSchema.NoContent }))
+) {}
