@@ -24,6 +24,7 @@ import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import type { Page } from "./Page.ts"
 import * as Policy from "./Policy.ts"
+import * as Span from "./Span.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
 import type { Actor } from "./User.ts"
@@ -86,7 +87,7 @@ export const make = Effect.gen(function*() {
       })
     )
 
-  const create = Effect.fn("Events.create")(function*(actor: Actor, input: CreateEventInput) {
+  const create = Effect.fnUntraced(function*(actor: Actor, input: CreateEventInput) {
     yield* Policy.require(Policy.canCreateEvent(actor), "Only organizers and admins create events")
     const at = yield* now
     yield* startsInFuture(input.startsAt, at)
@@ -122,17 +123,17 @@ export const make = Effect.gen(function*() {
         return event
       })
     )
-  })
+  }, Span.named("Events.create"))
 
-  const get = Effect.fn("Events.get")(function*(actor: Actor | undefined, id: EventId) {
+  const get = Effect.fnUntraced(function*(actor: Actor | undefined, id: EventId) {
     const found = yield* events.findById(id)
     if (Option.isNone(found) || !Policy.canViewEvent(actor, found.value)) {
       return yield* new EventNotFound({ eventId: id })
     }
     return found.value
-  })
+  }, Span.named("Events.get"))
 
-  const list = Effect.fn("Events.list")(
+  const list = Effect.fnUntraced(
     function*(actor: Actor | undefined, request: ListEventsRequest): Effect.fn.Return<Page<Event>, RepositoryError | InvalidCursor> {
       const status = request.status ?? "published"
       const mayListOthers = status === "published" || (actor !== undefined && isAdmin(actor))
@@ -154,10 +155,11 @@ export const make = Effect.gen(function*() {
         cursor: request.cursor
       }
       return yield* events.list(query)
-    }
+    },
+    Span.named("Events.list")
   )
 
-  const update = Effect.fn("Events.update")(
+  const update = Effect.fnUntraced(
     function*(actor: Actor, id: EventId, patch: UpdateEventInput, expectedVersion?: number) {
       const at = yield* now
       const updated = yield* unitOfWork.transact(Effect.gen(function*() {
@@ -210,11 +212,12 @@ export const make = Effect.gen(function*() {
       }))
       yield* Metrics.recordPlan(updated.plan)
       return updated.event
-    }
+    },
+    Span.named("Events.update")
   )
 
   const changeStatus = (to: EventStatus) =>
-    Effect.fn(`Events.${to === "published" ? "publish" : to === "draft" ? "unpublish" : "cancel"}`)(
+    Effect.fnUntraced(
       function*(actor: Actor, id: EventId) {
         const at = yield* now
         const changed = yield* unitOfWork.transact(Effect.gen(function*() {
@@ -249,17 +252,18 @@ export const make = Effect.gen(function*() {
         }))
         yield* Metrics.recordPlan(changed.plan)
         return changed.event
-      }
+      },
+      Span.named(`Events.${to === "published" ? "publish" : to === "draft" ? "unpublish" : "cancel"}`)
     )
 
-  const remove = Effect.fn("Events.delete")(function*(actor: Actor, id: EventId) {
+  const remove = Effect.fnUntraced(function*(actor: Actor, id: EventId) {
     yield* unitOfWork.transact(Effect.gen(function*() {
       const event = yield* lockManaged(actor, id)
       const active = event.confirmedCount + event.waitlistCount
       if (active > 0) return yield* new EventHasActiveRegistrations({ eventId: id, activeCount: active })
       yield* events.delete(id)
     }))
-  })
+  }, Span.named("Events.delete"))
 
   return {
     create,

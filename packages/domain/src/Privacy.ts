@@ -25,6 +25,7 @@ import * as Metrics from "./Metrics.ts"
 import type { Page } from "./Page.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import * as Policy from "./Policy.ts"
+import * as Span from "./Span.ts"
 import { isActive, type Registration, type StatusChange, statusHistory } from "./Registration.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
@@ -88,7 +89,7 @@ export const make = Effect.gen(function*() {
       return all
     })
 
-  const exportData = Effect.fn("Privacy.export")(function*(actor: Actor, userId: UserId) {
+  const exportData = Effect.fnUntraced(function*(actor: Actor, userId: UserId) {
     yield* requireSelfOrAdmin(actor, userId)
     const user = yield* load(userId)
     const held = yield* allRegistrations(userId)
@@ -98,7 +99,7 @@ export const make = Effect.gen(function*() {
       registrations: held.map((registration) => ({ ...registration, history: statusHistory(registration) }))
     }
     return data
-  })
+  }, Span.named("Privacy.export"))
 
   /** Cancels one registration for an event that has not started; `undefined` when there is nothing to do. */
   const cancelForErasure = (registration: Registration, at: Date) =>
@@ -121,7 +122,7 @@ export const make = Effect.gen(function*() {
       return decision.plan
     }))
 
-  const erase = Effect.fn("Privacy.erase")(function*(actor: Actor, userId: UserId) {
+  const erase = Effect.fnUntraced(function*(actor: Actor, userId: UserId) {
     yield* requireSelfOrAdmin(actor, userId)
     let user = yield* load(userId)
     const at = yield* now
@@ -144,7 +145,7 @@ export const make = Effect.gen(function*() {
     }
     const erasure: Erasure = { user, cancelledRegistrations }
     return erasure
-  })
+  }, Span.named("Privacy.erase"))
 
   return { export: exportData, erase } as const
 })

@@ -16,6 +16,7 @@ import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import type { PageRequest } from "./Page.ts"
 import * as Policy from "./Policy.ts"
+import * as Span from "./Span.ts"
 import type { Registration, RegistrationStatus, RegisterInput } from "./Registration.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
@@ -35,7 +36,7 @@ export const make = Effect.gen(function*() {
   )
   const provide = Effect.provideContext(context)
 
-  const register = Effect.fn("Registrations.register")(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
+  const register = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
     const id = yield* provide(nextRegistrationId)
     const placed = yield* unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
@@ -63,7 +64,7 @@ export const make = Effect.gen(function*() {
     })).pipe(Effect.tapError(Metrics.recordRejection))
     yield* Metrics.recordPlan(placed.plan)
     return placed.registration
-  })
+  }, Span.named("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
   const lockRegistration = (actor: Actor, id: RegistrationId) =>
@@ -84,7 +85,7 @@ export const make = Effect.gen(function*() {
   const requireManager = (actor: Actor, event: Event) =>
     Policy.require(Policy.canManageEvent(actor, event), "Only the organizer or an admin may do this")
 
-  const cancel = Effect.fn("Registrations.cancel")(function*(actor: Actor, id: RegistrationId) {
+  const cancel = Effect.fnUntraced(function*(actor: Actor, id: RegistrationId) {
     const decision = yield* unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
       const { event, registration } = yield* lockRegistration(actor, id)
@@ -103,9 +104,9 @@ export const make = Effect.gen(function*() {
     }))
     yield* Metrics.recordPlan(decision.plan)
     return decision.registration
-  })
+  }, Span.named("Registrations.cancel"))
 
-  const confirm = Effect.fn("Registrations.confirm")(function*(actor: Actor, id: RegistrationId) {
+  const confirm = Effect.fnUntraced(function*(actor: Actor, id: RegistrationId) {
     const decision = yield* unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
       const { event, registration } = yield* lockRegistration(actor, id)
@@ -116,9 +117,9 @@ export const make = Effect.gen(function*() {
     }))
     yield* Metrics.recordPlan(decision.plan)
     return decision.registration
-  })
+  }, Span.named("Registrations.confirm"))
 
-  const markAttendance = Effect.fn("Registrations.markAttendance")(
+  const markAttendance = Effect.fnUntraced(
     function*(actor: Actor, id: RegistrationId, attended: boolean) {
       return yield* unitOfWork.transact(Effect.gen(function*() {
         const at = yield* now
@@ -128,10 +129,11 @@ export const make = Effect.gen(function*() {
         yield* provide(commitPlan(event.id, decision.plan))
         return decision.registration
       }))
-    }
+    },
+    Span.named("Registrations.markAttendance")
   )
 
-  const get = Effect.fn("Registrations.get")(function*(actor: Actor, id: RegistrationId) {
+  const get = Effect.fnUntraced(function*(actor: Actor, id: RegistrationId) {
     const registration = yield* registrations.findById(id)
     if (Option.isNone(registration)) return yield* new RegistrationNotFound({ registrationId: id })
     if (registration.value.userId === actor.userId) return registration.value
@@ -140,7 +142,7 @@ export const make = Effect.gen(function*() {
       return yield* new RegistrationNotFound({ registrationId: id })
     }
     return registration.value
-  })
+  }, Span.named("Registrations.get"))
 
   const managedEvent = (actor: Actor, eventId: EventId) =>
     Effect.gen(function*() {
@@ -152,21 +154,22 @@ export const make = Effect.gen(function*() {
       return event.value
     })
 
-  const listForEvent = Effect.fn("Registrations.listForEvent")(
+  const listForEvent = Effect.fnUntraced(
     function*(actor: Actor, eventId: EventId, request: PageRequest & { readonly status?: RegistrationStatus | undefined }) {
       yield* managedEvent(actor, eventId)
       return yield* registrations.listByEvent(eventId, request)
-    }
+    },
+    Span.named("Registrations.listForEvent")
   )
 
-  const waitlist = Effect.fn("Registrations.waitlist")(function*(actor: Actor, eventId: EventId, request: PageRequest) {
+  const waitlist = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, request: PageRequest) {
     yield* managedEvent(actor, eventId)
     return yield* registrations.listWaitlist(eventId, request)
-  })
+  }, Span.named("Registrations.waitlist"))
 
-  const listMine = Effect.fn("Registrations.listMine")(function*(actor: Actor, request: PageRequest) {
+  const listMine = Effect.fnUntraced(function*(actor: Actor, request: PageRequest) {
     return yield* registrations.listByUser(actor.userId, request)
-  })
+  }, Span.named("Registrations.listMine"))
 
   return { register, cancel, confirm, markAttendance, get, listForEvent, waitlist, listMine } as const
 })

@@ -8,6 +8,7 @@ import { UserErased, UserNotFound } from "./DomainError.ts"
 import { Ids, nextUserId, type UserId } from "./Ids.ts"
 import type { PageRequest } from "./Page.ts"
 import * as Policy from "./Policy.ts"
+import * as Span from "./Span.ts"
 import type { AdminUpdateUserInput, Claims, CreateUserInput, UpdateProfileInput, User } from "./User.ts"
 import { type Actor, isAdmin } from "./User.ts"
 import { UserRepository } from "./UserRepository.ts"
@@ -39,11 +40,11 @@ export const make = Effect.gen(function*() {
    * The user behind a token: created from the claims the first time, found by subject afterwards — one
    * `insertIfAbsent` either way (hosts cache the result per subject).
    */
-  const provision = Effect.fn("Users.provision")(function*(claims: Claims) {
+  const provision = Effect.fnUntraced(function*(claims: Claims) {
     const user = yield* users.insertIfAbsent(yield* newUser(claims.subject, { email: claims.email, name: claims.name }))
     if (user.erasedAt !== null) return yield* new UserErased({})
     return user
-  })
+  }, Span.named("Users.provision"))
 
   const load = (id: UserId) =>
     Effect.flatMap(
@@ -51,11 +52,11 @@ export const make = Effect.gen(function*() {
       Option.match({ onNone: () => Effect.fail(new UserNotFound({ userId: id })), onSome: Effect.succeed })
     )
 
-  const me = Effect.fn("Users.me")(function*(actor: Actor) {
+  const me = Effect.fnUntraced(function*(actor: Actor) {
     return yield* load(actor.userId)
-  })
+  }, Span.named("Users.me"))
 
-  const updateMe = Effect.fn("Users.updateMe")(function*(actor: Actor, input: UpdateProfileInput) {
+  const updateMe = Effect.fnUntraced(function*(actor: Actor, input: UpdateProfileInput) {
     const user = yield* load(actor.userId)
     return yield* users.update({
       ...user,
@@ -63,24 +64,24 @@ export const make = Effect.gen(function*() {
       phone: input.phone !== undefined ? input.phone : user.phone,
       updatedAt: yield* now
     })
-  })
+  }, Span.named("Users.updateMe"))
 
-  const create = Effect.fn("Users.create")(function*(actor: Actor, input: CreateUserInput) {
+  const create = Effect.fnUntraced(function*(actor: Actor, input: CreateUserInput) {
     yield* requireAdmin(actor)
     return yield* users.insertIfAbsent(yield* newUser(input.subject, input))
-  })
+  }, Span.named("Users.create"))
 
-  const get = Effect.fn("Users.get")(function*(actor: Actor, id: UserId) {
+  const get = Effect.fnUntraced(function*(actor: Actor, id: UserId) {
     yield* requireAdmin(actor)
     return yield* load(id)
-  })
+  }, Span.named("Users.get"))
 
-  const list = Effect.fn("Users.list")(function*(actor: Actor, request: PageRequest) {
+  const list = Effect.fnUntraced(function*(actor: Actor, request: PageRequest) {
     yield* requireAdmin(actor)
     return yield* users.list(request)
-  })
+  }, Span.named("Users.list"))
 
-  const update = Effect.fn("Users.update")(function*(actor: Actor, id: UserId, input: AdminUpdateUserInput) {
+  const update = Effect.fnUntraced(function*(actor: Actor, id: UserId, input: AdminUpdateUserInput) {
     yield* requireAdmin(actor)
     const user = yield* load(id)
     return yield* users.update({
@@ -90,7 +91,7 @@ export const make = Effect.gen(function*() {
       email: input.email !== undefined ? input.email : user.email,
       updatedAt: yield* now
     })
-  })
+  }, Span.named("Users.update"))
 
   return { provision, me, updateMe, create, get, list, update } as const
 })

@@ -14,36 +14,28 @@ const unavailable = new DomainError.RepositoryError({ reason: "unavailable", ope
 
 const settle = (cause: Cause.Cause<unknown>) => Effect.runSyncExit(settleCleanupDefects(cause))
 
+/** Settles `cause` and returns the one typed failure it must have become. */
+const settledFailure = (cause: Cause.Cause<unknown>): unknown => {
+  const exit = settle(cause)
+  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
+  expect(exit.cause.reasons).toHaveLength(1)
+  expect(Cause.isFailReason(exit.cause.reasons[0]!)).toBe(true)
+  return Cause.squash(exit.cause)
+}
+
 describe("SqlUnitOfWork: causes of a dead connection", () => {
   it("the statement's failure plus a failed ROLLBACK (a defect) settle to the typed failure", () => {
-    const exit = settle(Cause.combine(Cause.fail(unavailable), Cause.die(connectionLost())))
-    expect(Exit.isFailure(exit)).toBe(true)
-    if (Exit.isFailure(exit)) {
-      expect(exit.cause.reasons).toHaveLength(1)
-      expect(Cause.isFailReason(exit.cause.reasons[0]!)).toBe(true)
-      expect(Cause.squash(exit.cause)).toBe(unavailable)
-    }
+    expect(settledFailure(Cause.combine(Cause.fail(unavailable), Cause.die(connectionLost())))).toBe(unavailable)
   })
 
   it("a failed COMMIT whose cleanup failed too (defects only) becomes a RepositoryError", () => {
-    const exit = settle(Cause.combine(Cause.die(connectionLost()), Cause.die(connectionLost())))
-    expect(Exit.isFailure(exit)).toBe(true)
-    if (Exit.isFailure(exit)) {
-      const error = Cause.squash(exit.cause)
-      expect(error).toBeInstanceOf(DomainError.RepositoryError)
-      expect((error as DomainError.RepositoryError).reason).toBe("unavailable")
-      expect(Cause.isFailReason(exit.cause.reasons[0]!)).toBe(true)
-    }
+    const error = settledFailure(Cause.combine(Cause.die(connectionLost()), Cause.die(connectionLost())))
+    expect(error).toBeInstanceOf(DomainError.RepositoryError)
+    expect((error as DomainError.RepositoryError).reason).toBe("unavailable")
   })
 
   it("a failed COMMIT after a failed statement (everything made a defect) settles to the statement's error", () => {
-    const exit = settle(Cause.combine(Cause.die(unavailable), Cause.die(connectionLost())))
-    expect(Exit.isFailure(exit)).toBe(true)
-    if (Exit.isFailure(exit)) {
-      expect(exit.cause.reasons).toHaveLength(1)
-      expect(Cause.isFailReason(exit.cause.reasons[0]!)).toBe(true)
-      expect(Cause.squash(exit.cause)).toBe(unavailable)
-    }
+    expect(settledFailure(Cause.combine(Cause.die(unavailable), Cause.die(connectionLost())))).toBe(unavailable)
   })
 
   it("leaves a real bug and an interruption as they are", () => {

@@ -11,7 +11,7 @@
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
-import { type User, Users } from "@live-events/domain"
+import { Span, type User, Users } from "@live-events/domain"
 import * as Problem from "../Problem.ts"
 import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
 import { TokenVerifier } from "./TokenVerifier.ts"
@@ -48,7 +48,7 @@ const unauthenticated = (detail: string, invalid: boolean) =>
  *
  * @since 0.1.0
  */
-export const authenticate = Effect.fn("Auth.authenticate")(function*(token: string) {
+export const authenticate = Effect.fnUntraced(function*(token: string) {
   const verifier = yield* TokenVerifier
   const users = yield* Users.Users
   const verified = yield* Effect.result(verifier.verify(token))
@@ -62,7 +62,7 @@ export const authenticate = Effect.fn("Auth.authenticate")(function*(token: stri
   }
   const actor: User.Actor = { userId: user.success.id, roles: claims.roles }
   return { _tag: "Authenticated" as const, actor }
-})
+}, Span.named("Auth.authenticate"))
 
 /** @since 0.1.0 */
 export const layer = Layer.mergeAll(

@@ -130,12 +130,12 @@ export const make = Effect.gen(function*() {
       return Effect.onExit(write, () => invalidateAll(own))
     })
 
-  /** Cached outside a unit of work, straight to the store inside one. */
+  /** Cached outside a unit of work, straight to the store inside one (both built only when chosen). */
   const cachedRead = <A, E>(
-    direct: Effect.Effect<Option.Option<A>, E>,
+    direct: () => Effect.Effect<Option.Option<A>, E>,
     cached: () => Effect.Effect<Option.Option<A>, E>
   ): Effect.Effect<Option.Option<A>, E> =>
-    Effect.flatMap(Effect.service(CurrentUnitOfWork), (pending) => pending === undefined ? cached() : direct)
+    Effect.flatMap(Effect.service(CurrentUnitOfWork), (pending) => pending === undefined ? cached() : direct())
 
   const transact: UnitOfWork.UnitOfWork["Service"]["transact"] = (effect) =>
     Effect.flatMap(Effect.service(CurrentUnitOfWork), (outer) => {
@@ -156,7 +156,7 @@ export const make = Effect.gen(function*() {
     })
 
   const eventById = (id: Ids.EventId) =>
-    cachedRead(events.findById(id), () =>
+    cachedRead(() => events.findById(id), () =>
       toOption(cache.getOrSet(CacheKeys.eventKey(id), orAbsent(events.findById(id)), {
         codec: CacheCodecs.EventCodec,
         category: "eventDetails",
@@ -164,7 +164,7 @@ export const make = Effect.gen(function*() {
       })))
 
   const userById = (id: Ids.UserId) =>
-    cachedRead(users.findById(id), () =>
+    cachedRead(() => users.findById(id), () =>
       toOption(cache.getOrSet(CacheKeys.userKey(id), orAbsent(users.findById(id)), {
         codec: userCodec,
         category: "users"
@@ -174,7 +174,7 @@ export const make = Effect.gen(function*() {
   // read of a registration (event unknown yet) goes to the store and later ones are cached.
   const eventOfRegistration = new Map<Ids.RegistrationId, Ids.EventId>()
   const registrationById = (id: Ids.RegistrationId) =>
-    cachedRead(registrations.findById(id), () => {
+    cachedRead(() => registrations.findById(id), () => {
       const eventId = eventOfRegistration.get(id)
       if (eventId === undefined) {
         return Effect.tap(registrations.findById(id), (found) =>

@@ -21,9 +21,28 @@ import * as ETag from "./ETag.ts"
 const encodeEvent = Schema.encodeSync(Schema.toCodecJson(EventJson))
 const encodeCreate = Schema.encodeSync(Schema.toCodecJson(EventModule.CreateEventInput))
 
+/**
+ * Rendered bodies, by event object. A cached read hands out the same (immutable) object for as long as
+ * the cache holds it, so its JSON is encoded once rather than on every GET; a changed event is a new
+ * object, and a dropped one takes its rendering with it.
+ */
+const rendered = new WeakMap<EventModule.Event, { readonly body: Uint8Array; readonly etag: string }>()
+const utf8 = new TextEncoder()
+
+const renderingOf = (event: EventModule.Event) => {
+  let found = rendered.get(event)
+  if (found === undefined) {
+    found = { body: utf8.encode(JSON.stringify(encodeEvent(toJson(event)))), etag: ETag.of(event) }
+    rendered.set(event, found)
+  }
+  return found
+}
+
 /** A JSON event response with its ETag. @since 0.1.0 */
-export const eventResponse = (event: EventModule.Event, status = 200, headers: Record<string, string> = {}) =>
-  HttpServerResponse.jsonUnsafe(encodeEvent(toJson(event)), { status, headers: { ...headers, etag: ETag.of(event) } })
+export const eventResponse = (event: EventModule.Event, status = 200, headers: Record<string, string> = {}) => {
+  const { body, etag } = renderingOf(event)
+  return HttpServerResponse.uint8Array(body, { status, contentType: "application/json", headers: { ...headers, etag } })
+}
 
 /** @since 0.1.0 */
 export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
