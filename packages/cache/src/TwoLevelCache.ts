@@ -956,9 +956,11 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
     getOrSet,
     get,
     set,
-    invalidate: (key) => invalidate(key).pipe(Effect.withSpan("TwoLevelCache.invalidate", { attributes: { key } })),
+    // Data-first, without a stack trace: every write invalidates, and the piped form captures one per call.
+    invalidate: (key) =>
+      Effect.withSpan(invalidate(key), "TwoLevelCache.invalidate", { attributes: { key }, captureStackTrace: false }),
     invalidateTag: (tag) =>
-      invalidateTag(tag).pipe(Effect.withSpan("TwoLevelCache.invalidateTag", { attributes: { tag } })),
+      Effect.withSpan(invalidateTag(tag), "TwoLevelCache.invalidateTag", { attributes: { tag }, captureStackTrace: false }),
     clearLocal: Effect.sync(flushLocal),
     health
   })
