@@ -247,7 +247,9 @@ export const make = Effect.gen(function*() {
         const active = [...state.registrations.values()].find((r) =>
           r.eventId === eventId && r.userId === userId && (r.status === "confirmed" || r.status === "waitlisted")
         )
-        return Option.some({ event, active: active && toRegistration(active) })
+        // One permit serialises the memory store's units of work: no erase can interleave.
+        const userErased = (state.users.get(userId)?.erasedAt ?? null) !== null
+        return Option.some({ event, active: active && toRegistration(active), userErased })
       }),
     findById: (id) => Effect.sync(() => Option.map(Option.fromNullishOr(state.registrations.get(id)), toRegistration)),
     waitlistHead: (eventId, count) =>

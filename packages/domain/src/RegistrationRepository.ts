@@ -19,13 +19,15 @@ import type { Registration, RegistrationChange, RegistrationStatus } from "./Reg
 export class RegistrationRepository extends Context.Service<RegistrationRepository, {
   /**
    * Locks the event (as `EventRepository.lock`) and reads the user's active registration in the same
-   * step: the hot path of "register" in one round trip.
+   * step: the hot path of "register" in one round trip. It also holds the user against erasure until
+   * the unit of work ends and says whether the user is erased, so a registration can never commit
+   * after the erase that should have cancelled it (see `Privacy.ts`).
    */
   readonly lockForRegistration: (
     eventId: EventId,
     userId: UserId
   ) => Effect.Effect<
-    Option.Option<{ readonly event: Event; readonly active: Registration | undefined }>,
+    Option.Option<{ readonly event: Event; readonly active: Registration | undefined; readonly userErased: boolean }>,
     RepositoryError
   >
   readonly findById: (id: RegistrationId) => Effect.Effect<Option.Option<Registration>, RepositoryError>

@@ -8,7 +8,7 @@
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { commitPlan } from "./Commit.ts"
-import { EventNotFound, RegistrationNotFound } from "./DomainError.ts"
+import { EventNotFound, RegistrationNotFound, UserErased } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
 import { type EventId, Ids, nextRegistrationId, type RegistrationId } from "./Ids.ts"
@@ -44,6 +44,8 @@ export const make = Effect.gen(function*() {
       if (Option.isNone(locked) || !Policy.canViewEvent(actor, locked.value.event)) {
         return yield* new EventNotFound({ eventId })
       }
+      // Erased while this request was on its way: its token was valid when it arrived.
+      if (locked.value.userErased) return yield* new UserErased({})
       const { active, event } = locked.value
       const placement = yield* Effect.fromResult(Waitlist.decidePlacement({ event, active, now: at }))
       const registration: Registration = {

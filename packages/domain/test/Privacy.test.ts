@@ -83,6 +83,10 @@ describe("Privacy.erase", () => {
       expect(cancelled.map((e) => e.type === "RegistrationCancelled" && e.data.reason)).toEqual(["user-erased"])
       expect(outbox.some((e) => e.type === "RegistrationPromoted")).toBe(true)
 
+      // A request that was authenticated before the erase and reaches its unit of work after it.
+      const late = yield* Effect.flip(registrations.register(ursula, future.id, {}))
+      expect(late._tag).toBe("UserErased")
+
       // The token can no longer act, and no fresh account appears for it.
       const refused = yield* Effect.flip(users.provision({ subject: "ursula", email: "ursula@example.org" }))
       expect(refused._tag).toBe("UserErased")

@@ -51,28 +51,39 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
      * write bumps the event's version under this lock. Only then is the active registration read again,
      * by a new statement that sees the committed change.
      */
+    // The user's row is share-locked too: an erase (which updates it) waits for this unit of work, and a
+    // unit of work that starts after the erase sees `erased_at` once the erase commits.
     const lockForRegistration = (eventId: string, userId: string) =>
-      sql<EventRow & { readonly active_id: string | null; readonly seen_version: number | null }>`
+      sql<
+        EventRow & {
+          readonly active_id: string | null
+          readonly seen_version: number | null
+          readonly user_erased: boolean | null
+        }
+      >`
         SELECT ${sql.literal(eventColumns)}, r.id AS active_id,
-          (SELECT s.version FROM events s WHERE s.id = ${eventId}) AS seen_version
+          (SELECT s.version FROM events s WHERE s.id = ${eventId}) AS seen_version,
+          u.erased_at IS NOT NULL AS user_erased
         FROM events e
+        CROSS JOIN users u
         LEFT JOIN registrations r
           ON r.event_id = e.id AND r.user_id = ${userId} AND r.status IN ('confirmed', 'waitlisted')
-        WHERE e.id = ${eventId}
-        FOR UPDATE OF e`.pipe(
+        WHERE e.id = ${eventId} AND u.id = ${userId}
+        FOR UPDATE OF e FOR SHARE OF u`.pipe(
         Effect.flatMap((rows) => {
           const row = rows[0]
           if (row === undefined) return Effect.succeed(Option.none())
           const event: Event.Event = toEvent(row)
+          const userErased = row.user_erased === true
           const stale = row.seen_version !== row.version
-          if (!stale && row.active_id === null) return Effect.succeed(Option.some({ event, active: undefined }))
+          if (!stale && row.active_id === null) return Effect.succeed(Option.some({ event, active: undefined, userErased }))
           const active = stale
             ? sql<RegistrationRow>`SELECT ${columns} FROM registrations r
                 WHERE r.event_id = ${eventId} AND r.user_id = ${userId} AND r.status IN ('confirmed', 'waitlisted')`.pipe(
               Effect.map((found) => Option.map(Option.fromNullishOr(found[0]), toRegistration))
             )
             : findById(row.active_id!)
-          return Effect.map(active, (found) => Option.some({ event, active: Option.getOrUndefined(found) }))
+          return Effect.map(active, (found) => Option.some({ event, active: Option.getOrUndefined(found), userErased }))
         }),
         mapSqlError("RegistrationRepository.lockForRegistration")
       )

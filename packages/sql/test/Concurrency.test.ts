@@ -4,14 +4,19 @@
  * so transactions really interleave); then 100 random cancels run at once.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Events, Ids, Registrations, Users } from "@live-events/domain"
+import { Events, Ids, Privacy, Registrations, Users } from "@live-events/domain"
 import { SqlStore } from "@live-events/sql"
 import { Effect, Layer, Random } from "effect"
 import { SqlClient } from "effect/sql"
 import { checkInvariants } from "./Invariants.ts"
 import { testDatabase } from "./TestDatabase.ts"
 
-const UseCases = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer)
+const UseCases = Layer.mergeAll(
+  Events.Events.layer,
+  Registrations.Registrations.layer,
+  Users.Users.layer,
+  Privacy.Privacy.layer
+)
 
 const PostgresLayer = Layer.unwrap(Effect.map(testDatabase("le_conc"), ({ url }) =>
   UseCases.pipe(Layer.provideMerge(Layer.mergeAll(SqlStore.layerPostgres({ url, maxConnections: 8 }), Ids.Ids.layer)))
@@ -79,5 +84,43 @@ describe("concurrency on PostgreSQL", () => {
       const waitingNow = yield* registrations.waitlist(organizer, event.id, { limit: 500 })
       expect(waitingNow.items.map((r) => r.id)).toEqual(survivorsWaiting.slice(promotedCount).map((r) => r.id))
       expect(waitingNow.items.map((r) => r.waitlistPosition)).toEqual(waitingNow.items.map((_, i) => i + 1))
+    }).pipe(Effect.provide(PostgresLayer)), 120_000)
+
+  it.live("an erase racing the person's own registrations leaves none of them active", () =>
+    Effect.gen(function*() {
+      const users = yield* Users.Users
+      const events = yield* Events.Events
+      const registrations = yield* Registrations.Registrations
+      const privacy = yield* Privacy.Privacy
+      const sql = yield* SqlClient.SqlClient
+      const org = yield* users.provision({ subject: "race-organizer" })
+      const organizer = { userId: org.id, roles: ["organizer" as const] }
+      const eventIds = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) =>
+        Effect.gen(function*() {
+          const event = yield* events.create(organizer, {
+            title: `Race ${i}`, startsAt: new Date("2099-01-01T00:00:00Z"), endsAt: new Date("2099-01-02T00:00:00Z"),
+            timeZone: "UTC", location: "Hall", capacity: 5
+          })
+          yield* events.publish(organizer, event.id)
+          return event.id
+        }), { concurrency: 8 })
+      for (let round = 0; round < 5; round++) {
+        const person = yield* users.provision({ subject: `race-person-${round}`, email: `race-${round}@example.org` })
+        const actor = { userId: person.id, roles: ["attendee" as const] }
+        // Registrations for 40 events and the erase, all at once: each registration either commits before
+        // the erase lists the person's registrations (and is cancelled) or sees the erased person.
+        const attempts = eventIds.map((eventId) => Effect.exit(registrations.register(actor, eventId, {})))
+        const erase = Effect.delay(privacy.erase(actor, actor.userId), `${round * 2} millis`)
+        const [exits] = yield* Effect.all([Effect.all(attempts, { concurrency: "unbounded" }), erase], { concurrency: "unbounded" })
+        const refused = exits.filter((exit) => exit._tag === "Failure")
+        for (const exit of refused) expect(String(exit.cause)).toContain("UserErased")
+        const active = yield* sql<{ id: string }>`SELECT id FROM registrations
+          WHERE user_id = ${person.id} AND status IN ('confirmed', 'waitlisted')`
+        expect(active).toEqual([])
+        // A request authenticated before the erase that reaches its unit of work after it.
+        const late = yield* Effect.flip(registrations.register(actor, eventIds[round]!, {}))
+        expect(late._tag).toBe("UserErased")
+      }
+      expect(yield* checkInvariants).toEqual([])
     }).pipe(Effect.provide(PostgresLayer)), 120_000)
 })

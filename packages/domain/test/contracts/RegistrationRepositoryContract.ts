@@ -14,6 +14,7 @@ import type { EventId, RegistrationId, UserId } from "../../src/Ids.ts"
 import type { Registration, RegistrationChange, RegistrationStatus } from "../../src/Registration.ts"
 import { RegistrationRepository } from "../../src/RegistrationRepository.ts"
 import { UnitOfWork } from "../../src/UnitOfWork.ts"
+import { UserRepository } from "../../src/UserRepository.ts"
 import {
   allRegistrations,
   collectPages,
@@ -124,6 +125,7 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
           const empty = Option.getOrThrow(yield* lock(event.id, user.id))
           expect(empty.event).toEqual(event)
           expect(empty.active).toBeUndefined()
+          expect(empty.userErased).toBe(false)
 
           const othersSeat = yield* register(event.id, other.id, "confirmed")
           expect(Option.getOrThrow(yield* lock(event.id, user.id)).active).toBeUndefined()
@@ -356,6 +358,20 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
             const positions = Object.fromEntries(rows.map((r) => [r.id, r.waitlistPosition]))
             expect(mine.map((id) => positions[id])).toEqual([1, 2, 1, 2, null])
           }
+        }))
+
+      it.effect("lockForRegistration tells an erased user apart", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const unitOfWork = yield* UnitOfWork
+          const users = yield* UserRepository
+          const event = yield* insertEvent({ capacity: 1 })
+          const user = yield* insertUser()
+          const at = yield* now
+          yield* users.update({ ...user, email: null, name: null, phone: null, erasedAt: at, updatedAt: at })
+          const locked = Option.getOrThrow(yield* unitOfWork.transact(registrations.lockForRegistration(event.id, user.id)))
+          expect(locked.userErased).toBe(true)
+          expect(locked.event.id).toBe(event.id)
         }))
 
       it.effect("eraseNotes clears the user's notes only, and nothing else of the registrations", () =>
