@@ -23,6 +23,7 @@ import { type EventId, Ids, nextEventId, type UserId } from "./Ids.ts"
 import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import type { Page } from "./Page.ts"
+import * as Audit from "./Audit.ts"
 import * as Policy from "./Policy.ts"
 import * as Span from "./Span.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
@@ -60,6 +61,33 @@ const statusTransitions: Record<EventStatus, ReadonlyArray<EventStatus>> = {
   cancelled: []
 }
 
+/** The event fields an audit entry shows (an event holds no personal data). */
+const auditedFields = [
+  "title",
+  "description",
+  "startsAt",
+  "endsAt",
+  "timeZone",
+  "location",
+  "capacity",
+  "waitlist",
+  "registrationClosesAt",
+  "status"
+] as const
+
+const auditSummary = (event: Event): Record<string, unknown> => ({
+  title: event.title,
+  description: event.description,
+  startsAt: event.startsAt.toISOString(),
+  endsAt: event.endsAt.toISOString(),
+  timeZone: event.timeZone,
+  location: event.location,
+  capacity: event.capacity,
+  waitlist: event.waitlist,
+  registrationClosesAt: event.registrationClosesAt.toISOString(),
+  status: event.status
+})
+
 /**
  * @since 0.1.0
  */
@@ -69,9 +97,19 @@ export const make = Effect.gen(function*() {
   const unitOfWork = yield* UnitOfWork
   const context = Context.make(RegistrationRepository, registrations).pipe(
     Context.add(OutboxWriter, yield* OutboxWriter),
-    Context.add(Ids, yield* Ids)
+    Context.add(Ids, yield* Ids),
+    Context.add(Audit.AuditLog, yield* Audit.AuditLog)
   )
   const provide = Effect.provideContext(context)
+  const audit = (actor: Actor, action: Audit.AuditAction, event: Event, before: Event | undefined) =>
+    provide(Audit.record(actor, {
+      action,
+      targetType: "event",
+      targetId: event.id,
+      ...(before === undefined
+        ? { after: auditSummary(event) }
+        : Audit.changes(auditSummary(before), auditSummary(event), auditedFields))
+    }))
 
   /** Locks the event and checks the actor may manage it; invisible events are "not found". */
   const lockManaged = (actor: Actor, id: EventId) =>
@@ -113,6 +151,7 @@ export const make = Effect.gen(function*() {
     return yield* unitOfWork.transact(
       Effect.gen(function*() {
         yield* events.insert(event)
+        yield* audit(actor, "event.create", event, undefined)
         yield* provide(recordEvents([
           DomainEvent.make("EventCreated", event.id, {
             eventId: event.id,
@@ -200,6 +239,7 @@ export const make = Effect.gen(function*() {
         const capacityPlan = yield* Effect.fromResult(Waitlist.decideCapacityChange({ event, capacity, heads, now: at }))
         const changedFields = Object.keys(patch).filter((key) => key !== "capacity")
         const updated = yield* events.update({ ...merged, capacity })
+        yield* audit(actor, "event.update", updated, event)
         yield* provide(commitPlan(id, capacityPlan))
         if (changedFields.length > 0) {
           yield* provide(recordEvents([DomainEvent.make("EventUpdated", id, { eventId: id, changedFields })]))
@@ -227,6 +267,7 @@ export const make = Effect.gen(function*() {
             return yield* new InvalidTransition({ from: event.status, to })
           }
           const updated = yield* events.update({ ...event, status: to, updatedAt: at })
+          yield* audit(actor, to === "published" ? "event.publish" : to === "draft" ? "event.unpublish" : "event.cancel", updated, event)
           if (to === "cancelled") {
             const active = yield* registrations.listActive(id)
             const plan = Waitlist.planEventCancellation(event, active, at)
@@ -262,6 +303,7 @@ export const make = Effect.gen(function*() {
       const active = event.confirmedCount + event.waitlistCount
       if (active > 0) return yield* new EventHasActiveRegistrations({ eventId: id, activeCount: active })
       yield* events.delete(id)
+      yield* provide(Audit.record(actor, { action: "event.delete", targetType: "event", targetId: id, before: auditSummary(event) }))
     }))
   }, Span.named("Events.delete"))
 

@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option, Semaphore } from "effect"
+import { type AuditEntry, AuditLog } from "./Audit.ts"
 import { RepositoryError } from "./DomainError.ts"
 import type { DomainEvent } from "./DomainEvent.ts"
 import type { Event, EventQuery } from "./Event.ts"
@@ -34,6 +35,7 @@ interface State {
   readonly users: Map<UserId, User>
   readonly usersBySubject: Map<string, UserId>
   readonly outbox: Array<DomainEvent>
+  readonly audit: Array<AuditEntry>
   joinSeq: number
 }
 
@@ -88,6 +90,7 @@ export const make = Effect.gen(function*() {
     users: new Map(),
     usersBySubject: new Map(),
     outbox: [],
+    audit: [],
     joinSeq: 0
   }
   const permit = yield* Semaphore.make(1)
@@ -344,6 +347,29 @@ export const make = Effect.gen(function*() {
       })
   }
 
+  const auditLog: AuditLog["Service"] = {
+    record: (entries) =>
+      entries.length === 0 ? Effect.void : write(() => {
+        state.audit.push(...entries)
+        return () => {
+          state.audit.splice(state.audit.length - entries.length, entries.length)
+        }
+      }),
+    list: (request) =>
+      Effect.suspend(() => {
+        const rows = state.audit.filter((entry) =>
+          (request.actorId === undefined || entry.actorId === request.actorId) &&
+          (request.action === undefined || entry.action === request.action) &&
+          (request.targetId === undefined || entry.targetId === request.targetId) &&
+          (request.concerning === undefined || entry.actorId === request.concerning ||
+            entry.subjectUserId === request.concerning) &&
+          (request.from === undefined || entry.at >= request.from) &&
+          (request.to === undefined || entry.at < request.to)
+        ).sort((a, b) => a.at.getTime() - b.at.getTime() || (a.id < b.id ? -1 : 1))
+        return paginate(rows, (entry) => [entry.at.getTime(), entry.id], ["number", "uuid"], request)
+      })
+  }
+
   const store: MemoryStore["Service"] = {
     outbox: Effect.sync(() => [...state.outbox]),
     registrations: (eventId) =>
@@ -358,6 +384,7 @@ export const make = Effect.gen(function*() {
     Context.add(UserRepository, userRepository),
     Context.add(UnitOfWork, { transact }),
     Context.add(OutboxWriter, outboxWriter),
+    Context.add(AuditLog, auditLog),
     Context.add(MemoryStore, store)
   )
 })
@@ -368,5 +395,5 @@ export const make = Effect.gen(function*() {
  * @since 0.1.0
  */
 export const layer: Layer.Layer<
-  EventRepository | RegistrationRepository | UserRepository | UnitOfWork | OutboxWriter | MemoryStore
+  EventRepository | RegistrationRepository | UserRepository | UnitOfWork | OutboxWriter | AuditLog | MemoryStore
 > = Layer.effectContext(make)

@@ -1,9 +1,8 @@
 /**
  * GDPR use-cases (SPEC §2): export everything held about a person, and erase them.
  *
- * - **Export** returns the profile and every registration with its status history, to the person
- *   themself or an admin. (An audit log does not exist yet; when it does, its entries about the person
- *   belong here too.)
+ * - **Export** returns the profile, every registration with its status history and every audit entry
+ *   whose actor or subject is the person, to the person themself or an admin. The export is audited.
  * - **Erase** is irreversible and idempotent. One unit of work anonymises the profile (email, name and
  *   phone cleared, `erasedAt` set), clears the notes of every registration of the person and records
  *   `UserErased`. The subject (the identity provider's opaque id) is kept, so the person's token finds
@@ -16,6 +15,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
+import * as Audit from "./Audit.ts"
 import { commitPlan, recordEvents } from "./Commit.ts"
 import * as DomainEvent from "./DomainEvent.ts"
 import { UserNotFound } from "./DomainError.ts"
@@ -45,6 +45,8 @@ export interface PersonalData {
   readonly exportedAt: Date
   readonly user: User
   readonly registrations: ReadonlyArray<RegistrationRecord>
+  /** Audit entries whose actor or subject is the person (this export's own entry included). */
+  readonly audit: ReadonlyArray<Audit.AuditEntry>
 }
 
 /** What an erase did. @since 0.1.0 */
@@ -60,12 +62,29 @@ export const make = Effect.gen(function*() {
   const events = yield* EventRepository
   const registrations = yield* RegistrationRepository
   const unitOfWork = yield* UnitOfWork
+  const auditLog = yield* Audit.AuditLog
   const provide = Effect.provideContext(
     Context.make(RegistrationRepository, registrations).pipe(
       Context.add(OutboxWriter, yield* OutboxWriter),
-      Context.add(Ids, yield* Ids)
+      Context.add(Ids, yield* Ids),
+      Context.add(Audit.AuditLog, auditLog)
     )
   )
+  const audit = (actor: Actor, action: "user.export" | "user.erase", userId: UserId) =>
+    provide(Audit.record(actor, { action, targetType: "user", targetId: userId, subjectUserId: userId }))
+
+  /** Every audit entry about the person, all pages. */
+  const auditAbout = (userId: UserId) =>
+    Effect.gen(function*() {
+      const all: Array<Audit.AuditEntry> = []
+      let cursor: string | undefined = undefined
+      do {
+        const page: Page<Audit.AuditEntry> = yield* auditLog.list({ concerning: userId, limit: 100, cursor })
+        all.push(...page.items)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      return all
+    })
 
   const requireSelfOrAdmin = (actor: Actor, userId: UserId) =>
     Policy.require(actor.userId === userId || isAdmin(actor), "Only the person themself or an admin may do this")
@@ -92,11 +111,13 @@ export const make = Effect.gen(function*() {
   const exportData = Effect.fnUntraced(function*(actor: Actor, userId: UserId) {
     yield* requireSelfOrAdmin(actor, userId)
     const user = yield* load(userId)
+    yield* unitOfWork.transact(audit(actor, "user.export", userId))
     const held = yield* allRegistrations(userId)
     const data: PersonalData = {
       exportedAt: yield* now,
       user,
-      registrations: held.map((registration) => ({ ...registration, history: statusHistory(registration) }))
+      registrations: held.map((registration) => ({ ...registration, history: statusHistory(registration) })),
+      audit: yield* auditAbout(userId)
     }
     return data
   }, Span.named("Privacy.export"))
@@ -132,8 +153,11 @@ export const make = Effect.gen(function*() {
         const updated = yield* users.update(anonymous)
         yield* registrations.eraseNotes(userId)
         yield* provide(recordEvents([DomainEvent.make("UserErased", userId, { userId })]))
+        yield* audit(actor, "user.erase", userId)
         return updated
       }))
+    } else {
+      yield* unitOfWork.transact(audit(actor, "user.erase", userId))
     }
     let cancelledRegistrations = 0
     for (const registration of yield* allRegistrations(userId)) {

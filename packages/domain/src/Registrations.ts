@@ -12,6 +12,7 @@ import { EventNotFound, RegistrationNotFound, UserErased } from "./DomainError.t
 import type { Event } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
 import { type EventId, Ids, nextRegistrationId, type RegistrationId } from "./Ids.ts"
+import * as Audit from "./Audit.ts"
 import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import type { PageRequest } from "./Page.ts"
@@ -32,9 +33,20 @@ export const make = Effect.gen(function*() {
   const unitOfWork = yield* UnitOfWork
   const context = Context.make(RegistrationRepository, registrations).pipe(
     Context.add(OutboxWriter, yield* OutboxWriter),
-    Context.add(Ids, yield* Ids)
+    Context.add(Ids, yield* Ids),
+    Context.add(Audit.AuditLog, yield* Audit.AuditLog)
   )
   const provide = Effect.provideContext(context)
+  /** Organizer/admin actions on a registration are audited (statuses only: no personal data). */
+  const audit = (actor: Actor, action: Audit.AuditAction, before: Registration, after: Registration) =>
+    provide(Audit.record(actor, {
+      action,
+      targetType: "registration",
+      targetId: before.id,
+      subjectUserId: before.userId,
+      before: { status: before.status },
+      after: { status: after.status }
+    }))
 
   const register = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
     const id = yield* provide(nextRegistrationId)
@@ -102,6 +114,7 @@ export const make = Effect.gen(function*() {
         now: at
       }))
       yield* provide(commitPlan(event.id, decision.plan))
+      if (registration.userId !== actor.userId) yield* audit(actor, "registration.cancel", registration, decision.registration)
       return decision
     }))
     yield* Metrics.recordPlan(decision.plan)
@@ -115,6 +128,7 @@ export const make = Effect.gen(function*() {
       yield* requireManager(actor, event)
       const decision = yield* Effect.fromResult(Waitlist.decideManualConfirm({ event, registration, now: at }))
       yield* provide(commitPlan(event.id, decision.plan))
+      yield* audit(actor, "registration.confirm", registration, decision.registration)
       return decision
     }))
     yield* Metrics.recordPlan(decision.plan)
@@ -129,6 +143,7 @@ export const make = Effect.gen(function*() {
         yield* requireManager(actor, event)
         const decision = yield* Effect.fromResult(Waitlist.decideAttendance({ event, registration, attended, now: at }))
         yield* provide(commitPlan(event.id, decision.plan))
+        yield* audit(actor, "registration.attendance", registration, decision.registration)
         return decision.registration
       }))
     },

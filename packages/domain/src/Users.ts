@@ -7,19 +7,28 @@ import { Clock, Context, Effect, Layer, Option } from "effect"
 import { UserErased, UserNotFound } from "./DomainError.ts"
 import { Ids, nextUserId, type UserId } from "./Ids.ts"
 import type { PageRequest } from "./Page.ts"
+import * as Audit from "./Audit.ts"
 import * as Policy from "./Policy.ts"
 import * as Span from "./Span.ts"
 import type { AdminUpdateUserInput, Claims, CreateUserInput, UpdateProfileInput, User } from "./User.ts"
 import { type Actor, isAdmin } from "./User.ts"
+import { UnitOfWork } from "./UnitOfWork.ts"
 import { UserRepository } from "./UserRepository.ts"
 
 const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
+
+/** Which profile fields an admin input sets (names, never values). */
+const profileFieldsSet = (input: { readonly email?: unknown; readonly name?: unknown; readonly phone?: unknown }) =>
+  (["email", "name", "phone"] as const).filter((field) => input[field] !== undefined)
 
 /** @since 0.1.0 */
 export const make = Effect.gen(function*() {
   const users = yield* UserRepository
   const ids = yield* Ids
   const requireAdmin = (actor: Actor) => Policy.require(isAdmin(actor), "Only admins may manage users")
+  const unitOfWork = yield* UnitOfWork
+  const auditContext = Context.make(Audit.AuditLog, yield* Audit.AuditLog).pipe(Context.add(Ids, ids))
+  const audit = (actor: Actor, fact: Audit.AuditFact) => Effect.provideContext(Audit.record(actor, fact), auditContext)
 
   const newUser = Effect.fnUntraced(function*(subject: string, fields: { readonly email?: string | null | undefined; readonly name?: string | null | undefined; readonly phone?: string | null | undefined }) {
     const at = yield* now
@@ -68,7 +77,13 @@ export const make = Effect.gen(function*() {
 
   const create = Effect.fnUntraced(function*(actor: Actor, input: CreateUserInput) {
     yield* requireAdmin(actor)
-    return yield* users.insertIfAbsent(yield* newUser(input.subject, input))
+    const candidate = yield* newUser(input.subject, input)
+    return yield* unitOfWork.transact(Effect.gen(function*() {
+      const user = yield* users.insertIfAbsent(candidate)
+      // Field names only: the log is append-only, so it must never hold what an erase would remove.
+      yield* audit(actor, { action: "user.create", targetType: "user", targetId: user.id, subjectUserId: user.id, after: { fields: profileFieldsSet(input) } })
+      return user
+    }))
   }, Span.named("Users.create"))
 
   const get = Effect.fnUntraced(function*(actor: Actor, id: UserId) {
@@ -84,13 +99,18 @@ export const make = Effect.gen(function*() {
   const update = Effect.fnUntraced(function*(actor: Actor, id: UserId, input: AdminUpdateUserInput) {
     yield* requireAdmin(actor)
     const user = yield* load(id)
-    return yield* users.update({
-      ...user,
-      name: input.name !== undefined ? input.name : user.name,
-      phone: input.phone !== undefined ? input.phone : user.phone,
-      email: input.email !== undefined ? input.email : user.email,
-      updatedAt: yield* now
-    })
+    const at = yield* now
+    return yield* unitOfWork.transact(Effect.gen(function*() {
+      const updated = yield* users.update({
+        ...user,
+        name: input.name !== undefined ? input.name : user.name,
+        phone: input.phone !== undefined ? input.phone : user.phone,
+        email: input.email !== undefined ? input.email : user.email,
+        updatedAt: at
+      })
+      yield* audit(actor, { action: "user.update", targetType: "user", targetId: id, subjectUserId: id, after: { fields: profileFieldsSet(input) } })
+      return updated
+    }))
   }, Span.named("Users.update"))
 
   return { provision, me, updateMe, create, get, list, update } as const

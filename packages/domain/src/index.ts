@@ -4,6 +4,10 @@
  * @since 0.1.0
  */
 /** @since 0.1.0 */
+export * as Audit from "./Audit.ts"
+/** @since 0.1.0 */
+export * as AuditTrail from "./AuditTrail.ts"
+/** @since 0.1.0 */
 export * as Commit from "./Commit.ts"
 /** @since 0.1.0 */
 export * as DomainError from "./DomainError.ts"

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { HttpApi, OpenApi } from "effect/http-api"
+import { AuditApi } from "./Audit/Api.ts"
 import { EventsApi } from "./Events/Api.ts"
 import { HealthApi } from "./Health/Api.ts"
 import { LiveApi } from "./Live/Api.ts"
@@ -61,7 +62,7 @@ const addProblems = (spec: Record<string, any>): Record<string, any> => {
 /** @since 0.1.0 */
 export class Api extends HttpApi.make("live-events")
   .add(EventsApi, RegistrationsApi, MeApi, UsersApi, HealthApi)
-  .add(LiveApi, OutboxAdminApi, PrivacyApi)
+  .add(LiveApi, OutboxAdminApi, PrivacyApi, AuditApi)
   .annotate(HttpApi.ParseOptions, { errors: "all" })
   .annotate(OpenApi.Title, "Live Event Service")
   .annotate(OpenApi.Version, "0.1.0")

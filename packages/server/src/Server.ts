@@ -12,6 +12,8 @@ import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { NodeHttpServer } from "@effect/platform-node"
 import {
+  type Audit,
+  AuditTrail,
   type EventRepository,
   Events,
   Ids,
@@ -30,6 +32,7 @@ import type { OutboxStore } from "@live-events/outbox"
 import { IdempotencyKeys, SqlStore } from "@live-events/sql"
 import { createServer } from "node:http"
 import { Api } from "./Api.ts"
+import { AuditLive } from "./Audit/Http.ts"
 import * as CachedStore from "./Cache/CachedStore.ts"
 import * as AuthMiddleware from "./Auth/Middleware.ts"
 import { TokenVerifier } from "./Auth/TokenVerifier.ts"
@@ -61,6 +64,7 @@ import { UsersLive } from "./Users/Http.ts"
  * @since 0.1.0
  */
 export type Store =
+  | Audit.AuditLog
   | EventRepository.EventRepository
   | RegistrationRepository.RegistrationRepository
   | UserRepository.UserRepository
@@ -132,7 +136,8 @@ export const useCases = Layer.mergeAll(
   Events.Events.layer,
   Registrations.Registrations.layer,
   Users.Users.layer,
-  Privacy.Privacy.layer
+  Privacy.Privacy.layer,
+  AuditTrail.AuditTrail.layer
 ).pipe(
   Layer.provideMerge(Ids.Ids.layer)
 )
@@ -148,7 +153,17 @@ export const routes = Layer.mergeAll(
   Problem.middleware,
   SecurityMiddleware.middleware
 ).pipe(
-  Layer.provide([EventsLive, RegistrationsLive, MeLive, UsersLive, PrivacyLive, HealthLive, LiveLive, OutboxAdminLive]),
+  Layer.provide([
+    EventsLive,
+    RegistrationsLive,
+    MeLive,
+    UsersLive,
+    PrivacyLive,
+    AuditLive,
+    HealthLive,
+    LiveLive,
+    OutboxAdminLive
+  ]),
   Layer.provide([AuthMiddleware.layer, Problem.layerRequestValidation])
 )
 

@@ -92,6 +92,7 @@ const rows: ReadonlyArray<Row> = [
   // DELETE /v1/me would erase the matrix's own actors: Privacy.test.ts covers it.
   { name: "export user", method: "GET", path: (f) => `/v1/users/${f.subjectUserId}/export`, expected: adminOnly(200) },
   { name: "erase user", method: "DELETE", path: (f) => `/v1/users/${f.subjectUserId}`, expected: adminOnly(204) },
+  { name: "audit log", method: "GET", path: () => "/v1/admin/audit", expected: adminOnly(200) },
   { name: "health live", method: "GET", path: () => "/health/live", expected: all(200) },
   { name: "health ready", method: "GET", path: () => "/health/ready", expected: all(200) }
 ]

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import {
+  type Audit,
   type EventRepository,
   type OutboxWriter,
   type RegistrationRepository,
@@ -15,6 +16,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, type Redacted } from "effect"
 import { SqlClient, type SqlError, type Migrator } from "effect/sql"
 import * as Migrations from "./Migrations.ts"
+import * as SqlAuditLog from "./SqlAuditLog.ts"
 import * as SqlEventRepository from "./SqlEventRepository.ts"
 import * as SqlOutboxWriter from "./SqlOutboxWriter.ts"
 import * as SqlRegistrationRepository from "./SqlRegistrationRepository.ts"
@@ -30,6 +32,7 @@ export type Ports =
   | UnitOfWork.UnitOfWork
   | OutboxWriter.OutboxWriter
   | IdempotencyKeys.IdempotencyKeys
+  | Audit.AuditLog
 
 /**
  * The ports over an existing `SqlClient` (bring your own pool). Does not migrate.
@@ -42,7 +45,8 @@ export const layer: Layer.Layer<Ports, never, SqlClient.SqlClient> = Layer.merge
   SqlUserRepository.layer,
   SqlUnitOfWork.layer,
   SqlOutboxWriter.layer,
-  IdempotencyKeys.layerSql
+  IdempotencyKeys.layerSql,
+  SqlAuditLog.layer
 )
 
 /**
@@ -57,7 +61,8 @@ export const layerNotifying = (outboxNotifyChannel: string): Layer.Layer<Ports, 
     SqlUserRepository.layer,
     SqlUnitOfWork.layer,
     SqlOutboxWriter.layerNotify(outboxNotifyChannel),
-    IdempotencyKeys.layerSql
+    IdempotencyKeys.layerSql,
+    SqlAuditLog.layer
   )
 
 /** Runs the migrations when built. @since 0.1.0 */

@@ -8,6 +8,8 @@ export * as IdempotencyKeys from "./IdempotencyKeys.ts"
 /** @since 0.1.0 */
 export * as Migrations from "./Migrations.ts"
 /** @since 0.1.0 */
+export * as SqlAuditLog from "./SqlAuditLog.ts"
+/** @since 0.1.0 */
 export * as SqlEventRepository from "./SqlEventRepository.ts"
 /** @since 0.1.0 */
 export * as SqlOutboxWriter from "./SqlOutboxWriter.ts"

@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Option } from "effect"
+import type { AuditLog } from "../../src/Audit.ts"
 import type { DomainEvent } from "../../src/DomainEvent.ts"
 import type { Event } from "../../src/Event.ts"
 import { EventRepository } from "../../src/EventRepository.ts"
@@ -26,7 +27,7 @@ import { UserRepository } from "../../src/UserRepository.ts"
  *
  * @since 0.1.0
  */
-export type Ports = EventRepository | RegistrationRepository | UserRepository | UnitOfWork | OutboxWriter | Ids
+export type Ports = EventRepository | RegistrationRepository | UserRepository | UnitOfWork | OutboxWriter | AuditLog | Ids
 
 /**
  * Reads back what {@link OutboxWriter} recorded, for the unit-of-work contract only (the domain has no

@@ -6,7 +6,9 @@
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
-import { Ids, type Privacy, Registration } from "@live-events/domain"
+// `Audit` is imported so the emitted declarations can name the audit action type.
+import { type Audit as _Audit, Ids, type Privacy, Registration } from "@live-events/domain"
+import * as AuditApi from "../Audit/Api.ts"
 import { authenticated } from "../Endpoint.ts"
 import * as RegistrationsApi from "../Registrations/Api.ts"
 import * as UsersApi from "../Users/Api.ts"
@@ -18,7 +20,8 @@ export const StatusChangeJson = Schema.Struct({ status: Registration.Registratio
 export const PersonalDataJson = Schema.Struct({
   exportedAt: Schema.Date,
   user: Schema.Struct({ ...UsersApi.UserJson.fields, erasedAt: Schema.NullOr(Schema.Date) }),
-  registrations: Schema.Array(Schema.Struct({ ...RegistrationsApi.RegistrationJson.fields, history: Schema.Array(StatusChangeJson) }))
+  registrations: Schema.Array(Schema.Struct({ ...RegistrationsApi.RegistrationJson.fields, history: Schema.Array(StatusChangeJson) })),
+  audit: Schema.Array(AuditApi.AuditEntryJson)
 }).annotate({ identifier: "PersonalData" })
 /** @since 0.1.0 */
 export type PersonalDataJson = typeof PersonalDataJson.Type
@@ -30,7 +33,8 @@ export const toJson = (data: Privacy.PersonalData): PersonalDataJson => ({
   registrations: data.registrations.map((registration) => ({
     ...RegistrationsApi.toJson(registration),
     history: registration.history.map(({ at, status }) => ({ status, at }))
-  }))
+  })),
+  audit: data.audit.map(AuditApi.toJson)
 })
 
 const UserIdParams = { id: Ids.UserId }

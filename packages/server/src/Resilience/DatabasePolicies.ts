@@ -24,6 +24,7 @@ import { Cause, Context, Effect, Layer } from "effect"
 import { SqlError } from "effect/sql"
 import type { Config } from "effect"
 import {
+  Audit,
   DomainError,
   EventRepository,
   RegistrationRepository,
@@ -132,6 +133,7 @@ const decorate = <S extends Record<string, any>>(
  * @since 0.1.0
  */
 export const layerStore: Layer.Layer<
+  | Audit.AuditLog
   | EventRepository.EventRepository
   | RegistrationRepository.RegistrationRepository
   | UserRepository.UserRepository
@@ -139,6 +141,7 @@ export const layerStore: Layer.Layer<
   | IdempotencyKeys.IdempotencyKeys
   | Readiness,
   never,
+  | Audit.AuditLog
   | EventRepository.EventRepository
   | RegistrationRepository.RegistrationRepository
   | UserRepository.UserRepository
@@ -154,6 +157,7 @@ export const layerStore: Layer.Layer<
   const users = yield* UserRepository.UserRepository
   const unitOfWork = yield* UnitOfWork.UnitOfWork
   const idempotency = yield* IdempotencyKeys.IdempotencyKeys
+  const auditLog = yield* Audit.AuditLog
   const readiness = yield* Readiness
   return Context.make(UnitOfWork.UnitOfWork, {
     transact: (effect) =>
@@ -183,6 +187,7 @@ export const layerStore: Layer.Layer<
       decorate(guard, "UserRepository", users, ["findById", "findBySubject", "list"])
     ),
     Context.add(IdempotencyKeys.IdempotencyKeys, decorate(guard, "IdempotencyKeys", idempotency, [])),
+    Context.add(Audit.AuditLog, decorate(guard, "AuditLog", auditLog, ["list"])),
     Context.add(Readiness, {
       check: Effect.catchIf(
         policies.run("database-read", readiness.check),

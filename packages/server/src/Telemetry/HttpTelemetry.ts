@@ -10,7 +10,8 @@
  * - one log line per request (`http request`: method, route, status, duration, role — no path, query,
  *   header or body), at DEBUG for probes and scrapes;
  * - the caller's role on the server span (`user.roles`), set by the authentication middleware through
- *   {@link RequestInfo}.
+ *   {@link RequestInfo};
+ * - the correlation id for the audit log (`Audit.AuditContext`).
  *
  * @since 0.1.0
  */
@@ -22,6 +23,7 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "effect/http"
+import { Audit } from "@live-events/domain"
 import * as Correlation from "./Correlation.ts"
 
 /**
@@ -163,6 +165,8 @@ export const middleware = (options: Options = {}) => {
         Effect.updateContext((context: Context.Context<R | HttpServerRequest.HttpServerRequest>) => {
           const annotations = Context.get(context, References.CurrentLogAnnotations)
           let next = Context.add(context, RequestInfo, state)
+          // The audit log records which request an action came from.
+          next = Context.add(next, Audit.AuditContext, { correlationId: state.correlationId })
           next = Context.add(next, References.CurrentLogAnnotations, { ...annotations, correlationId: state.correlationId })
           return requestTracer === undefined ? next : Context.add(next, Tracer.Tracer, requestTracer)
         })
