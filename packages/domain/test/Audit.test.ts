@@ -4,16 +4,12 @@
  * correlation id; an attendee's own actions are not; the GDPR export carries the entries about the person.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { Audit, Events, Ids, Memory, Privacy, Registrations, Users } from "@live-events/domain"
+import { Effect } from "effect"
+import { Audit, Events, Privacy, Registrations, Users } from "@live-events/domain"
 import type { User } from "@live-events/domain"
+import { memoryUseCases } from "./UseCases.ts"
 
-const TestLayer = Layer.mergeAll(
-  Events.Events.layer,
-  Registrations.Registrations.layer,
-  Users.Users.layer,
-  Privacy.Privacy.layer
-).pipe(Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest)))
+const TestLayer = memoryUseCases
 
 const entries = (filter: Audit.AuditFilter = {}) =>
   Effect.map(Effect.flatMap(Audit.AuditLog, (log) => log.list({ ...filter, limit: 100 })), (page) => page.items)

@@ -6,17 +6,13 @@
  * every registration with its status history, to the person or an admin only.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { Events, Ids, Memory, Privacy, Registrations, Users } from "@live-events/domain"
+import { Events, Memory, Privacy, Registrations, Users } from "@live-events/domain"
 import type { User } from "@live-events/domain"
+import { memoryUseCases } from "./UseCases.ts"
 
-const TestLayer = Layer.mergeAll(
-  Events.Events.layer,
-  Registrations.Registrations.layer,
-  Users.Users.layer,
-  Privacy.Privacy.layer
-).pipe(Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest)))
+const TestLayer = memoryUseCases
 
 const day = 86_400_000
 

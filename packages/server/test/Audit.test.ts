@@ -4,11 +4,10 @@
  * time; bad filters are 400; the GDPR export carries the entries about the person; the table refuses
  * UPDATE and DELETE.
  */
-import { Context, Effect, Exit } from "effect"
+import { Effect, Exit } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Server from "../src/Server.ts"
-import { eventInput, start, type TestServer } from "./support/TestServer.ts"
+import { eventInput, startEmbedded, type TestServer } from "./support/TestServer.ts"
 
 describe("audit log over HTTP (PGlite)", () => {
   let server: TestServer
@@ -17,10 +16,7 @@ describe("audit log over HTTP (PGlite)", () => {
   let admin: string
 
   beforeAll(async () => {
-    server = await start(Server.storeEmbedded({ dataDir: undefined }))
-    sql = Context.get(server.context as Context.Context<SqlClient.SqlClient>, SqlClient.SqlClient)
-    organizer = await server.token("audit-organizer", "organizer")
-    admin = await server.token("audit-admin", "admin")
+    ;({ admin, organizer, server, sql } = await startEmbedded("audit"))
   })
   afterAll(() => server.close())
 

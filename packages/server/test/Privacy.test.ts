@@ -4,12 +4,11 @@
  * (checked in the table itself), clears notes, cancels the future seat and promotes the waitlist; the
  * erased token is refused with `user-erased`; an admin sees the anonymised export and may erase again.
  */
-import { Context, Effect } from "effect"
+import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as DevKey from "../src/Auth/DevKey.ts"
-import * as Server from "../src/Server.ts"
-import { eventInput, start, testKey, type TestServer } from "./support/TestServer.ts"
+import { eventInput, startEmbedded, testKey, type TestServer } from "./support/TestServer.ts"
 
 const person = { email: "gdpr.person-5521@example.org", name: "Godfrey Privacy", phone: "+33 1 23 45 67 89" }
 
@@ -20,10 +19,7 @@ describe("GDPR export and erase over HTTP (PGlite)", () => {
   let admin: string
 
   beforeAll(async () => {
-    server = await start(Server.storeEmbedded({ dataDir: undefined }))
-    sql = Context.get(server.context as Context.Context<SqlClient.SqlClient>, SqlClient.SqlClient)
-    organizer = await server.token("gdpr-organizer", "organizer")
-    admin = await server.token("gdpr-admin", "admin")
+    ;({ admin, organizer, server, sql } = await startEmbedded("gdpr"))
   })
   afterAll(() => server.close())
 

@@ -4,6 +4,7 @@
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpServer } from "effect/http"
+import { SqlClient } from "effect/sql"
 import * as DevKey from "../../src/Auth/DevKey.ts"
 import { TokenVerifier } from "../../src/Auth/TokenVerifier.ts"
 import * as HttpRateLimit from "../../src/RateLimit/HttpRateLimit.ts"
@@ -99,5 +100,20 @@ export const eventInput = (overrides: Record<string, unknown> = {}, days = 30) =
     location: "Berlin",
     capacity: 2,
     ...overrides
+  }
+}
+
+/**
+ * A server on a fresh in-memory PGlite (the SQL runs), with its `SqlClient` for looking at the tables,
+ * and an organizer's and an admin's token.
+ */
+export const startEmbedded = async (prefix: string) => {
+  const server = await start(Server.storeEmbedded({ dataDir: undefined }))
+  const sql = Context.get(server.context as Context.Context<SqlClient.SqlClient>, SqlClient.SqlClient)
+  return {
+    server,
+    sql,
+    organizer: await server.token(`${prefix}-organizer`, "organizer"),
+    admin: await server.token(`${prefix}-admin`, "admin")
   }
 }
