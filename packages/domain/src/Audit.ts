@@ -31,6 +31,7 @@ export type AuditAction =
   | "user.update"
   | "user.export"
   | "user.erase"
+  | "outbox.retry"
 
 /** @since 0.1.0 */
 export const auditActions: ReadonlyArray<AuditAction> = [
@@ -46,11 +47,15 @@ export const auditActions: ReadonlyArray<AuditAction> = [
   "user.create",
   "user.update",
   "user.export",
-  "user.erase"
+  "user.erase",
+  "outbox.retry"
 ]
 
 /** @since 0.1.0 */
-export type AuditTargetType = "event" | "registration" | "user"
+export type AuditTargetType = "event" | "registration" | "user" | "outbox-message"
+
+/** @since 0.1.0 */
+export const auditTargetTypes: ReadonlyArray<AuditTargetType> = ["event", "registration", "user", "outbox-message"]
 
 /** @since 0.1.0 */
 export interface AuditEntry {

@@ -69,6 +69,9 @@ describe("outbox administration (embedded)", () => {
     const retried = await server.request("POST", `/v1/admin/outbox/${ids[0]}/retry`, { token: admin })
     expect(retried.status).toBe(202)
     expect(retried.body).toEqual({ id: ids[0], status: "pending" })
+    // An admin action: audited, with the message as its target (the 404s above were not).
+    const audited = await server.request("GET", "/v1/admin/audit?action=outbox.retry", { token: admin })
+    expect(audited.body.items.map((e: any) => [e.targetType, e.targetId])).toEqual([["outbox-message", ids[0]]])
     // Twice: it is no longer a dead letter.
     expect((await server.request("POST", `/v1/admin/outbox/${ids[0]}/retry`, { token: admin })).status).toBe(404)
     const list = await server.request("GET", "/v1/admin/outbox", { token: admin })

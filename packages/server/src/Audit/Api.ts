@@ -17,7 +17,7 @@ export const AuditEntryJson = Schema.Struct({
   actorId: Schema.String,
   actorRoles: Schema.Array(User.Role),
   action: Schema.Literals(Audit.auditActions),
-  targetType: Schema.Literals(["event", "registration", "user"]),
+  targetType: Schema.Literals(Audit.auditTargetTypes),
   targetId: Schema.String,
   subjectUserId: Schema.NullOr(Schema.String),
   before: Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown)),

@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { User } from "@live-events/domain"
+import { Audit, Ids, UnitOfWork, User } from "@live-events/domain"
 import { OutboxStore } from "@live-events/outbox"
 import { Api } from "../Api.ts"
 import { CurrentActor } from "../Auth/Middleware.ts"
@@ -29,6 +29,8 @@ const forbidden = Problem.respond(403, "forbidden", "Only admins may manage the 
 export const OutboxAdminLive = HttpApiBuilder.group(Api, "outboxAdmin", (handlers) =>
   Effect.gen(function*() {
     const store = yield* OutboxStore.OutboxStore
+    const unitOfWork = yield* UnitOfWork.UnitOfWork
+    const auditContext = Context.make(Audit.AuditLog, yield* Audit.AuditLog).pipe(Context.add(Ids.Ids, yield* Ids.Ids))
     return handlers
       .handle("list", ({ query }) =>
         Effect.gen(function*() {
@@ -40,11 +42,19 @@ export const OutboxAdminLive = HttpApiBuilder.group(Api, "outboxAdmin", (handler
         Effect.gen(function*() {
           if (!(yield* requireAdmin)) return yield* forbidden
           yield* store.redrive(params.id)
+          // Audited once it happened (the outbox store is not part of the unit of work).
+          yield* unitOfWork.transact(
+            Effect.provideContext(
+              Audit.record(yield* CurrentActor, { action: "outbox.retry", targetType: "outbox-message", targetId: params.id }),
+              auditContext
+            )
+          )
           return { id: params.id, status: "pending" as const }
         }).pipe(
           Effect.catchTags({
             DeadLetterNotFound: (error) => Problem.respond(404, error.code, error.message),
-            OutboxStoreError: () => unavailable
+            OutboxStoreError: () => unavailable,
+            RepositoryError: () => unavailable
           })
         ))
   }))
