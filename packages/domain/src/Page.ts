@@ -19,6 +19,26 @@ export interface PageRequest {
   readonly cursor?: string | undefined
 }
 
+/**
+ * Every item of a paged list, fetching pages of `pageSize` until the last (exports, GDPR).
+ *
+ * @since 0.1.0
+ */
+export const collectAll = <A, E, R>(
+  fetch: (request: PageRequest) => Effect.Effect<Page<A>, E, R>,
+  pageSize = 100
+): Effect.Effect<Array<A>, E, R> =>
+  Effect.gen(function*() {
+    const all: Array<A> = []
+    let cursor: string | undefined = undefined
+    do {
+      const page: Page<A> = yield* fetch({ limit: pageSize, cursor })
+      all.push(...page.items)
+      cursor = page.nextCursor ?? undefined
+    } while (cursor !== undefined)
+    return all
+  })
+
 /** Encodes a sort key as an opaque URL-safe cursor. @since 0.1.0 */
 export const encodeCursor = (key: ReadonlyArray<string | number>): string =>
   btoa(JSON.stringify(key)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")

@@ -22,7 +22,7 @@ import { UserNotFound } from "./DomainError.ts"
 import { EventRepository } from "./EventRepository.ts"
 import { Ids, type UserId } from "./Ids.ts"
 import * as Metrics from "./Metrics.ts"
-import type { Page } from "./Page.ts"
+import { collectAll } from "./Page.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
 import * as Policy from "./Policy.ts"
 import * as Span from "./Span.ts"
@@ -73,18 +73,8 @@ export const make = Effect.gen(function*() {
   const audit = (actor: Actor, action: "user.export" | "user.erase", userId: UserId) =>
     provide(Audit.record(actor, { action, targetType: "user", targetId: userId, subjectUserId: userId }))
 
-  /** Every audit entry about the person, all pages. */
-  const auditAbout = (userId: UserId) =>
-    Effect.gen(function*() {
-      const all: Array<Audit.AuditEntry> = []
-      let cursor: string | undefined = undefined
-      do {
-        const page: Page<Audit.AuditEntry> = yield* auditLog.list({ concerning: userId, limit: 100, cursor })
-        all.push(...page.items)
-        cursor = page.nextCursor ?? undefined
-      } while (cursor !== undefined)
-      return all
-    })
+  /** Every audit entry about the person. */
+  const auditAbout = (userId: UserId) => collectAll((page) => auditLog.list({ ...page, concerning: userId }))
 
   const requireSelfOrAdmin = (actor: Actor, userId: UserId) =>
     Policy.require(actor.userId === userId || isAdmin(actor), "Only the person themself or an admin may do this")
@@ -95,18 +85,8 @@ export const make = Effect.gen(function*() {
       Option.match({ onNone: () => Effect.fail(new UserNotFound({ userId: id })), onSome: Effect.succeed })
     )
 
-  /** Every registration of the person, all pages. */
-  const allRegistrations = (userId: UserId) =>
-    Effect.gen(function*() {
-      const all: Array<Registration> = []
-      let cursor: string | undefined = undefined
-      do {
-        const page: Page<Registration> = yield* registrations.listByUser(userId, { limit: 100, cursor })
-        all.push(...page.items)
-        cursor = page.nextCursor ?? undefined
-      } while (cursor !== undefined)
-      return all
-    })
+  /** Every registration of the person. */
+  const allRegistrations = (userId: UserId) => collectAll((page) => registrations.listByUser(userId, page))
 
   const exportData = Effect.fnUntraced(function*(actor: Actor, userId: UserId) {
     yield* requireSelfOrAdmin(actor, userId)

@@ -6,7 +6,7 @@
 import { Effect, Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import { type Ids, Registration, Registrations } from "@live-events/domain"
+import { type Ids, Page, Registration, Registrations } from "@live-events/domain"
 import { Api } from "../Api.ts"
 import { CurrentActor } from "../Auth/Middleware.ts"
 // Imported so the emitted declaration of this layer can name the idempotency port it requires.
@@ -21,22 +21,12 @@ const encodeRegistration = Schema.encodeSync(Schema.toCodecJson(RegistrationJson
 const encodeRegisterInput = Schema.encodeSync(Schema.toCodecJson(Schema.NullOr(Registration.RegisterInput)))
 
 /** Pages through the whole list for the CSV export; the use-case checks access on every page. */
-const exportAll = Effect.fnUntraced(function*(
+const exportAll = (
   registrations: Registrations.Registrations["Service"],
   actor: Parameters<Registrations.Registrations["Service"]["listForEvent"]>[0],
   eventId: Ids.EventId,
   status: Registration.RegistrationStatus | undefined
-) {
-  const all: Array<Registration.Registration> = []
-  let cursor: string | undefined = undefined
-  do {
-    const page: { readonly items: ReadonlyArray<Registration.Registration>; readonly nextCursor: string | null } =
-      yield* registrations.listForEvent(actor, eventId, { status, limit: 100, cursor })
-    all.push(...page.items)
-    cursor = page.nextCursor ?? undefined
-  } while (cursor !== undefined)
-  return all
-})
+) => Page.collectAll((page) => registrations.listForEvent(actor, eventId, { ...page, status }))
 
 /** @since 0.1.0 */
 export const RegistrationsLive = HttpApiBuilder.group(Api, "registrations", (handlers) =>
