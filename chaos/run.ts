@@ -18,7 +18,8 @@
  * once mid-run: it disturbs everything else using that server, so it is off by default),
  * --no-kill [CHAOS_KILL=1], --nats [CHAOS_NATS=0] (NATS_URL, default 127.0.0.1:4222), --server ours|baseline [CHAOS_SERVER=ours], CHAOS_SERVER_ENV ("K=V ...": extra environment
  * for the server processes; e.g. BASELINE_UNSAFE_NO_LOCK=1 breaks the baseline on purpose, to watch
- * the checker catch it end to end).
+ * the checker catch it end to end), CHAOS_REDIS_URL [redis://127.0.0.1:6379] (the Redis the processes
+ * share for cross-process cache invalidation, as any multi-process deployment must).
  */
 import { execFileSync } from "node:child_process"
 import { readdirSync } from "node:fs"
@@ -115,6 +116,14 @@ interface Fault {
 
 const natsTarget = options.nats ? Nats.streamFor(options.seed) : undefined
 
+// Several processes share a Redis, as the README asks of any multi-process deployment: it carries the
+// read cache's cross-process invalidations (without it each process's cache may serve a value another
+// process changed until its TTL, and the final API view would not match the rows).
+const cacheEnv = {
+  REDIS_URL: strEnv("CHAOS_REDIS_URL", "redis://127.0.0.1:6379"),
+  CACHE_KEY_PREFIX: `lec-chaos-${options.seed}-${process.pid}`
+}
+
 const launch = (port: number, databaseUrl: string) =>
   startServer({
     kind: options.server,
@@ -122,7 +131,12 @@ const launch = (port: number, databaseUrl: string) =>
     databaseUrl,
     secret,
     logDir,
-    env: { DATABASE_POOL_SIZE: "10", ...(natsTarget === undefined ? {} : Nats.serverEnv(natsTarget)), ...serverEnv }
+    env: {
+      DATABASE_POOL_SIZE: "10",
+      ...cacheEnv,
+      ...(natsTarget === undefined ? {} : Nats.serverEnv(natsTarget)),
+      ...serverEnv
+    }
   })
 
 const postgresCluster = (): { version: string; name: string } => {
