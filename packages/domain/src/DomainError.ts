@@ -186,13 +186,34 @@ export class UserErased extends Schema.TaggedError<UserErased>()("UserErased", {
 }
 
 /**
+ * An erased user's record is final: an admin cannot write personal data back onto it (SPEC §2, GDPR:
+ * erase is irreversible).
+ *
+ * @since 0.1.0
+ */
+export class ErasedUserImmutable extends Schema.TaggedError<ErasedUserImmutable>()("ErasedUserImmutable", {
+  userId: Schema.String
+}, { httpApiStatus: 409 }) {
+  readonly code = "user-erased"
+  override get message() {
+    return "This user has been erased; their record can no longer be changed"
+  }
+}
+
+/**
  * Infrastructure failure behind a port (database, network). Carries a `reason`; `isRetryable` tells
  * resilience policies whether trying again can help.
  *
  * @since 0.1.0
  */
 export class RepositoryError extends Schema.TaggedError<RepositoryError>()("RepositoryError", {
-  reason: Schema.Literals(["unavailable", "timeout", "conflict", "constraint", "unknown"]),
+  /**
+   * `unavailable`, `timeout`: an outage (retryable); `conflict`: a concurrent writer won (retryable);
+   * `constraint`: the data contradicts a database constraint; `invalid`: the database refused a value
+   * (its data-exception class); `defect`: the statement itself is wrong (a bug); `unknown`: anything else.
+   * Only outages and unknown failures are reported to clients as the service being unavailable.
+   */
+  reason: Schema.Literals(["unavailable", "timeout", "conflict", "constraint", "invalid", "defect", "unknown"]),
   operation: Schema.String,
   cause: Schema.optional(Schema.Unknown)
 }, { httpApiStatus: 503 }) {
@@ -223,4 +244,5 @@ export type DomainError =
   | EventNotStarted
   | VersionMismatch
   | UserErased
+  | ErasedUserImmutable
   | InvalidCursor

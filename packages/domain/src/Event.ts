@@ -9,6 +9,7 @@
  */
 import { Schema, SchemaTransformation } from "effect"
 import { EventId, UserId } from "./Ids.ts"
+import * as Text from "./Text.ts"
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
 
@@ -46,8 +47,7 @@ export const TimeZone = Schema.String.check(
   Schema.makeFilter((zone: string) => isTimeZone(zone) || `"${zone}" is not an IANA time zone`)
 )
 
-const trimmed = (min: number, max: number) =>
-  Schema.Trim.check(Schema.isMinLength(min), Schema.isMaxLength(max))
+const trimmed = Text.trimmed
 
 /** @since 0.1.0 */
 export const Title = trimmed(1, 200)

@@ -324,7 +324,12 @@ export const make = Effect.gen(function*() {
           user
         )
       }),
-    update: (user) => Effect.as(write(setMap(state.users, user.id, user)), user),
+    update: (user) =>
+      Effect.suspend(() => {
+        const stored = state.users.get(user.id)
+        if (stored !== undefined && stored.erasedAt !== null) return Effect.succeed(stored)
+        return Effect.as(write(setMap(state.users, user.id, user)), user)
+      }),
     findById: (id) => Effect.sync(() => Option.fromNullishOr(state.users.get(id))),
     findBySubject: (subject) =>
       Effect.sync(() => Option.flatMap(Option.fromNullishOr(state.usersBySubject.get(subject)), (id) =>

@@ -49,6 +49,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export type CursorPart = "number" | "uuid"
 
 /**
+ * The range of a cursor's numbers: the instants of years 0001..9999 in epoch milliseconds. Every sort key
+ * is an instant or a sequence number far inside it; a number outside would become an invalid date or a
+ * value the database rejects, which is the client's mistake, not an outage.
+ */
+const MIN_KEY = -62_135_596_800_000 // 0001-01-01T00:00:00Z
+const MAX_KEY = 253_402_300_799_999 // 9999-12-31T23:59:59.999Z
+
+const isKeyNumber = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= MIN_KEY && (x as number) <= MAX_KEY
+
+/**
  * Decodes a cursor of the given shape, or fails with {@link InvalidCursor} when it was not produced by
  * {@link encodeCursor} for that shape.
  *
@@ -63,7 +73,7 @@ export const decodeCursor = (
     if (
       Array.isArray(parsed) && parsed.length === shape.length &&
       parsed.every((x, i) =>
-        shape[i] === "number" ? typeof x === "number" && Number.isSafeInteger(x) : typeof x === "string" && UUID.test(x)
+        shape[i] === "number" ? isKeyNumber(x) : typeof x === "string" && UUID.test(x)
       )
     ) return Effect.succeed(parsed)
   } catch {

@@ -13,9 +13,14 @@ import { type Actor, hasRole, isAdmin } from "./User.ts"
 /** Organizers and admins create events. @since 0.1.0 */
 export const canCreateEvent = (actor: Actor): boolean => isAdmin(actor) || hasRole(actor, "organizer")
 
-/** The event's organizer ("owner") or an admin manage it. @since 0.1.0 */
+/**
+ * The event's organizer ("owner") or an admin manage it. Roles come from the current token: an owner
+ * whose token no longer carries the organizer role has lost the right along with the role.
+ *
+ * @since 0.1.0
+ */
 export const canManageEvent = (actor: Actor, event: Event): boolean =>
-  isAdmin(actor) || event.organizerId === actor.userId
+  isAdmin(actor) || (event.organizerId === actor.userId && hasRole(actor, "organizer"))
 
 /**
  * Drafts are visible to their owner and admins only (SPEC §3: GET /v1/events/{id} "anyone (drafts:

@@ -9,6 +9,7 @@
  */
 import { Schema } from "effect"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
+import * as Text from "./Text.ts"
 
 /** @since 0.1.0 */
 export const RegistrationStatus = Schema.Literals(["confirmed", "waitlisted", "cancelled", "attended", "no_show"])
@@ -34,7 +35,7 @@ export interface Registration {
 }
 
 /** @since 0.1.0 */
-export const Notes = Schema.Trim.check(Schema.isMaxLength(1000))
+export const Notes = Text.trimmed(0, 1000)
 
 /** @since 0.1.0 */
 export const RegisterInput = Schema.Struct({ notes: Schema.optionalKey(Notes) })

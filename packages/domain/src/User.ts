@@ -8,6 +8,7 @@
  */
 import { Schema } from "effect"
 import type { UserId } from "./Ids.ts"
+import * as Text from "./Text.ts"
 
 /** @since 0.1.0 */
 export const Role = Schema.Literals(["admin", "organizer", "attendee"])
@@ -44,13 +45,15 @@ export const isAdmin = (actor: Actor): boolean => hasRole(actor, "admin")
 
 /** @since 0.1.0 */
 export const Email = Schema.Trim.check(
+  Text.storable,
   Schema.isMaxLength(320),
   Schema.isPattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { expected: "an email address" })
 )
 /** @since 0.1.0 */
-export const PersonName = Schema.Trim.check(Schema.isMinLength(1), Schema.isMaxLength(200))
+export const PersonName = Text.trimmed(1, 200)
 /** @since 0.1.0 */
 export const Phone = Schema.Trim.check(
+  Text.storable,
   Schema.isMaxLength(32),
   Schema.isPattern(/^\+?[0-9 ()-]{3,32}$/, { expected: "a phone number" })
 )
@@ -81,7 +84,7 @@ export type AdminUpdateUserInput = typeof AdminUpdateUserInput.Type
 
 /** Admin creation of a user ahead of their first login. @since 0.1.0 */
 export const CreateUserInput = Schema.Struct({
-  subject: Schema.Trim.check(Schema.isMinLength(1), Schema.isMaxLength(255)),
+  subject: Text.trimmed(1, 255),
   email: Schema.optionalKey(Email),
   name: Schema.optionalKey(PersonName),
   phone: Schema.optionalKey(Phone)

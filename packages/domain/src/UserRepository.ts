@@ -13,6 +13,10 @@ import type { User } from "./User.ts"
 export class UserRepository extends Context.Service<UserRepository, {
   /** Inserts unless a user with the same subject exists; returns the stored user either way. */
   readonly insertIfAbsent: (user: User) => Effect.Effect<User, RepositoryError>
+  /**
+   * Stores the user's profile — unless the stored row is erased: an erased row is never changed, and is
+   * returned as stored (callers compare `erasedAt`).
+   */
   readonly update: (user: User) => Effect.Effect<User, RepositoryError>
   readonly findById: (id: UserId) => Effect.Effect<Option.Option<User>, RepositoryError>
   readonly findBySubject: (subject: string) => Effect.Effect<Option.Option<User>, RepositoryError>

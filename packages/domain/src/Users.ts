@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
-import { UserErased, UserNotFound } from "./DomainError.ts"
+import { ErasedUserImmutable, UserErased, UserNotFound } from "./DomainError.ts"
 import { Ids, nextUserId, type UserId } from "./Ids.ts"
 import type { PageRequest } from "./Page.ts"
 import * as Audit from "./Audit.ts"
@@ -61,25 +61,30 @@ export const make = Effect.gen(function*() {
       Option.match({ onNone: () => Effect.fail(new UserNotFound({ userId: id })), onSome: Effect.succeed })
     )
 
+  /** Erase is irreversible: an erased record takes no further writes (checked again by the store). */
+  const requireNotErased = (user: User) =>
+    user.erasedAt === null ? Effect.succeed(user) : Effect.fail(new ErasedUserImmutable({ userId: user.id }))
+
   const me = Effect.fnUntraced(function*(actor: Actor) {
     return yield* load(actor.userId)
   }, Span.named("Users.me"))
 
   const updateMe = Effect.fnUntraced(function*(actor: Actor, input: UpdateProfileInput) {
-    const user = yield* load(actor.userId)
-    return yield* users.update({
+    const user = yield* Effect.flatMap(load(actor.userId), requireNotErased)
+    const updated = yield* users.update({
       ...user,
       name: input.name !== undefined ? input.name : user.name,
       phone: input.phone !== undefined ? input.phone : user.phone,
       updatedAt: yield* now
     })
+    return yield* requireNotErased(updated)
   }, Span.named("Users.updateMe"))
 
   const create = Effect.fnUntraced(function*(actor: Actor, input: CreateUserInput) {
     yield* requireAdmin(actor)
     const candidate = yield* newUser(input.subject, input)
     return yield* unitOfWork.transact(Effect.gen(function*() {
-      const user = yield* users.insertIfAbsent(candidate)
+      const user = yield* Effect.flatMap(users.insertIfAbsent(candidate), requireNotErased)
       // Field names only: the log is append-only, so it must never hold what an erase would remove.
       yield* audit(actor, { action: "user.create", targetType: "user", targetId: user.id, subjectUserId: user.id, after: { fields: profileFieldsSet(input) } })
       return user
@@ -98,16 +103,17 @@ export const make = Effect.gen(function*() {
 
   const update = Effect.fnUntraced(function*(actor: Actor, id: UserId, input: AdminUpdateUserInput) {
     yield* requireAdmin(actor)
-    const user = yield* load(id)
+    const user = yield* Effect.flatMap(load(id), requireNotErased)
     const at = yield* now
     return yield* unitOfWork.transact(Effect.gen(function*() {
-      const updated = yield* users.update({
+      // Erased meanwhile: the store left the row alone; failing rolls the audit entry back.
+      const updated = yield* Effect.flatMap(users.update({
         ...user,
         name: input.name !== undefined ? input.name : user.name,
         phone: input.phone !== undefined ? input.phone : user.phone,
         email: input.email !== undefined ? input.email : user.email,
         updatedAt: at
-      })
+      }), requireNotErased)
       yield* audit(actor, { action: "user.update", targetType: "user", targetId: id, subjectUserId: id, after: { fields: profileFieldsSet(input) } })
       return updated
     }))

@@ -42,6 +42,8 @@ export * as Registrations from "./Registrations.ts"
 /** @since 0.1.0 */
 export * as Span from "./Span.ts"
 /** @since 0.1.0 */
+export * as Text from "./Text.ts"
+/** @since 0.1.0 */
 export * as UnitOfWork from "./UnitOfWork.ts"
 /** @since 0.1.0 */
 export * as User from "./User.ts"

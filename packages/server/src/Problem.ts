@@ -172,14 +172,62 @@ export const fromDomainError = (error: DomainError | { readonly _tag: "Repositor
         errors: [{ field: "cursor", message: "not a cursor returned by this list" }]
       })
     case "RepositoryError":
-      // The cause may name tables or hosts: never sent. Clients may retry shortly, or when an open
-      // circuit closes (the resilience policies put their rejection in the cause).
-      return make(503, error.code, "The service is temporarily unavailable, please retry", {
-        headers: { "retry-after": String(retryAfterOf((error as { readonly cause?: unknown }).cause)) }
-      })
+      return fromRepositoryError(error as Errors.RepositoryError)
     default:
       return make(status, error.code, status >= 500 ? "Internal error" : (error as { message: string }).message)
   }
+}
+
+/**
+ * A storage failure's problem. The cause may name tables, hosts or values: never sent, but logged by
+ * {@link logRepositoryError}. Only an outage is a 503 (clients may retry shortly, or when an open
+ * circuit closes: the resilience policies put their rejection in the cause); a value the database
+ * refused is the request's fault (400), a violated constraint a conflict with the stored state (409),
+ * a statement that cannot run our bug (500).
+ *
+ * @since 0.1.0
+ */
+export const fromRepositoryError = (error: Errors.RepositoryError): Problem => {
+  switch (error.reason) {
+    case "invalid":
+      return make(400, "invalid-input", "The request holds a value that cannot be stored")
+    case "constraint":
+      return make(409, "conflict", "The request conflicts with the current state of the resource")
+    case "defect":
+      return make(500, "internal-error", "An unexpected error occurred")
+    default:
+      return make(503, error.code, "The service is temporarily unavailable, please retry", {
+        headers: { "retry-after": String(retryAfterOf(error.cause)) }
+      })
+  }
+}
+
+/**
+ * Logs a storage failure with its cause (operation, reason, SQLSTATE and the database's message), so a
+ * 4xx/5xx answered for it can be explained: an outage as a warning, anything else as an error.
+ *
+ * @since 0.1.0
+ */
+export const logRepositoryError = (error: Errors.RepositoryError): Effect.Effect<void> => {
+  const outage = error.isRetryable || error.reason === "unknown"
+  const annotations = { operation: error.operation, reason: error.reason, ...describeCause(error.cause) }
+  return (outage ? Effect.logWarning("Storage failure") : Effect.logError("Storage refused a statement")).pipe(
+    Effect.annotateLogs(annotations)
+  )
+}
+
+const describeCause = (cause: unknown): Record<string, string> => {
+  const described: Record<string, string> = {}
+  let current: unknown = cause
+  // SqlError → its reason → the driver's error: the first SQLSTATE and message found.
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    const record = current as Record<string, unknown>
+    if (described["sqlState"] === undefined && typeof record["code"] === "string") described["sqlState"] = record["code"]
+    if (described["cause"] === undefined && typeof record["_tag"] === "string") described["cause"] = record["_tag"]
+    if (typeof record["message"] === "string" && record["message"].length > 0) described["message"] = record["message"].slice(0, 300)
+    current = "reason" in record && typeof record["reason"] === "object" ? record["reason"] : record["cause"]
+  }
+  return described
 }
 
 const retryAfterOf = (cause: unknown): number =>
@@ -202,9 +250,11 @@ export const catchDomain = <A, E extends DomainError | { readonly _tag: "Reposit
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A | HttpServerResponse.HttpServerResponse, never, R> =>
   Effect.catch(effect, (error) =>
-    isDomainError(error)
-      ? toResponse(fromDomainError(error))
-      : Effect.die(error))
+    !isDomainError(error)
+      ? Effect.die(error)
+      : (error as { readonly _tag: string })._tag === "RepositoryError"
+      ? Effect.andThen(logRepositoryError(error as unknown as Errors.RepositoryError), toResponse(fromDomainError(error)))
+      : toResponse(fromDomainError(error)))
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 

@@ -40,10 +40,18 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
         mapSqlError("UserRepository.insertIfAbsent")
       )
 
+    // An erased row is final: the update skips it and the row is returned as stored (one statement).
     const update = (user: User.User) =>
-      sql<UserRow>`UPDATE users u SET email = ${user.email}, name = ${user.name}, phone = ${user.phone},
-          updated_at = ${user.updatedAt}, erased_at = ${user.erasedAt}
-        WHERE u.id = ${user.id} RETURNING ${columns}`.pipe(
+      sql<UserRow>`
+        WITH updated AS (
+          UPDATE users u SET email = ${user.email}, name = ${user.name}, phone = ${user.phone},
+            updated_at = ${user.updatedAt}, erased_at = ${user.erasedAt}
+          WHERE u.id = ${user.id} AND u.erased_at IS NULL
+          RETURNING *
+        )
+        SELECT ${columns} FROM updated u
+        UNION ALL
+        SELECT ${columns} FROM users u WHERE u.id = ${user.id} AND NOT EXISTS (SELECT 1 FROM updated)`.pipe(
         Effect.map((rows) => toUser(rows[0]!)),
         mapSqlError("UserRepository.update")
       )

@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
-import { Audit, Event, Ids, User } from "@live-events/domain"
+import { Audit, Event, Ids, Text, User } from "@live-events/domain"
 import { authenticated } from "../Endpoint.ts"
 import * as Pagination from "../Pagination.ts"
 
@@ -40,7 +40,7 @@ export class AuditApi extends HttpApiGroup.make("audit").add(
     query: {
       actor: Schema.optionalKey(Ids.UserId),
       action: Schema.optionalKey(Schema.Literals(Audit.auditActions)),
-      target: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(64))),
+      target: Schema.optionalKey(Text.plain(1, 64)),
       from: Schema.optionalKey(Event.Instant),
       to: Schema.optionalKey(Event.Instant),
       ...Pagination.query

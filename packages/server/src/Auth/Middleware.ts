@@ -11,7 +11,7 @@
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
-import { Span, type User, Users } from "@live-events/domain"
+import { Span, Text, type User, Users } from "@live-events/domain"
 import * as Problem from "../Problem.ts"
 import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
 import { TokenVerifier } from "./TokenVerifier.ts"
@@ -56,8 +56,14 @@ export const authenticate = Effect.fnUntraced(function*(token: string) {
     return { _tag: "Refused" as const, response: yield* unauthenticated("The bearer token is invalid or expired", true) }
   }
   const claims = verified.success
+  // Claims are stored as the profile: a NUL or a lone surrogate in one makes the token unusable, not
+  // the service unavailable.
+  if (![claims.subject, claims.email ?? "", claims.name ?? ""].every(Text.isStorable)) {
+    return { _tag: "Refused" as const, response: yield* unauthenticated("The bearer token carries malformed claims", true) }
+  }
   const user = yield* Effect.result(users.provision({ subject: claims.subject, email: claims.email, name: claims.name }))
   if (user._tag === "Failure") {
+    if (user.failure._tag === "RepositoryError") yield* Problem.logRepositoryError(user.failure)
     return { _tag: "Refused" as const, response: yield* Problem.toResponse(Problem.fromDomainError(user.failure)) }
   }
   const actor: User.Actor = { userId: user.success.id, roles: claims.roles }

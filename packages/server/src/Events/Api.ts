@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
-import { Event, Ids } from "@live-events/domain"
+import { Event, Ids, Text } from "@live-events/domain"
 import { authenticated, optionallyAuthenticated } from "../Endpoint.ts"
 import * as Pagination from "../Pagination.ts"
 
@@ -63,7 +63,7 @@ export const toJson = (event: Event.Event): EventJson => ({
 export const EventIdParams = { id: Ids.EventId }
 
 /** @since 0.1.0 */
-export const IdempotencyKey = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255))
+export const IdempotencyKey = Text.plain(1, 255)
 
 const transition = (identifier: "publish" | "unpublish" | "cancel") =>
   authenticated(HttpApiEndpoint.post(identifier, `/v1/events/:id/${identifier}`, {
@@ -80,7 +80,7 @@ export class EventsApi extends HttpApiGroup.make("events").add(
       from: Schema.optionalKey(Event.Instant),
       to: Schema.optionalKey(Event.Instant),
       organizerId: Schema.optionalKey(Ids.UserId),
-      q: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200))),
+      q: Schema.optionalKey(Text.plain(0, 200)),
       status: Schema.optionalKey(Event.EventStatus),
       ...Pagination.query
     },

@@ -43,7 +43,13 @@ export const RedriveJson = Schema.Struct({ id: Schema.String, status: Schema.Lit
  */
 export class OutboxAdminApi extends HttpApiGroup.make("outboxAdmin").add(
   authenticated(HttpApiEndpoint.get("list", "/v1/admin/outbox", {
-    query: Pagination.query,
+    query: {
+      ...Pagination.query,
+      // The outbox pages by its `bigint` position: digits that fit one, never a value the database refuses.
+      cursor: Schema.optionalKey(
+        Schema.String.check(Schema.isPattern(/^\d{1,18}$/, { expected: "a cursor returned by this list" }))
+      )
+    },
     success: Pagination.PageJson(DeadLetterJson)
   })),
   authenticated(HttpApiEndpoint.post("retry", "/v1/admin/outbox/:id/retry", {
