@@ -1,19 +1,22 @@
 /**
- * Port: hands one outbox message to the outside world. The relay calls it once per message, in
- * per-aggregate order, and retries on failure, so implementations only need to be honest about
- * failure: succeed only once the target has accepted the message.
+ * Port: hands outbox messages to the outside world. The relay hands over each claimed batch at once
+ * (`publishBatch`), in position order, and retries what failed, so implementations only need to be
+ * honest about failure: report a message published only once the target has accepted it.
  *
  * - `layerInProcess`: an Effect `PubSub` in this process (the embedded default); live-update streams
- *   subscribe through {@link InProcessMessages}.
+ *   subscribe through {@link InProcessMessages}. A batch is one `publishAll`.
  * - `layerNats`: NATS JetStream, subject `<prefix>.<type>.<aggregateId>`, the message id as
- *   `Nats-Msg-Id` so the broker drops redeliveries within the stream's duplicate window.
- * - `layerWebhook`: a signed HTTP `POST` (see {@link WebhookSignature} for the headers).
+ *   `Nats-Msg-Id` so the broker drops redeliveries within the stream's duplicate window. A batch is
+ *   pipelined: every message is sent, then all acknowledgements are awaited together.
+ * - `layerWebhook`: a signed HTTP `POST` (see {@link WebhookSignature} for the headers), one message
+ *   at a time per aggregate (see {@link fromPublish}).
  *
  * @since 0.1.0
  */
 import type { NatsConnection } from "@nats-io/transport-node"
-import { Clock, Context, Duration, Effect, Layer, PubSub, type Redacted, Schema, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, PubSub, type Redacted, Schema, Stream } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
+import * as OutboxBatch from "./OutboxBatch.ts"
 import type { OutboxMessage } from "./OutboxMessage.ts"
 import * as WebhookSignature from "./WebhookSignature.ts"
 
@@ -38,11 +41,40 @@ export class PublishError extends Schema.TaggedError<PublishError>()("OutboxPubl
 }
 
 /**
+ * What became of one message of a batch (see {@link OutboxBatch.Outcome}).
+ *
+ * @since 0.2.0
+ */
+export type Outcome = OutboxBatch.Outcome<PublishError>
+
+/** @since 0.2.0 */
+export type BatchOptions = OutboxBatch.BatchOptions
+
+/**
  * @since 0.1.0
  */
 export class OutboxPublisher extends Context.Service<OutboxPublisher, {
   readonly publish: (message: OutboxMessage) => Effect.Effect<void, PublishError>
+  /**
+   * Publishes a batch given in position order and reports one {@link Outcome} per message, in the
+   * same order. A message is sent only after every earlier message of its aggregate in the batch was
+   * sent (sent, not necessarily acknowledged: pipelining is allowed), and a failure of its aggregate
+   * stops it. Never fails as a whole: a target that is down fails every message it was sent.
+   */
+  readonly publishBatch: (
+    messages: ReadonlyArray<OutboxMessage>,
+    options?: BatchOptions
+  ) => Effect.Effect<ReadonlyArray<Outcome>>
 }>()("@live-events/outbox/OutboxPublisher") {}
+
+/**
+ * A publisher from its one-message operation; batches go through {@link OutboxBatch.oneAtATime}.
+ *
+ * @since 0.2.0
+ */
+export const fromPublish = (
+  publish: (message: OutboxMessage) => Effect.Effect<void, PublishError>
+): OutboxPublisher["Service"] => OutboxPublisher.of({ publish, publishBatch: OutboxBatch.oneAtATime(publish) })
 
 /**
  * The messages published in this process, for live-update streams.
@@ -81,7 +113,19 @@ export const layerInProcess = (
     const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
       yield* PubSub.publish(pubsub, message)
     })
-    return Context.make(OutboxPublisher, OutboxPublisher.of({ publish })).pipe(
+    const publishBatch = (messages: ReadonlyArray<OutboxMessage>, options?: BatchOptions) =>
+      Effect.suspend(() => {
+        const indexes = OutboxBatch.sendOrder(messages, options)
+        const outcomes: Array<Outcome> = new Array(messages.length).fill(undefined)
+        return PubSub.publishAll(pubsub, indexes.map((i) => messages[i]!)).pipe(Effect.map(() => {
+          for (const i of indexes) {
+            outcomes[i] = Exit.void
+            options?.onOutcome?.(i, Exit.void)
+          }
+          return outcomes
+        }))
+      })
+    return Context.make(OutboxPublisher, OutboxPublisher.of({ publish, publishBatch })).pipe(
       Context.add(InProcessMessages, InProcessMessages.of({ pubsub, subscribe: Stream.fromPubSub(pubsub) }))
     )
   }))
@@ -130,6 +174,12 @@ export class NatsConnectionService extends Context.Service<NatsConnectionService
  * success: the broker already has the message. The client reconnects forever after a later loss;
  * publishes fail meanwhile and the relay retries them.
  *
+ * A batch is pipelined: all messages are sent on the one connection in batch order (so the broker
+ * stores each aggregate's messages in order), then the acknowledgements are awaited together, each
+ * under `ackTimeout`. A message whose acknowledgement failed is reported failed; later messages of its
+ * aggregate may have been stored meanwhile, but the relay gives them back unpublished and sends them
+ * again after it: the broker drops those copies by `Nats-Msg-Id`.
+ *
  * @since 0.1.0
  */
 export const layerNats = (
@@ -176,22 +226,44 @@ export const layerNats = (
       catch: (error) => natsError(`ensure stream ${streamName}`, error)
     })
     const js = jetstream(connection, { timeout: ackTimeout })
-    const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
+    // Resolves with the broker's acknowledgement; never throws synchronously (an async function).
+    const send = async (message: OutboxMessage) => {
       const headers = transport.headers()
       headers.set("Outbox-Type", message.type)
       headers.set("Outbox-Aggregate-Id", message.aggregateId)
       if (message.traceparent !== undefined) headers.set("traceparent", message.traceparent)
+      return await js.publish(`${prefix}.${message.type}.${message.aggregateId}`, JSON.stringify(message.payload), {
+        msgID: message.id,
+        timeout: ackTimeout,
+        headers
+      })
+    }
+    const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
       yield* Effect.tryPromise({
-        try: () =>
-          js.publish(`${prefix}.${message.type}.${message.aggregateId}`, JSON.stringify(message.payload), {
-            msgID: message.id,
-            timeout: ackTimeout,
-            headers
-          }),
+        try: () => send(message),
         catch: (error) => natsError(`publish ${message.id}`, error)
       })
     })
-    return Context.make(OutboxPublisher, OutboxPublisher.of({ publish })).pipe(
+    const publishBatch = (messages: ReadonlyArray<OutboxMessage>, options?: BatchOptions) =>
+      Effect.promise(() => {
+        const outcomes: Array<Outcome> = new Array(messages.length).fill(undefined)
+        // Every send starts before the first acknowledgement is awaited.
+        const acks = OutboxBatch.sendOrder(messages, options).map((i) =>
+          send(messages[i]!).then(
+            () => {
+              outcomes[i] = Exit.void
+              options?.onOutcome?.(i, Exit.void)
+            },
+            (error) => {
+              const failed = Exit.fail(natsError(`publish ${messages[i]!.id}`, error))
+              outcomes[i] = failed
+              options?.onOutcome?.(i, failed)
+            }
+          )
+        )
+        return Promise.all(acks).then(() => outcomes)
+      }).pipe(Effect.withSpan("OutboxPublisher.publishBatch", { attributes: { messages: messages.length } }))
+    return Context.make(OutboxPublisher, OutboxPublisher.of({ publish, publishBatch })).pipe(
       Context.add(
         NatsConnectionService,
         NatsConnectionService.of({ connection, stream: streamName, subjectPrefix: prefix })
@@ -261,14 +333,15 @@ export const layerWebhook = (
           `HTTP ${response.status} for message ${message.id}`
         )
       })
-      return OutboxPublisher.of({ publish })
+      return fromPublish(publish)
     })
   )
 
 /**
  * Publishes to several publishers in turn (e.g. NATS for other processes and in-process for this
  * one's live streams). Fails on the first failure; since the relay retries the whole message, targets
- * must tolerate duplicates (NATS dedups by id, webhooks carry `Webhook-Id`).
+ * must tolerate duplicates (NATS dedups by id, webhooks carry `Webhook-Id`). In a batch, each target
+ * gets what every earlier target accepted (per aggregate, up to its first failure).
  *
  * @since 0.1.0
  */
@@ -276,5 +349,25 @@ export const fanOut = (
   publishers: ReadonlyArray<OutboxPublisher["Service"]>
 ): OutboxPublisher["Service"] =>
   OutboxPublisher.of({
-    publish: (message) => Effect.forEach(publishers, (publisher) => publisher.publish(message), { discard: true })
+    publish: (message) => Effect.forEach(publishers, (publisher) => publisher.publish(message), { discard: true }),
+    publishBatch: Effect.fnUntraced(function*(messages: ReadonlyArray<OutboxMessage>, options?: BatchOptions) {
+      const outcomes: Array<Outcome> = new Array(messages.length).fill(undefined)
+      let indexes: ReadonlyArray<number> = messages.map((_, i) => i)
+      for (const publisher of publishers) {
+        if (indexes.length === 0) break
+        const current = indexes
+        const skip = options?.skip
+        const onOutcome = options?.onOutcome
+        const last = publisher === publishers[publishers.length - 1]
+        const results = yield* publisher.publishBatch(current.map((i) => messages[i]!), {
+          concurrency: options?.concurrency,
+          skip: skip === undefined ? undefined : (k) => skip(current[k]!),
+          // A message's outcome is known once the last target has it.
+          onOutcome: onOutcome === undefined || !last ? undefined : (k, outcome) => onOutcome(current[k]!, outcome)
+        })
+        for (let k = 0; k < current.length; k++) outcomes[current[k]!] = results[k]
+        indexes = OutboxBatch.acceptedPrefix(current, messages, outcomes)
+      }
+      return outcomes
+    })
   })

@@ -4,17 +4,21 @@
  * so any number of them, in any number of processes, deliver each message once while no lease expires,
  * and in order per aggregate.
  *
- * Each cycle claims a batch (under a lease that a heartbeat extends), publishes the aggregates of the
- * batch concurrently but each aggregate's messages one after another, then marks the delivered ones
- * in one statement. When a delivery fails the rest of that aggregate's batch is given back untouched,
- * and the failed message is retried after a jittered exponential delay (attempts are persisted, so
- * the backoff continues across processes) or dead-lettered after `maxAttempts` (at once when the
- * target rejects it for good). A relay whose lease was lost (heartbeat found it expired and taken)
- * stops publishing those messages.
+ * Each cycle claims a batch (under a lease that a heartbeat extends), hands the whole batch to the
+ * publisher (`publishBatch`: pipelined to NATS, one `publishAll` in process, one message at a time per
+ * aggregate to webhooks with `concurrency` aggregates at once), then marks the delivered ones in one
+ * statement. A message counts as delivered only if it and every earlier message of its aggregate in
+ * the batch were acknowledged. At an aggregate's first failure the rest of its batch is given back
+ * untouched, and the failed message is retried after a jittered exponential delay (attempts are
+ * persisted, so the backoff continues across processes) or dead-lettered after `maxAttempts` (at once
+ * when the target rejects it for good). A relay whose lease was lost (heartbeat found it expired and
+ * taken) does not send those messages.
  *
  * A relay wakes on {@link OutboxSignal} (PostgreSQL `LISTEN`) and polls every `pollInterval` anyway,
- * so a missed notification, or a database without `NOTIFY` (PGlite), only costs latency. It also keeps
- * the gauges of {@link OutboxMetrics} fresh and purges delivered messages after `retention`.
+ * so a missed notification, or a database without `NOTIFY` (PGlite), only costs latency. Wake-ups are
+ * debounced: after a full batch the relay claims again at once; otherwise it waits, and any number of
+ * signals that arrived during the cycle end that wait together, costing one follow-up claim. It also
+ * keeps the gauges of {@link OutboxMetrics} fresh and purges delivered messages after `retention`.
  *
  * @since 0.1.0
  */
@@ -34,7 +38,7 @@ import {
 import { SecureRandom } from "effect/crypto"
 import type { ClaimedMessage } from "./OutboxMessage.ts"
 import * as OutboxMetrics from "./OutboxMetrics.ts"
-import { OutboxPublisher, PublishError } from "./OutboxPublisher.ts"
+import { type Outcome, OutboxPublisher, PublishError } from "./OutboxPublisher.ts"
 import { OutboxSignal } from "./OutboxSignal.ts"
 import { OutboxStore, type OutboxStoreError } from "./OutboxStore.ts"
 
@@ -55,7 +59,7 @@ export interface Options {
    * count. Default: exponential from 1 second, capped at 5 minutes, jittered ±20 %.
    */
   readonly retrySchedule?: Schedule.Schedule<any, number> | undefined
-  /** Aggregates published concurrently within a batch; default 16. */
+  /** Aggregates published concurrently within a batch by one-message-at-a-time publishers; default 16. */
   readonly concurrency?: number | undefined
   /** Delivered messages older than this are deleted; default 7 days. `undefined`-safe; `Infinity` keeps them. */
   readonly retention?: Duration.Input | undefined
@@ -118,13 +122,47 @@ const describe = (cause: Cause.Cause<PublishError>): { readonly text: string; re
   return { text: Cause.pretty(cause).slice(0, 2000), retryable: true }
 }
 
+/** What becomes of a published batch in the store. */
+interface Settlement {
+  readonly delivered: Array<ClaimedMessage>
+  readonly failed: Array<readonly [ClaimedMessage, Cause.Cause<PublishError>]>
+  readonly givenBack: Array<number>
+}
+
+/**
+ * Per aggregate: the acknowledged prefix is delivered; its first failure is retried or dead-lettered;
+ * whatever follows it (even if the target acknowledged it) is given back, so that it is published again
+ * after the failed message and never marked before it.
+ */
+const settle = (claimed: ReadonlyArray<ClaimedMessage>, outcomes: ReadonlyArray<Outcome>): Settlement => {
+  const settlement: Settlement = { delivered: [], failed: [], givenBack: [] }
+  const stopped = new Set<string>()
+  for (let i = 0; i < claimed.length; i++) {
+    const message = claimed[i]!
+    const outcome = outcomes[i]
+    if (stopped.has(message.aggregateId)) settlement.givenBack.push(message.position)
+    else if (outcome !== undefined && Exit.isSuccess(outcome)) settlement.delivered.push(message)
+    else {
+      stopped.add(message.aggregateId)
+      // Not sent, or cut short by an interruption: no attempt to count.
+      if (outcome === undefined || Cause.hasInterruptsOnly(outcome.cause)) settlement.givenBack.push(message.position)
+      else settlement.failed.push([message, outcome.cause])
+    }
+  }
+  return settlement
+}
+
 /**
  * Builds a relay without starting it (see {@link layer} for the running one).
  *
  * @since 0.1.0
  */
 export const make = (options: Options = {}): Effect.Effect<
-  OutboxRelay["Service"] & { readonly heartbeat: Effect.Effect<void, OutboxStoreError> },
+  OutboxRelay["Service"] & {
+    readonly heartbeat: Effect.Effect<void, OutboxStoreError>
+    /** The claim size: a cycle that claimed fewer found everything there was to claim. */
+    readonly batchSize: number
+  },
   never,
   OutboxStore | OutboxPublisher
 > =>
@@ -156,25 +194,9 @@ export const make = (options: Options = {}): Effect.Effect<
       }
     })
 
-    // One aggregate's messages, in order; stops at the first failure and gives back the rest.
-    const deliverRun = Effect.fnUntraced(function*(run: ReadonlyArray<ClaimedMessage>, delivered: Array<ClaimedMessage>) {
-      for (let i = 0; i < run.length; i++) {
-        const message = run[i]!
-        if (lost.has(message.position)) return
-        const exit = yield* Effect.exit(publisher.publish(message))
-        if (Exit.isSuccess(exit)) {
-          delivered.push(message)
-          continue
-        }
-        if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
-        yield* fail(message, exit.cause)
-        yield* store.release(owner, run.slice(i + 1).map((rest) => rest.position))
-        return
-      }
-    })
-
-    // The batch in flight, so that an interruption (shutdown) can settle it.
-    let delivered: Array<ClaimedMessage> = []
+    // The batch in flight and its outcomes known so far, so that an interruption (shutdown) can settle it.
+    let inFlight: ReadonlyArray<ClaimedMessage> = []
+    let known: ReadonlyArray<Outcome> = []
 
     const record = Effect.fnUntraced(function*(messages: ReadonlyArray<ClaimedMessage>) {
       yield* store.markPublished(messages.map((message) => message.position))
@@ -188,8 +210,9 @@ export const make = (options: Options = {}): Effect.Effect<
     // On shutdown: record what was delivered and give back the rest, so another relay takes it over at
     // once instead of after the lease. Best effort: if the database is gone, the lease expires instead.
     const settleInterrupted = Effect.suspend(() => {
-      const done = delivered
-      const givenBack = Array.from(held).filter((position) => !done.some((message) => message.position === position))
+      const done = settle(inFlight, known).delivered
+      const recorded = new Set(done.map((message) => message.position))
+      const givenBack = Array.from(held).filter((position) => !recorded.has(position))
       return Effect.andThen(record(done), store.release(owner, givenBack)).pipe(
         Effect.tapCause((cause) => Effect.logWarning("Outbox relay could not settle its batch on shutdown", cause)),
         Effect.ignore
@@ -200,16 +223,21 @@ export const make = (options: Options = {}): Effect.Effect<
       const claimed = yield* store.claim({ owner, limit: batchSize, lease })
       if (claimed.length === 0) return 0
       for (const message of claimed) held.add(message.position)
-      const runs = new Map<string, Array<ClaimedMessage>>()
-      for (const message of claimed) {
-        const run = runs.get(message.aggregateId)
-        if (run === undefined) runs.set(message.aggregateId, [message])
-        else run.push(message)
-      }
-      delivered = []
-      const batch = delivered
-      yield* Effect.forEach(runs.values(), (run) => deliverRun(run, batch), { concurrency, discard: true })
-      yield* record(batch)
+      const progress: Array<Outcome> = new Array(claimed.length).fill(undefined)
+      inFlight = claimed
+      known = progress
+      const outcomes = yield* publisher.publishBatch(claimed, {
+        concurrency,
+        skip: (i) => lost.has(claimed[i]!.position),
+        onOutcome: (i, outcome) => {
+          progress[i] = outcome as Outcome
+        }
+      })
+      const { delivered, failed, givenBack } = settle(claimed, outcomes)
+      yield* record(delivered)
+      inFlight = []
+      for (const [message, cause] of failed) yield* fail(message, cause)
+      yield* store.release(owner, givenBack)
       return claimed.length
     }).pipe(
       Effect.onInterrupt(() => settleInterrupted),
@@ -217,7 +245,8 @@ export const make = (options: Options = {}): Effect.Effect<
       Effect.ensuring(Effect.sync(() => {
         held.clear()
         lost.clear()
-        delivered = []
+        inFlight = []
+        known = []
       })),
       Effect.withSpan("OutboxRelay.runOnce", { attributes: { owner } })
     )
@@ -240,7 +269,7 @@ export const make = (options: Options = {}): Effect.Effect<
       )
     })
 
-    return { owner, runOnce, refreshStats, heartbeat }
+    return { owner, runOnce, refreshStats, heartbeat, batchSize }
   })
 
 /**
@@ -276,8 +305,11 @@ export const layer = (
           Effect.sandbox,
           Effect.retry(transientBackoff)
         )
-        // A full or partial batch: look again at once (more may be waiting); nothing: wait for a signal.
-        if (claimed === 0) yield* Effect.raceFirst(Effect.sleep(pollInterval), signal.awaitAfter(seen))
+        // A full batch: more is probably waiting, claim again at once. Otherwise everything claimable was
+        // claimed: wait for a signal or the poll interval (which bounds the wait: retries coming due,
+        // aggregates another relay held). Signals that arrived during this cycle, however many, end the
+        // wait at once together: a burst costs one follow-up claim, not one per notification.
+        if (claimed < relay.batchSize) yield* Effect.raceFirst(Effect.sleep(pollInterval), signal.awaitAfter(seen))
       })
 
       const every = <E>(interval: Duration.Input, task: Effect.Effect<unknown, E>, what: string) =>

@@ -249,8 +249,10 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
       // a concurrent claim skips the aggregate (SKIP LOCKED) or re-checks the lease on the new row version.
       // runs: each head plus the unbroken run of due, unleased messages behind it (bool_and over the
       // aggregate's order), so a batch is always a prefix of every aggregate's backlog. Followers are
-      // only looked at up to the horizon (the limit-th pending position): no batch can reach beyond it,
-      // and it keeps the window sort at O(limit) instead of O(backlog).
+      // only looked at up to the horizon (the limit-th pending position): no batch can reach beyond it.
+      // They are read by a range scan of the pending index below the horizon before being joined to
+      // the heads, and the update finds the chosen rows by primary key: both stay O(limit) instead of
+      // reading the whole backlog (which made the claim the relay's bottleneck on large backlogs).
       const rows = yield* sql<MessageRow>`
         WITH horizon AS (
           SELECT coalesce((SELECT position FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL
@@ -267,20 +269,27 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
           ORDER BY o.position
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED
-        ), runs AS (
-          SELECT f.position, bool_and(f.position = h.position OR (f.available_at <= now()
-              AND (f.lease_expires_at IS NULL OR f.lease_expires_at <= now())))
-            OVER (PARTITION BY f.aggregate_id ORDER BY f.position) AS in_run
-          FROM heads h JOIN outbox f ON f.aggregate_id = h.aggregate_id AND f.position >= h.position
+        ), followers AS (
+          SELECT f.position, f.aggregate_id,
+            f.available_at <= now() AND (f.lease_expires_at IS NULL OR f.lease_expires_at <= now()) AS free
+          FROM outbox f
           WHERE f.published_at IS NULL AND f.dead_lettered_at IS NULL
-            AND (f.position = h.position OR f.position <= (SELECT position FROM horizon))
+            AND f.position <= (SELECT position FROM horizon)
+        ), runs AS (
+          SELECT c.position, bool_and(c.free) OVER (PARTITION BY c.aggregate_id ORDER BY c.position) AS in_run
+          FROM (
+            SELECT h.position, h.aggregate_id, true AS free FROM heads h
+            UNION ALL
+            SELECT f.position, f.aggregate_id, f.free FROM followers f
+              JOIN heads h ON h.aggregate_id = f.aggregate_id AND f.position > h.position
+          ) AS c
         ), chosen AS (
           SELECT position FROM runs WHERE in_run ORDER BY position LIMIT ${limit}
         )
         UPDATE outbox o SET lease_owner = ${owner},
           lease_expires_at = now() + ${millis(lease)} * interval '1 millisecond'
-        FROM chosen
-        WHERE o.position = chosen.position AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
+        WHERE o.position = ANY(ARRAY(SELECT position FROM chosen))
+          AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
         RETURNING o.position, o.id, o.aggregate_id, o.type, o.schema_version, o.occurred_at, o.payload,
           o.traceparent, o.attempts`.pipe(Effect.mapError(storeError("OutboxStore.claim")))
       return rows.map(fromRow).sort((a, b) => a.position - b.position)

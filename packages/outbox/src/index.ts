@@ -8,6 +8,8 @@
 
 /** @since 0.1.0 */
 export * as Inbox from "./Inbox.ts"
+/** @since 0.2.0 */
+export * as OutboxBatch from "./OutboxBatch.ts"
 /** @since 0.1.0 */
 export * as OutboxMessage from "./OutboxMessage.ts"
 /** @since 0.1.0 */

@@ -8,7 +8,7 @@ import { SqlClient } from "effect/sql"
 import { afterAll } from "vitest"
 import { testDatabase } from "../../sql/test/TestDatabase.ts"
 import type { OutboxMessage } from "../src/OutboxMessage.ts"
-import { OutboxPublisher, PublishError } from "../src/OutboxPublisher.ts"
+import { fromPublish, OutboxPublisher, PublishError } from "../src/OutboxPublisher.ts"
 import * as OutboxStore from "../src/OutboxStore.ts"
 
 export const uuid = (): string => crypto.randomUUID()
@@ -90,8 +90,7 @@ export interface Recorder {
 export const makeRecorder = (): Recorder => ({ published: [], failing: false, calls: 0, delayMillis: 0 })
 
 export const recordingPublisher = (recorder: Recorder, relay = "relay") =>
-  OutboxPublisher.of({
-    publish: (message) =>
+  fromPublish((message) =>
       Effect.gen(function*() {
         recorder.calls++
         if (recorder.delayMillis > 0) yield* Effect.sleep(recorder.delayMillis)
@@ -99,8 +98,7 @@ export const recordingPublisher = (recorder: Recorder, relay = "relay") =>
           return yield* new PublishError({ reason: recorder.failing, target: "test", detail: "scripted failure" })
         }
         recorder.published.push({ relay, message })
-      })
-  })
+      }))
 
 export const recordingLayer = (recorder: Recorder, relay = "relay") =>
   Layer.succeed(OutboxPublisher, recordingPublisher(recorder, relay))

@@ -8,7 +8,7 @@ import { jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import { createServer, type IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Duration, Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Duration, Effect, Fiber, Layer, Redacted, References, Schedule, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import * as OutboxPublisher from "../src/OutboxPublisher.ts"
 import * as OutboxRelay from "../src/OutboxRelay.ts"
@@ -57,6 +57,72 @@ it.live("NATS JetStream: creates the stream, publishes with Nats-Msg-Id, the bro
     expect(first!.header.get("traceparent")).toBe(a.traceparent)
     expect(first!.json()).toEqual(a.payload)
   }))
+
+it.live("NATS: a pipelined batch with a failing ack loses nothing and marks nothing published without its ack", () =>
+  Effect.gen(function*() {
+    const suffix = uuid().replaceAll("-", "").slice(0, 12)
+    const stream = `OUTBOX_TEST_${suffix}`
+    const prefix = `outbox-test-${suffix}`
+    const nc = yield* Effect.acquireRelease(
+      Effect.promise(() => connect({ servers: "127.0.0.1:4222" })),
+      (nc) => Effect.promise(() => nc.close())
+    )
+    const jsm = yield* Effect.promise(() => jetstreamManager(nc))
+    // The broker refuses messages over 2 KiB: their acknowledgement is an error.
+    yield* Effect.promise(() => jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], max_msg_size: 2048 }))
+    yield* Effect.addFinalizer(() => Effect.promise(() => jsm.streams.delete(stream).catch(() => false)))
+    const context = yield* Layer.build(OutboxPublisher.layerNats({ stream, subjectPrefix: prefix }))
+    const publisher = yield* OutboxPublisher.OutboxPublisher.use(Effect.succeed).pipe(Effect.provideContext(context))
+    const memory = yield* OutboxStore.makeMemory
+    const marked: Array<string> = []
+    const store = OutboxStore.OutboxStore.of({
+      ...memory,
+      markPublished: (positions) =>
+        Effect.tap(memory.markPublished(positions), () => Effect.sync(() => marked.push(...positions.map(String))))
+    })
+    const a = uuid()
+    const b = uuid()
+    const tooLarge = message(a)
+    const oversized = { ...tooLarge, payload: { ...(tooLarge.payload as object), pad: "x".repeat(4096) } }
+    const written = [message(a), oversized, message(a), message(b), message(b)]
+    const [a1, , a3, b1, b2] = written
+    yield* store.enqueue(written)
+    const positionOf = new Map(written.map((m, i) => [m.id, String(i + 1)]))
+    const relay = yield* OutboxRelay.make({ maxAttempts: 2, retrySchedule: Schedule.spaced("1 millis") }).pipe(
+      Effect.provideService(OutboxStore.OutboxStore, store),
+      Effect.provideService(OutboxPublisher.OutboxPublisher, publisher)
+    )
+    const inBroker = () =>
+      Effect.promise(async () => {
+        const info = await jsm.streams.info(stream)
+        const ids: Array<string> = []
+        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+          ids.push((await jsm.streams.getMessage(stream, { seq }))!.header.get("Nats-Msg-Id"))
+        }
+        return ids
+      })
+
+    // One batch of five, sent before any acknowledgement is awaited: a3 reaches the broker although
+    // the message before it failed, but only a1, b1 and b2 are marked published.
+    expect(yield* relay.runOnce).toBe(5)
+    expect(marked).toEqual([a1, b1, b2].map((m) => positionOf.get(m!.id)))
+    expect(yield* inBroker()).toEqual([a1, a3, b1, b2].map((m) => m!.id))
+    expect(yield* store.stats).toMatchObject({ pending: 2, deadLettered: 0 })
+
+    // The failed message is retried (failing again: dead-lettered after 2 attempts), a3 waits behind it.
+    yield* Effect.sleep(5)
+    expect(yield* relay.runOnce).toBe(2)
+    expect(marked.length).toBe(3)
+    const dead = yield* store.listDeadLetters({ limit: 10 })
+    expect(dead.items.map((m) => [m.id, m.attempts])).toEqual([[oversized.id, 2]])
+    expect(dead.items[0]!.lastError).toMatch(/maximum/i)
+
+    // Then a3 is published again (the broker drops the copy by Nats-Msg-Id) and marked.
+    expect(yield* relay.runOnce).toBe(1)
+    expect(marked).toEqual([a1, b1, b2, a3].map((m) => positionOf.get(m!.id)))
+    expect(yield* inBroker()).toEqual([a1, a3, b1, b2].map((m) => m!.id))
+    expect(yield* store.stats).toMatchObject({ pending: 0, deadLettered: 1 })
+  }).pipe(Effect.provideService(References.MinimumLogLevel, "Error")))
 
 it.live("NATS: an unreachable server fails the layer with a typed error", () =>
   Effect.gen(function*() {

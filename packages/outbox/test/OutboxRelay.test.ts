@@ -1,11 +1,13 @@
 /**
  * The relay end to end on every store: two relays at once deliver each message once and in order per
  * aggregate; a failing publisher shows retries in the metrics, dead-letters after maxAttempts, and a
- * redrive publishes; on PostgreSQL, LISTEN/NOTIFY wakes a relay without polling.
+ * redrive publishes; on PostgreSQL, LISTEN/NOTIFY wakes a relay without polling. Wake-ups are
+ * debounced: signals during a cycle cost one follow-up claim, a cycle without signals none.
  */
-import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Metric, Schedule } from "effect"
+import { expect, it, layer } from "@effect/vitest"
+import { Deferred, Duration, Effect, Layer, Metric, Schedule } from "effect"
 import * as OutboxMetrics from "../src/OutboxMetrics.ts"
+import * as OutboxPublisher from "../src/OutboxPublisher.ts"
 import * as OutboxRelay from "../src/OutboxRelay.ts"
 import * as OutboxSignal from "../src/OutboxSignal.ts"
 import * as OutboxStore from "../src/OutboxStore.ts"
@@ -208,3 +210,47 @@ relaySuite(
     reset: exec(pool1!, "TRUNCATE outbox")
   })
 )
+
+it.live("debounced wake-ups: any number of signals during a cycle cost one follow-up claim, none cost none", () =>
+  Effect.gen(function*() {
+    const memory = yield* OutboxStore.makeMemory
+    let claims = 0
+    const store = OutboxStore.OutboxStore.of({
+      ...memory,
+      claim: (options) => Effect.suspend(() => (claims++, memory.claim(options)))
+    })
+    const signal = yield* OutboxSignal.make
+    const gate = yield* Deferred.make<void>()
+    let published = 0
+    const publisher = OutboxPublisher.fromPublish(() =>
+      Effect.andThen(Deferred.await(gate), Effect.sync(() => void published++))
+    )
+    // Polling every 30 s: within this test every claim is a wake-up's.
+    yield* Layer.build(
+      OutboxRelay.layer({ pollInterval: Duration.seconds(30), owner: "relay-debounce" }).pipe(
+        Layer.provide(Layer.mergeAll(
+          Layer.succeed(OutboxStore.OutboxStore, store),
+          Layer.succeed(OutboxPublisher.OutboxPublisher, publisher),
+          Layer.succeed(OutboxSignal.OutboxSignal, signal)
+        ))
+      )
+    )
+    yield* eventually(() => claims === 1, 5_000, "the start-up claim")
+
+    // A message and its signal; ten more signals while its delivery is in flight.
+    yield* store.enqueue([message(uuid())])
+    yield* signal.nudge
+    yield* eventually(() => claims === 2, 5_000, "the woken claim")
+    for (let i = 0; i < 10; i++) yield* signal.nudge
+    yield* Deferred.succeed(gate, undefined)
+    yield* eventually(() => published === 1, 5_000, "published")
+    yield* Effect.sleep(300)
+    expect(claims).toBe(3)
+
+    // A message and its signal, nothing during the cycle: no follow-up claim after a partial batch.
+    yield* store.enqueue([message(uuid())])
+    yield* signal.nudge
+    yield* eventually(() => published === 2, 5_000, "published")
+    yield* Effect.sleep(300)
+    expect(claims).toBe(4)
+  }))

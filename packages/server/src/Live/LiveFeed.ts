@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import type { PgClient } from "@effect/sql-pg"
-import { type OutboxMessage as Outbox, OutboxPublisher } from "@live-events/outbox"
+import { OutboxBatch, type OutboxMessage as Outbox, OutboxPublisher } from "@live-events/outbox"
 import { Clock, Config, Context, Duration, Effect, Layer, PubSub, Schedule, type Scope, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -178,13 +178,44 @@ export const layerInProcess = (
     })
   )
 
-// `pg_notify` payloads are limited to 8000 bytes; larger messages travel by id and are read back.
+// `pg_notify` payloads are limited to 8000 bytes (with the channel name): leave headroom.
 const NOTIFY_LIMIT = 7900
 
 /**
- * An `OutboxPublisher` that broadcasts each published message on a PostgreSQL channel (no broker):
- * every process's {@link layerPgListen} receives it. Not transactional — it runs after the relay
- * delivered the message, which is exactly "published".
+ * The `pg_notify` payloads for a batch: JSON arrays of live messages in batch order, each at most
+ * `limit` bytes, as few as fit. A message too large for a payload of its own travels as `{"ref": id}`
+ * and the receiver reads it back from the outbox table.
+ *
+ * @since 0.2.0
+ */
+export const notifyPayloads = (messages: ReadonlyArray<LiveMessage>, limit: number = NOTIFY_LIMIT): Array<string> => {
+  const payloads: Array<string> = []
+  let parts: Array<string> = []
+  let bytes = 2 // the brackets
+  for (const live of messages) {
+    let text = JSON.stringify(live)
+    let size = Buffer.byteLength(text)
+    if (size + 2 > limit) {
+      text = JSON.stringify({ ref: live.id })
+      size = Buffer.byteLength(text)
+    }
+    if (parts.length > 0 && bytes + 1 + size > limit) {
+      payloads.push(`[${parts.join(",")}]`)
+      parts = []
+      bytes = 2
+    }
+    bytes += (parts.length > 0 ? 1 : 0) + size
+    parts.push(text)
+  }
+  if (parts.length > 0) payloads.push(`[${parts.join(",")}]`)
+  return payloads
+}
+
+/**
+ * An `OutboxPublisher` that broadcasts published messages on a PostgreSQL channel (no broker): every
+ * process's {@link layerPgListen} receives them. Not transactional — it runs after the relay
+ * delivered the messages, which is exactly "published". A batch is one statement sending as few
+ * notifications as the payload limit allows (see {@link notifyPayloads}), not one per message.
  *
  * @since 0.1.0
  */
@@ -193,30 +224,54 @@ export const publisherPgNotify = (
 ): Effect.Effect<OutboxPublisher.OutboxPublisher["Service"], never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    return OutboxPublisher.OutboxPublisher.of({
-      publish: Effect.fn("LiveFeed.notify")(function*(message: Outbox.OutboxMessage) {
-        const live = fromOutbox(message)
-        if (live === undefined) return
-        let text = JSON.stringify(live)
-        if (Buffer.byteLength(text) > NOTIFY_LIMIT) text = JSON.stringify({ ref: live.id })
-        yield* sql`SELECT pg_notify(${channel}, ${text})`.pipe(
-          Effect.mapError((error) =>
-            new OutboxPublisher.PublishError({
-              reason: "unavailable",
-              target: `pg_notify ${channel}`,
-              detail: error.message,
-              cause: error
-            })
-          )
+    const notify = Effect.fnUntraced(function*(messages: ReadonlyArray<Outbox.OutboxMessage>) {
+      const live: Array<LiveMessage> = []
+      for (const message of messages) {
+        const one = fromOutbox(message)
+        if (one !== undefined) live.push(one)
+      }
+      if (live.length === 0) return
+      const payloads = notifyPayloads(live)
+      // One round trip; the notifications are sent in array order.
+      yield* sql`SELECT pg_notify(${channel}, p.payload)
+        FROM json_array_elements_text(${JSON.stringify(payloads)}::json) AS p(payload)`.pipe(
+        Effect.mapError((error) =>
+          new OutboxPublisher.PublishError({
+            reason: "unavailable",
+            target: `pg_notify ${channel}`,
+            detail: error.message,
+            cause: error
+          })
         )
-      })
+      )
+    })
+    return OutboxPublisher.OutboxPublisher.of({
+      publish: (message) => notify([message]).pipe(Effect.withSpan("LiveFeed.notify")),
+      publishBatch: (messages, options) =>
+        Effect.gen(function*() {
+          const indexes = OutboxBatch.sendOrder(messages, options)
+          const exit = yield* Effect.exit(notify(indexes.map((i) => messages[i]!)))
+          // All or nothing: one statement.
+          const outcomes: Array<OutboxPublisher.Outcome> = new Array(messages.length).fill(undefined)
+          for (const i of indexes) {
+            outcomes[i] = exit
+            options?.onOutcome?.(i, exit)
+          }
+          return outcomes
+        }).pipe(Effect.withSpan("LiveFeed.notifyBatch", { attributes: { messages: messages.length } }))
     })
   })
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const isRef = (item: unknown): item is { readonly ref: string } =>
+  typeof item === "object" && item !== null && typeof (item as { ref?: unknown }).ref === "string"
 
 /**
  * PostgreSQL `LISTEN` on `channel` (what {@link publisherPgNotify} sends). Holds one pool connection;
  * re-listens after a connection loss (messages published meanwhile are not replayed: clients resuming
- * with an id older than the gap get a reset).
+ * with an id older than the gap get a reset). A notification carries a JSON array of messages, fanned
+ * out in order (references read back in one query), or a single message as older senders wrote.
  *
  * @since 0.1.0
  */
@@ -230,29 +285,40 @@ export const layerPgListen = (
       const { PgClient } = yield* Effect.promise(() => import("@effect/sql-pg"))
       const pg = yield* PgClient.PgClient
       const sql = yield* SqlClient.SqlClient
-      const readBack = (id: string) =>
+      const readBack = (ids: ReadonlyArray<string>) =>
         sql<{ id: string; type: string; aggregate_id: string; payload: unknown }>`SELECT id, type, aggregate_id, payload
-          FROM outbox WHERE id = ${id}::uuid`.pipe(
-          Effect.map(([row]) =>
-            row === undefined ? undefined : fromEnvelope(
-              typeof row.payload === "string" ? JSON.parse(row.payload) : row.payload,
-              { id: row.id, type: row.type, aggregateId: row.aggregate_id }
-            )
+          FROM outbox WHERE id = ANY(string_to_array(${ids.join(",")}, ',')::uuid[])`.pipe(
+          Effect.map((rows) =>
+            new Map(rows.map((row) => [
+              row.id.toLowerCase(),
+              fromEnvelope(
+                typeof row.payload === "string" ? JSON.parse(row.payload) : row.payload,
+                { id: row.id, type: row.type, aggregateId: row.aggregate_id }
+              )
+            ]))
           )
         )
       const decode = (payload: string) =>
         Effect.gen(function*() {
-          const parsed = yield* Effect.try(() => JSON.parse(payload) as Record<string, unknown>)
-          if (typeof parsed.ref === "string") return yield* readBack(parsed.ref)
-          return fromEnvelope(parsed)
+          const parsed = yield* Effect.try(() => JSON.parse(payload) as unknown)
+          const items: ReadonlyArray<unknown> = Array.isArray(parsed) ? parsed : [parsed]
+          const refs = items.flatMap((item) => isRef(item) && UUID.test(item.ref) ? [item.ref] : [])
+          const found = refs.length === 0 ? new Map<string, LiveMessage | undefined>() : yield* readBack(refs)
+          const messages: Array<LiveMessage> = []
+          for (const item of items) {
+            const live = isRef(item) ? found.get(item.ref.toLowerCase()) : fromEnvelope(item)
+            if (live !== undefined) messages.push(live)
+          }
+          return messages
         }).pipe(
           Effect.tapCause((cause) => Effect.logWarning("Live feed: unreadable notification", cause)),
-          Effect.orElseSucceed(() => undefined)
+          Effect.orElseSucceed((): ReadonlyArray<LiveMessage> => [])
         )
       const source = Stream.unwrap(Effect.map(pg.listen(channel), Stream.fromQueue)).pipe(
-        Stream.mapEffect((notification) => decode(notification.payload))
+        Stream.mapEffect((notification) => decode(notification.payload)),
+        Stream.flattenIterable
       )
-      return yield* make(defined(source), options)
+      return yield* make(source, options)
     })
   )
 
