@@ -16,6 +16,7 @@ import type { Event, EventQuery } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
+import { names, PersonalDataCopies } from "./PersonalDataCopies.ts"
 import type { InvalidCursor } from "./DomainError.ts"
 import { type CursorPart, decodeCursor, encodeCursor, type Page, type PageRequest } from "./Page.ts"
 import { isActive, type Registration, type RegistrationChange, type RegistrationStatus } from "./Registration.ts"
@@ -375,6 +376,12 @@ export const make = Effect.gen(function*() {
       })
   }
 
+  // The memory outbox keeps ids only (as every outbox must): nothing to erase there.
+  const personalDataCopies: PersonalDataCopies["Service"] = {
+    erase: () => Effect.void,
+    messagesAbout: (userId) => Effect.sync(() => state.outbox.filter((event) => names(event, userId)))
+  }
+
   const store: MemoryStore["Service"] = {
     outbox: Effect.sync(() => [...state.outbox]),
     registrations: (eventId) =>
@@ -390,6 +397,7 @@ export const make = Effect.gen(function*() {
     Context.add(UnitOfWork, { transact }),
     Context.add(OutboxWriter, outboxWriter),
     Context.add(AuditLog, auditLog),
+    Context.add(PersonalDataCopies, personalDataCopies),
     Context.add(MemoryStore, store)
   )
 })
@@ -400,5 +408,12 @@ export const make = Effect.gen(function*() {
  * @since 0.1.0
  */
 export const layer: Layer.Layer<
-  EventRepository | RegistrationRepository | UserRepository | UnitOfWork | OutboxWriter | AuditLog | MemoryStore
+  | EventRepository
+  | RegistrationRepository
+  | UserRepository
+  | UnitOfWork
+  | OutboxWriter
+  | AuditLog
+  | PersonalDataCopies
+  | MemoryStore
 > = Layer.effectContext(make)

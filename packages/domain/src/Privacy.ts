@@ -1,11 +1,13 @@
 /**
  * GDPR use-cases (SPEC §2): export everything held about a person, and erase them.
  *
- * - **Export** returns the profile, every registration with its status history and every audit entry
- *   whose actor or subject is the person, to the person themself or an admin. The export is audited.
+ * - **Export** returns the profile, every registration with its status history, every audit entry
+ *   whose actor or subject is the person and every outbox message that names them, to the person
+ *   themself or an admin. The export is audited.
  * - **Erase** is irreversible and idempotent. One unit of work anonymises the profile (email, name and
- *   phone cleared, `erasedAt` set), clears the notes of every registration of the person and records
- *   `UserErased`. The subject (the identity provider's opaque id) is kept, so the person's token finds
+ *   phone cleared, `erasedAt` set), clears the notes of every registration of the person, removes the
+ *   copies kept beside the records ({@link PersonalDataCopies}: stored responses of their retried
+ *   requests, …) and records `UserErased`. The subject (the identity provider's opaque id) is kept, so the person's token finds
  *   the erased row and is refused (`user-erased`) instead of provisioning a fresh account. Then each
  *   registration for an event that has not started is cancelled (reason `user-erased`) in a unit of
  *   work of its own, under its event's lock and with the usual FIFO promotion — the same rule as any
@@ -24,6 +26,7 @@ import { Ids, type UserId } from "./Ids.ts"
 import * as Metrics from "./Metrics.ts"
 import { collectAll } from "./Page.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
+import { PersonalDataCopies } from "./PersonalDataCopies.ts"
 import * as Policy from "./Policy.ts"
 import * as Span from "./Span.ts"
 import { isActive, type Registration, type StatusChange, statusHistory } from "./Registration.ts"
@@ -47,6 +50,8 @@ export interface PersonalData {
   readonly registrations: ReadonlyArray<RegistrationRecord>
   /** Audit entries whose actor or subject is the person (this export's own entry included). */
   readonly audit: ReadonlyArray<Audit.AuditEntry>
+  /** Outbox messages (domain events) whose data names the person. */
+  readonly messages: ReadonlyArray<DomainEvent.DomainEvent>
 }
 
 /** What an erase did. @since 0.1.0 */
@@ -63,6 +68,7 @@ export const make = Effect.gen(function*() {
   const registrations = yield* RegistrationRepository
   const unitOfWork = yield* UnitOfWork
   const auditLog = yield* Audit.AuditLog
+  const copies = yield* PersonalDataCopies
   const provide = Effect.provideContext(
     Context.make(RegistrationRepository, registrations).pipe(
       Context.add(OutboxWriter, yield* OutboxWriter),
@@ -97,7 +103,8 @@ export const make = Effect.gen(function*() {
       exportedAt: yield* now,
       user,
       registrations: held.map((registration) => ({ ...registration, history: statusHistory(registration) })),
-      audit: yield* auditAbout(userId)
+      audit: yield* auditAbout(userId),
+      messages: yield* copies.messagesAbout(userId)
     }
     return data
   }, Span.named("Privacy.export"))
@@ -132,12 +139,14 @@ export const make = Effect.gen(function*() {
       user = yield* unitOfWork.transact(Effect.gen(function*() {
         const updated = yield* users.update(anonymous)
         yield* registrations.eraseNotes(userId)
+        yield* copies.erase(userId)
         yield* provide(recordEvents([DomainEvent.make("UserErased", userId, { userId })]))
         yield* audit(actor, "user.erase", userId)
         return updated
       }))
     } else {
-      yield* unitOfWork.transact(audit(actor, "user.erase", userId))
+      // Again: whatever a copy may still hold (a response stored after the first erase) goes too.
+      yield* unitOfWork.transact(Effect.andThen(copies.erase(userId), audit(actor, "user.erase", userId)))
     }
     let cancelledRegistrations = 0
     for (const registration of yield* allRegistrations(userId)) {

@@ -30,6 +30,8 @@ export * as OutboxWriter from "./OutboxWriter.ts"
 /** @since 0.1.0 */
 export * as Page from "./Page.ts"
 /** @since 0.1.0 */
+export * as PersonalDataCopies from "./PersonalDataCopies.ts"
+/** @since 0.1.0 */
 export * as Policy from "./Policy.ts"
 /** @since 0.1.0 */
 export * as Privacy from "./Privacy.ts"

@@ -19,6 +19,7 @@ import {
   Ids,
   Memory,
   type OutboxWriter,
+  PersonalDataCopies,
   Privacy,
   type RegistrationRepository,
   Registrations,
@@ -47,6 +48,7 @@ import * as OutboxDelivery from "./Outbox/Delivery.ts"
 import { OutboxAdminLive } from "./Outbox/Http.ts"
 import { PrivacyLive } from "./Privacy/Http.ts"
 import * as Problem from "./Problem.ts"
+import * as Idempotency from "./Idempotency.ts"
 import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
 import * as DatabasePolicies from "./Resilience/DatabasePolicies.ts"
 import * as SecurityMiddleware from "./Security/Middleware.ts"
@@ -71,15 +73,28 @@ export type Store =
   | UnitOfWork.UnitOfWork
   | OutboxWriter.OutboxWriter
   | IdempotencyKeys.IdempotencyKeys
+  | PersonalDataCopies.PersonalDataCopies
   | Readiness
   | OutboxStore.OutboxStore
   | LiveFeed.LiveFeed
   | OutboxDelivery.OutboxLag
 
+/** The memory store's copies of personal data: those of the domain's memory store and the stored responses. */
+const memoryPersonalDataCopies = Layer.effect(
+  PersonalDataCopies.PersonalDataCopies,
+  Effect.gen(function*() {
+    const domain = yield* PersonalDataCopies.PersonalDataCopies
+    const keys = yield* IdempotencyKeys.IdempotencyKeys
+    return PersonalDataCopies.PersonalDataCopies.of({
+      erase: (userId) => Effect.andThen(domain.erase(userId), keys.forgetOwner(userId)),
+      messagesAbout: domain.messagesAbout
+    })
+  })
+)
+
 /** Every port in memory: for tests and demos. @since 0.1.0 */
 export const storeMemory: Layer.Layer<Store | Memory.MemoryStore> = Layer.mergeAll(
-  Memory.layer,
-  IdempotencyKeys.layerMemory,
+  memoryPersonalDataCopies.pipe(Layer.provideMerge(Layer.merge(Memory.layer, IdempotencyKeys.layerMemory))),
   Readiness.layerMemory,
   OutboxDelivery.layerMemory
 )
@@ -221,6 +236,7 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
   )
   const services = Layer.mergeAll(
     useCases,
+    Idempotency.layerPurge(),
     options.auth,
     options.security ?? SecuritySettings.layerConfig,
     options.rateLimit ?? HttpRateLimit.layerConfig

@@ -39,6 +39,16 @@ export class IdempotencyKeys extends Context.Service<IdempotencyKeys, {
   readonly complete: (scope: string, key: string, response: StoredResponse) => Effect.Effect<void, DomainError.RepositoryError>
   /** Forgets a claimed key whose request failed unexpectedly, so that a retry can run it. */
   readonly abandon: (scope: string, key: string) => Effect.Effect<void, DomainError.RepositoryError>
+  /**
+   * Forgets every key of scopes `<owner> …` with its stored response (a person's erase: a stored
+   * response may hold their data).
+   */
+  readonly forgetOwner: (owner: string) => Effect.Effect<void, DomainError.RepositoryError>
+  /**
+   * Deletes keys past their retention (at most `batch` per call), so stored responses do not outlive
+   * it; returns how many went. Run on a schedule.
+   */
+  readonly purgeExpired: (batch?: number) => Effect.Effect<number, DomainError.RepositoryError>
 }>()("@live-events/sql/IdempotencyKeys") {}
 
 interface KeyRow {
@@ -89,7 +99,24 @@ export const makeSql: Effect.Effect<IdempotencyKeys["Service"], never, SqlClient
       mapSqlError("IdempotencyKeys.abandon")
     )
 
-  return IdempotencyKeys.of({ begin, complete, abandon })
+  const forgetOwner = (owner: string) =>
+    sql`DELETE FROM idempotency_keys WHERE left(scope, ${owner.length + 1}) = ${`${owner} `}`.pipe(
+      Effect.asVoid,
+      mapSqlError("IdempotencyKeys.forgetOwner")
+    )
+
+  const purgeExpired = Effect.fnUntraced(function*(batch = 1_000) {
+    const expiredBefore = new Date((yield* Clock.currentTimeMillis) - RETENTION_MILLIS)
+    // In batches, oldest first (the expiry index): a long backlog never holds one huge delete open.
+    const rows = yield* sql<{ readonly purged: number }>`WITH expired AS (
+        DELETE FROM idempotency_keys WHERE ctid IN (
+          SELECT ctid FROM idempotency_keys WHERE created_at < ${expiredBefore} ORDER BY created_at LIMIT ${batch}
+        ) RETURNING 1
+      ) SELECT count(*)::int AS purged FROM expired`
+    return rows[0]?.purged ?? 0
+  }, mapSqlError("IdempotencyKeys.purgeExpired"))
+
+  return IdempotencyKeys.of({ begin, complete, abandon, forgetOwner, purgeExpired })
 })
 
 /** @since 0.1.0 */
@@ -120,6 +147,22 @@ export const layerMemory = Layer.sync(IdempotencyKeys, () => {
       Effect.sync(() => {
         const existing = entries.get(id(scope, key))
         if (existing && existing.response === undefined) entries.delete(id(scope, key))
+      }),
+    forgetOwner: (owner) =>
+      Effect.sync(() => {
+        for (const entry of entries.keys()) if (entry.startsWith(`${owner} `)) entries.delete(entry)
+      }),
+    purgeExpired: (batch = 1_000) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        let purged = 0
+        for (const [entry, stored] of entries) {
+          if (purged >= batch) break
+          if (stored.createdAt < now - RETENTION_MILLIS) {
+            entries.delete(entry)
+            purged++
+          }
+        }
+        return purged
       })
   })
 })

@@ -8,6 +8,7 @@ import {
   type Audit,
   type EventRepository,
   type OutboxWriter,
+  type PersonalDataCopies,
   type RegistrationRepository,
   type UnitOfWork,
   type UserRepository
@@ -19,6 +20,7 @@ import * as Migrations from "./Migrations.ts"
 import * as SqlAuditLog from "./SqlAuditLog.ts"
 import * as SqlEventRepository from "./SqlEventRepository.ts"
 import * as SqlOutboxWriter from "./SqlOutboxWriter.ts"
+import * as SqlPersonalDataCopies from "./SqlPersonalDataCopies.ts"
 import * as SqlRegistrationRepository from "./SqlRegistrationRepository.ts"
 import * as SqlUnitOfWork from "./SqlUnitOfWork.ts"
 import * as SqlUserRepository from "./SqlUserRepository.ts"
@@ -33,6 +35,7 @@ export type Ports =
   | OutboxWriter.OutboxWriter
   | IdempotencyKeys.IdempotencyKeys
   | Audit.AuditLog
+  | PersonalDataCopies.PersonalDataCopies
 
 /**
  * The ports over an existing `SqlClient` (bring your own pool). Does not migrate.
@@ -46,7 +49,8 @@ export const layer: Layer.Layer<Ports, never, SqlClient.SqlClient> = Layer.merge
   SqlUnitOfWork.layer,
   SqlOutboxWriter.layer,
   IdempotencyKeys.layerSql,
-  SqlAuditLog.layer
+  SqlAuditLog.layer,
+  SqlPersonalDataCopies.layer
 )
 
 /**
@@ -62,7 +66,8 @@ export const layerNotifying = (outboxNotifyChannel: string): Layer.Layer<Ports, 
     SqlUnitOfWork.layer,
     SqlOutboxWriter.layerNotify(outboxNotifyChannel),
     IdempotencyKeys.layerSql,
-    SqlAuditLog.layer
+    SqlAuditLog.layer,
+    SqlPersonalDataCopies.layer
   )
 
 /** Runs the migrations when built. @since 0.1.0 */

@@ -16,12 +16,24 @@ import * as UsersApi from "../Users/Api.ts"
 /** @since 0.1.0 */
 export const StatusChangeJson = Schema.Struct({ status: Registration.RegistrationStatus, at: Schema.Date })
 
+/** A domain event as held in the outbox. @since 0.1.0 */
+export const MessageJson = Schema.Struct({
+  id: Schema.String,
+  type: Schema.String,
+  occurredAt: Schema.Date,
+  aggregateId: Schema.String,
+  version: Schema.Int,
+  data: Schema.Record(Schema.String, Schema.Unknown)
+}).annotate({ identifier: "PersonalDataMessage" })
+
 /** Everything held about a person. @since 0.1.0 */
 export const PersonalDataJson = Schema.Struct({
   exportedAt: Schema.Date,
   user: Schema.Struct({ ...UsersApi.UserJson.fields, erasedAt: Schema.NullOr(Schema.Date) }),
   registrations: Schema.Array(Schema.Struct({ ...RegistrationsApi.RegistrationJson.fields, history: Schema.Array(StatusChangeJson) })),
-  audit: Schema.Array(AuditApi.AuditEntryJson)
+  audit: Schema.Array(AuditApi.AuditEntryJson),
+  /** Outbox messages whose data names the person (ids and counts only, as every message). */
+  messages: Schema.Array(MessageJson)
 }).annotate({ identifier: "PersonalData" })
 /** @since 0.1.0 */
 export type PersonalDataJson = typeof PersonalDataJson.Type
@@ -34,7 +46,15 @@ export const toJson = (data: Privacy.PersonalData): PersonalDataJson => ({
     ...RegistrationsApi.toJson(registration),
     history: registration.history.map(({ at, status }) => ({ status, at }))
   })),
-  audit: data.audit.map(AuditApi.toJson)
+  audit: data.audit.map(AuditApi.toJson),
+  messages: data.messages.map((message) => ({
+    id: message.id,
+    type: message.type,
+    occurredAt: message.occurredAt,
+    aggregateId: message.aggregateId,
+    version: message.version,
+    data: { ...message.data }
+  }))
 })
 
 const UserIdParams = { id: Ids.UserId }
