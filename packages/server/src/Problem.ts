@@ -67,6 +67,7 @@ const titles: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   406: "Not Acceptable",
+  408: "Request Timeout",
   409: "Conflict",
   412: "Precondition Failed",
   413: "Content Too Large",
@@ -74,9 +75,13 @@ const titles: Record<number, string> = {
   422: "Unprocessable Content",
   428: "Precondition Required",
   429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   503: "Service Unavailable"
 }
+
+/** The title of a status (its reason phrase). @since 0.1.0 */
+export const titleOf = (status: number): string => titles[status] ?? "Error"
 
 /** The `type` URI of a code: a URN, so it claims no web address we do not serve. @since 0.1.0 */
 export const typeOf = (code: string): string => `urn:live-events:problem:${code}`

@@ -51,6 +51,7 @@ import * as Problem from "./Problem.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
 import * as DatabasePolicies from "./Resilience/DatabasePolicies.ts"
+import * as ClientErrors from "./Security/ClientErrors.ts"
 import * as SecurityMiddleware from "./Security/Middleware.ts"
 import * as SecuritySettings from "./Security/Settings.ts"
 import { RegistrationsLive } from "./Registrations/Http.ts"
@@ -249,7 +250,7 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
   const serve = Layer.unwrap(Effect.gen(function*() {
     const settings = yield* Telemetry.Telemetry
     const handler = yield* HttpRouter.toHttpEffect(Layer.merge(routes, MetricsEndpoint.layer(settings.metrics)))
-    const listener = NodeHttpServer.layerServer(createServer, {
+    const listener = NodeHttpServer.layerServer(() => ClientErrors.install(createServer()), {
       port: options.port ?? 3000,
       host: options.host ?? "127.0.0.1"
     })

@@ -18,6 +18,7 @@ import { CurrentActor, MaybeActor } from "../Auth/Middleware.ts"
 import * as Problem from "../Problem.ts"
 import * as Frames from "./Frames.ts"
 import * as LiveFeed from "./LiveFeed.ts"
+import * as StreamLimits from "./StreamLimits.ts"
 
 const lastEventIdOf = (query: { readonly lastEventId?: string | undefined }) =>
   Effect.gen(function*() {
@@ -54,6 +55,14 @@ export const LiveLive = HttpApiBuilder.group(Api, "live", (handlers) =>
     const registrations = yield* Registrations.Registrations
     const settings = yield* LiveFeed.config
     const heartbeatInterval = Duration.fromInputUnsafe(settings.heartbeatInterval)
+    const limits = yield* StreamLimits.make
+
+    /** The SSE response of `body` within a stream slot of the caller, released when the stream ends. */
+    const limited = (userId: string | undefined, body: Stream.Stream<string>) =>
+      Effect.flatMap(limits.acquire(userId), (slot) =>
+        "release" in slot
+          ? Effect.succeed(sseResponse(Stream.ensuring(body, slot.release), heartbeatInterval))
+          : Effect.succeed(slot))
 
     return handlers
       .handle("event", ({ params, query }) =>
@@ -77,7 +86,7 @@ export const LiveLive = HttpApiBuilder.group(Api, "live", (handlers) =>
               )
             )
           }))
-          return sseResponse(body, heartbeatInterval)
+          return yield* limited(actor?.userId, body)
         }).pipe(Problem.catchDomain))
       .handle("me", ({ query }) =>
         Effect.gen(function*() {
@@ -145,6 +154,6 @@ export const LiveLive = HttpApiBuilder.group(Api, "live", (handlers) =>
               )
             )
           }))
-          return sseResponse(body, heartbeatInterval)
+          return yield* limited(actor.userId, body)
         }).pipe(Problem.catchDomain))
   }))
