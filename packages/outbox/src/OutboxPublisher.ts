@@ -16,6 +16,7 @@
 import type { NatsConnection } from "@nats-io/transport-node"
 import { Clock, Context, Duration, Effect, Exit, Layer, PubSub, type Redacted, Schema, Stream } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
+import * as NatsAcks from "./NatsAcks.ts"
 import * as OutboxBatch from "./OutboxBatch.ts"
 import type { OutboxMessage } from "./OutboxMessage.ts"
 import * as WebhookSignature from "./WebhookSignature.ts"
@@ -174,9 +175,9 @@ export class NatsConnectionService extends Context.Service<NatsConnectionService
  * success: the broker already has the message. The client reconnects forever after a later loss;
  * publishes fail meanwhile and the relay retries them.
  *
- * A batch is pipelined: all messages are sent on the one connection in batch order (so the broker
- * stores each aggregate's messages in order), then the acknowledgements are awaited together, each
- * under `ackTimeout`. A message whose acknowledgement failed is reported failed; later messages of its
+ * A batch is pipelined (see {@link NatsAcks}): all messages are sent on the one connection in batch
+ * order (so the broker stores each aggregate's messages in order), then the acknowledgements are
+ * awaited together, for at most `ackTimeout`. A message whose acknowledgement failed is reported failed; later messages of its
  * aggregate may have been stored meanwhile, but the relay gives them back unpublished and sends them
  * again after it: the broker drops those copies by `Nats-Msg-Id`.
  *
@@ -188,7 +189,7 @@ export const layerNats = (
   Layer.effectContext(Effect.gen(function*() {
     // Imported lazily: the NATS client is an optional peer dependency.
     const transport = yield* Effect.promise(() => import("@nats-io/transport-node"))
-    const { jetstream, jetstreamManager } = yield* Effect.promise(() => import("@nats-io/jetstream"))
+    const { jetstreamManager } = yield* Effect.promise(() => import("@nats-io/jetstream"))
     const streamName = options.stream ?? "LIVE_EVENTS"
     const prefix = options.subjectPrefix ?? "live-events"
     const ackTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.ackTimeout ?? Duration.seconds(5)))
@@ -225,44 +226,33 @@ export const layerNats = (
       },
       catch: (error) => natsError(`ensure stream ${streamName}`, error)
     })
-    const js = jetstream(connection, { timeout: ackTimeout })
-    // Resolves with the broker's acknowledgement; never throws synchronously (an async function).
-    const send = async (message: OutboxMessage) => {
+    const acks = yield* Effect.acquireRelease(
+      Effect.sync(() => NatsAcks.make(connection, transport.createInbox())),
+      (acks) => Effect.sync(() => acks.close())
+    )
+    const outgoing = (message: OutboxMessage): NatsAcks.Outgoing => {
       const headers = transport.headers()
+      headers.set("Nats-Msg-Id", message.id)
       headers.set("Outbox-Type", message.type)
       headers.set("Outbox-Aggregate-Id", message.aggregateId)
       if (message.traceparent !== undefined) headers.set("traceparent", message.traceparent)
-      return await js.publish(`${prefix}.${message.type}.${message.aggregateId}`, JSON.stringify(message.payload), {
-        msgID: message.id,
-        timeout: ackTimeout,
-        headers
-      })
+      return { subject: `${prefix}.${message.type}.${message.aggregateId}`, data: JSON.stringify(message.payload), headers }
     }
-    const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
-      yield* Effect.tryPromise({
-        try: () => send(message),
-        catch: (error) => natsError(`publish ${message.id}`, error)
-      })
-    })
     const publishBatch = (messages: ReadonlyArray<OutboxMessage>, options?: BatchOptions) =>
       Effect.promise(() => {
         const outcomes: Array<Outcome> = new Array(messages.length).fill(undefined)
-        // Every send starts before the first acknowledgement is awaited.
-        const acks = OutboxBatch.sendOrder(messages, options).map((i) =>
-          send(messages[i]!).then(
-            () => {
-              outcomes[i] = Exit.void
-              options?.onOutcome?.(i, Exit.void)
-            },
-            (error) => {
-              const failed = Exit.fail(natsError(`publish ${messages[i]!.id}`, error))
-              outcomes[i] = failed
-              options?.onOutcome?.(i, failed)
-            }
-          )
-        )
-        return Promise.all(acks).then(() => outcomes)
+        const indexes = OutboxBatch.sendOrder(messages, options)
+        return acks.publishAll(indexes.map((i) => outgoing(messages[i]!)), ackTimeout, (k, error) => {
+          const i = indexes[k]!
+          const outcome = error === undefined ? Exit.void : Exit.fail(natsError(`publish ${messages[i]!.id}`, error))
+          outcomes[i] = outcome
+          options?.onOutcome?.(i, outcome)
+        }).then(() => outcomes)
       }).pipe(Effect.withSpan("OutboxPublisher.publishBatch", { attributes: { messages: messages.length } }))
+    const publish = Effect.fn("OutboxPublisher.publish")(function*(message: OutboxMessage) {
+      const [outcome] = yield* publishBatch([message])
+      if (outcome !== undefined) yield* outcome
+    })
     return Context.make(OutboxPublisher, OutboxPublisher.of({ publish, publishBatch })).pipe(
       Context.add(
         NatsConnectionService,

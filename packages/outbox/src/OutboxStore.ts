@@ -244,25 +244,34 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
             FROM (SELECT count(*) FROM inserted) AS c`).pipe(Effect.mapError(storeError("OutboxStore.enqueue")))
     })
 
-    const claim = Effect.fn("OutboxStore.claim")(function*({ lease, limit, owner }: ClaimOptions) {
-      // heads: the earliest unfinished message of each aggregate that is due and not leased, locked so that
-      // a concurrent claim skips the aggregate (SKIP LOCKED) or re-checks the lease on the new row version.
-      // runs: each head plus the unbroken run of due, unleased messages behind it (bool_and over the
-      // aggregate's order), so a batch is always a prefix of every aggregate's backlog. Followers are
-      // only looked at up to the horizon (the limit-th pending position): no batch can reach beyond it.
-      // They are read by a range scan of the pending index below the horizon before being joined to
-      // the heads, and the update finds the chosen rows by primary key: both stay O(limit) instead of
-      // reading the whole backlog (which made the claim the relay's bottleneck on large backlogs).
-      const rows = yield* sql<MessageRow>`
-        WITH horizon AS (
-          SELECT coalesce((SELECT position FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL
-            ORDER BY position OFFSET ${limit - 1} LIMIT 1), 9223372036854775807) AS position
+    // One claim statement. front: the first `limit` unfinished messages; horizon: the last of them
+    // when there are `limit` (no batch can reach beyond it), else unbounded. heads: the earliest
+    // unfinished message of each aggregate among `candidates` that is due and not leased, locked so
+    // that a concurrent claim skips the aggregate (SKIP LOCKED) or re-checks the lease on the new row
+    // version. runs: each head plus the unbroken run of due, unleased messages behind it up to the
+    // horizon (bool_and over the aggregate's order), so a batch is always a prefix of every aggregate's
+    // backlog. Followers are read by a range scan of the pending index below the horizon and the
+    // update finds the chosen rows by primary key: both O(limit), whatever the backlog.
+    const claimAmong = (
+      { lease, limit, owner }: ClaimOptions,
+      candidates: "front" | "all"
+    ) =>
+      sql<MessageRow & { readonly front_full: boolean }>`
+        WITH front AS (
+          SELECT position, aggregate_id FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL
+          ORDER BY position LIMIT ${limit}
+        ), horizon AS (
+          SELECT CASE WHEN count(*) >= ${limit} THEN max(position) ELSE 9223372036854775807 END AS position
+          FROM front
         ), heads AS (
           SELECT o.position, o.aggregate_id FROM outbox o
-          WHERE o.position IN (
-              SELECT DISTINCT ON (p.aggregate_id) p.position FROM outbox p
+          WHERE o.position IN (${
+        candidates === "front"
+          ? sql`SELECT DISTINCT ON (f.aggregate_id) f.position FROM front f ORDER BY f.aggregate_id, f.position`
+          : sql`SELECT DISTINCT ON (p.aggregate_id) p.position FROM outbox p
               WHERE p.published_at IS NULL AND p.dead_lettered_at IS NULL
-              ORDER BY p.aggregate_id, p.position)
+              ORDER BY p.aggregate_id, p.position`
+      })
             AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
             AND o.available_at <= now()
             AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())
@@ -291,7 +300,21 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
         WHERE o.position = ANY(ARRAY(SELECT position FROM chosen))
           AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
         RETURNING o.position, o.id, o.aggregate_id, o.type, o.schema_version, o.occurred_at, o.payload,
-          o.traceparent, o.attempts`.pipe(Effect.mapError(storeError("OutboxStore.claim")))
+          o.traceparent, o.attempts, (SELECT count(*) FROM front) >= ${limit} AS front_full`.pipe(
+        Effect.mapError(storeError("OutboxStore.claim"))
+      )
+
+    const claim = Effect.fn("OutboxStore.claim")(function*(options: ClaimOptions) {
+      // Every aggregate with a message among the first `limit` unfinished ones has its head there (they
+      // are a prefix of the backlog), so a claim among them alone is exact for those aggregates and
+      // reads O(limit) rows. Only when it falls short while the backlog is longer (some of the front is
+      // leased or waiting for a retry) are the heads of the other aggregates searched, over the whole
+      // backlog; that claim skips the aggregates just claimed, whose heads are now leased.
+      const front = yield* claimAmong(options, "front")
+      const frontFull = front.length === 0 || front[0]!.front_full
+      const rows = front.length >= options.limit || !frontFull
+        ? front
+        : [...front, ...yield* claimAmong({ ...options, limit: options.limit - front.length }, "all")]
       return rows.map(fromRow).sort((a, b) => a.position - b.position)
     })
 

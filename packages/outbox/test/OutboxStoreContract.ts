@@ -213,4 +213,28 @@ export const storeContract = (name: string, harness: Layer.Layer<StoreHarness>) 
         const second = yield* store.claim({ owner: "y", limit: 100, lease })
         expect(second.map((m) => m.id)).toEqual(written.slice(23).map((m) => m.id))
       }))
+
+    it.effect("a front of the backlog held or waiting does not hide the aggregates behind it", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const a = uuid()
+        const b = uuid()
+        const c = uuid()
+        // a's 6 messages first (its head waiting for a retry), then b's, and c's behind another relay.
+        const as = Array.from({ length: 6 }, () => message(a))
+        const [c1, b1, b2, c2] = [message(c), message(b), message(b), message(c)]
+        yield* store.enqueue([...as, c1!, b1!, b2!, c2!])
+        const head = yield* store.claim({ owner: "x", limit: 1, lease })
+        yield* store.retryLater("x", head[0]!.position, "boom", Duration.seconds(30))
+        expect((yield* store.claim({ owner: "z", limit: 1, lease: Duration.seconds(30) })).map((m) => m.id))
+          .toEqual([c1!.id])
+        // The first 4 unfinished messages are all a's: the claim reaches past them, to b's head (and
+        // possibly its run: the SQL store looks at followers only up to the limit-th unfinished one).
+        const claimed = yield* store.claim({ owner: "y", limit: 4, lease })
+        expect(claimed.length).toBeGreaterThan(0)
+        expect(claimed.map((m) => m.id)).toEqual([b1!.id, b2!.id].slice(0, claimed.length))
+        yield* store.markPublished(claimed.map((m) => m.position))
+        const rest = yield* store.claim({ owner: "y", limit: 4, lease })
+        expect([...claimed, ...rest].map((m) => m.id)).toEqual([b1!.id, b2!.id])
+      }))
   })
