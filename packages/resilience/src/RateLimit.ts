@@ -139,13 +139,20 @@ export const make = Effect.fnUntraced(function*(options: Partial<LimiterOptions>
     }
     return counter
   }
-  const countDecision = (policy: string, allowed: boolean) => {
-    const decision = allowed ? "allowed" : "limited"
-    return Metric.update(
-      counterFor(`d:${policy}:${decision}`, () => Metric.withAttributes(Metrics.rateLimitDecisions, { policy, decision })),
-      1
-    )
+  // By policy name, then allowed / limited: no key built per decision.
+  const decisionCounters = new Map<string, readonly [Metric.Counter<number>, Metric.Counter<number>]>()
+  const decisionCounter = (policy: string, allowed: boolean): Metric.Counter<number> => {
+    let pair = decisionCounters.get(policy)
+    if (pair === undefined) {
+      pair = [
+        Metric.withAttributes(Metrics.rateLimitDecisions, { policy, decision: "allowed" }),
+        Metric.withAttributes(Metrics.rateLimitDecisions, { policy, decision: "limited" })
+      ]
+      decisionCounters.set(policy, pair)
+    }
+    return allowed ? pair[0] : pair[1]
   }
+  const countDecision = (policy: string, allowed: boolean) => Metric.update(decisionCounter(policy, allowed), 1)
   const countStoreFailure = (policy: string) =>
     Metric.update(
       counterFor(`f:${policy}`, () =>
@@ -188,6 +195,15 @@ export const make = Effect.fnUntraced(function*(options: Partial<LimiterOptions>
       limit: policy.limit,
       windowMillis: windowMillisOf(policy),
       cost: Math.max(1, Math.round(options?.cost ?? 1))
+    }
+    const consumeNow = store.consumeNow
+    if (consumeNow !== undefined) {
+      // An in-process store: no timeout, no fallback, no span — a few map operations.
+      return Effect.withFiber((fiber) => {
+        const decision = toDecision(policy, consumeNow(request, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()), undefined)
+        decisionCounter(policy.name, decision.allowed).updateUnsafe(1, fiber.context)
+        return Effect.succeed(decision)
+      })
     }
     return Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Decision> => {
       if (now < skipStoreUntil) return fallback(policy, request)

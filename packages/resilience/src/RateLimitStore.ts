@@ -61,6 +61,11 @@ export class RateLimitStoreError extends Schema.TaggedError<RateLimitStoreError>
 /** @since 0.1.0 */
 export class RateLimitStore extends Context.Service<RateLimitStore, {
   readonly consume: (request: ConsumeRequest) => Effect.Effect<ConsumeResult, RateLimitStoreError>
+  /**
+   * The same decision taken synchronously at `nowMillis`, offered by in-process stores only: they cannot
+   * fail or be slow, so the limiter skips its store timeout (a timer per decision) for them.
+   */
+  readonly consumeNow?: ((request: ConsumeRequest, nowMillis: number) => ConsumeResult) | undefined
 }>()("@live-events/resilience/RateLimitStore") {}
 
 // ---------------------------------------------------------------------------------------------------
@@ -210,6 +215,16 @@ type Entry =
  * @since 0.1.0
  */
 export const memoryConsumer = (): (request: ConsumeRequest) => Effect.Effect<ConsumeResult> => {
+  const consumeAt = memoryConsumerNow()
+  return (request) => Effect.clockWith((clock) => Effect.succeed(consumeAt(request, clock.currentTimeMillisUnsafe())))
+}
+
+/**
+ * The synchronous decision function behind {@link memoryConsumer}.
+ *
+ * @since 0.1.0
+ */
+export const memoryConsumerNow = (): (request: ConsumeRequest, now: number) => ConsumeResult => {
   const entries = new Map<string, Entry>()
   let lastSweep = 0
   const sweep = (now: number) => {
@@ -241,11 +256,17 @@ export const memoryConsumer = (): (request: ConsumeRequest) => Effect.Effect<Con
       }
     }
   }
-  return (request) => Effect.clockWith((clock) => Effect.succeed(consumeAt(request, clock.currentTimeMillisUnsafe())))
+  return consumeAt
 }
 
 /** An in-process store. @since 0.1.0 */
-export const makeMemory = (): RateLimitStore["Service"] => RateLimitStore.of({ consume: memoryConsumer() })
+export const makeMemory = (): RateLimitStore["Service"] => {
+  const consumeNow = memoryConsumerNow()
+  return RateLimitStore.of({
+    consume: (request) => Effect.clockWith((clock) => Effect.succeed(consumeNow(request, clock.currentTimeMillisUnsafe()))),
+    consumeNow
+  })
+}
 
 /** @since 0.1.0 */
 export const layerMemory: Layer.Layer<RateLimitStore> = Layer.sync(RateLimitStore, makeMemory)

@@ -35,7 +35,21 @@ export const devSecret = Config.option(Config.Redacted("AUTH_DEV_SECRET"))
 export const jwks = Config.all({
   url: Config.URL("AUTH_JWKS_URL"),
   issuer: Config.NonEmptyString("AUTH_ISSUER"),
-  audience: Config.NonEmptyString("AUTH_AUDIENCE")
+  audience: Config.NonEmptyString("AUTH_AUDIENCE"),
+  // The longest `exp - iat` accepted: a token leaked from a careless client stays usable at most this long.
+  maxTokenLifetime: Config.Duration("AUTH_MAX_TOKEN_LIFETIME").pipe(Config.withDefault(Duration.hours(24)))
+})
+
+/**
+ * The cache of verified tokens (see `Auth/TokenVerifier.ts`): `AUTH_TOKEN_CACHE_TTL` bounds how long a
+ * verification is reused (and how long a key removed from the JWKS keeps verifying), `AUTH_TOKEN_CACHE_SIZE`
+ * how many tokens are remembered; 0 turns the cache off.
+ *
+ * @since 0.1.0
+ */
+export const tokenCache = Config.all({
+  ttl: Config.Duration("AUTH_TOKEN_CACHE_TTL").pipe(Config.withDefault(Duration.seconds(60))),
+  size: Config.Int("AUTH_TOKEN_CACHE_SIZE").pipe(Config.withDefault(10_000))
 })
 
 /** @since 0.1.0 */

@@ -54,19 +54,22 @@ export interface Request {
   readonly key: string | undefined
   /** Who and which route: `<userId> POST /v1/events`. */
   readonly scope: string
-  readonly hash: string
+  /** The {@link requestHash}; computed only when there is a key. */
+  readonly hash: () => string
 }
 
 /**
- * Runs `produce` at most once per key, replaying its stored response to retries.
+ * Runs `produce` at most once per key, replaying its stored response to retries. Without a key it just
+ * runs: no hash, no encoding, no span.
  *
  * @since 0.1.0
  */
-export const run = Effect.fn("Idempotency.run")(function*<R>(request: Request, produce: Effect.Effect<Stored, never, R>) {
-  if (request.key === undefined) return toResponse(yield* produce)
-  const key = request.key
+export const run = <R>(request: Request, produce: Effect.Effect<Stored, never, R>) =>
+  request.key === undefined ? Effect.map(produce, toResponse) : runWithKey(request.key, request, produce)
+
+const runWithKey = Effect.fn("Idempotency.run")(function*<R>(key: string, request: Request, produce: Effect.Effect<Stored, never, R>) {
   const keys = yield* IdempotencyKeys.IdempotencyKeys
-  const begun = yield* Effect.result(keys.begin(request.scope, key, request.hash))
+  const begun = yield* Effect.result(keys.begin(request.scope, key, request.hash()))
   if (begun._tag === "Failure") return yield* Problem.toResponse(Problem.fromDomainError(begun.failure))
   const state = begun.success
   switch (state._tag) {

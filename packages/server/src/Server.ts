@@ -159,29 +159,50 @@ export const useCases = Layer.mergeAll(
 )
 
 /**
- * The routes: the HttpApi handlers, `/openapi.json`, `/docs`, and the global problem middleware.
+ * Stages of the request pipeline that can be switched off; all on unless a benchmark prices them
+ * (`bench/pipeline.ts`). Never switch them off in production.
  *
  * @since 0.1.0
  */
-export const routes = Layer.mergeAll(
-  HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }),
-  HttpApiScalar.layer(Api, { path: "/docs" }),
-  Problem.middleware,
-  SecurityMiddleware.middleware
-).pipe(
-  Layer.provide([
-    EventsLive,
-    RegistrationsLive,
-    MeLive,
-    UsersLive,
-    PrivacyLive,
-    AuditLive,
-    HealthLive,
-    LiveLive,
-    OutboxAdminLive
-  ]),
-  Layer.provide([AuthMiddleware.layer, Problem.layerRequestValidation])
-)
+export interface PipelineStages extends SecurityMiddleware.Stages {
+  /** The Node server's bounds on receiving a request (`requestTimeout`, `headersTimeout`). */
+  readonly timeout: boolean
+  /** Framework errors and defects turned into problems (`Problem.middleware`). */
+  readonly problems: boolean
+}
+
+/** @since 0.1.0 */
+export const allStages: PipelineStages = { ...SecurityMiddleware.allStages, timeout: true, problems: true }
+
+/**
+ * The routes: the HttpApi handlers behind rate limiting (route middleware, so limits key on the route
+ * template), `/openapi.json`, `/docs`, and the global middleware (problems, secure defaults).
+ *
+ * @since 0.1.0
+ */
+export const routesWith = (stages: PipelineStages = allStages) =>
+  Layer.mergeAll(
+    HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide(HttpRateLimit.routeMiddleware.layer)),
+    HttpApiScalar.layer(Api, { path: "/docs" }),
+    stages.problems ? Problem.middleware : Layer.empty,
+    SecurityMiddleware.make(stages)
+  ).pipe(
+    Layer.provide([
+      EventsLive,
+      RegistrationsLive,
+      MeLive,
+      UsersLive,
+      PrivacyLive,
+      AuditLive,
+      HealthLive,
+      LiveLive,
+      OutboxAdminLive
+    ]),
+    Layer.provide([AuthMiddleware.layer, Problem.layerRequestValidation])
+  )
+
+/** @since 0.1.0 */
+export const routes = routesWith()
 
 /** @since 0.1.0 */
 export interface Options<E1, E2, R1, R2, E3 = never, R3 = never> {
@@ -213,6 +234,10 @@ export interface Options<E1, E2, R1, R2, E3 = never, R3 = never> {
    * from the environment (`CACHE_ENABLED`, `REDIS_URL`, `CACHE_*`).
    */
   readonly cache?: Layer.Layer<TwoLevelCache.TwoLevelCache> | false | undefined
+  /** Pipeline stages to switch off (benchmarks only); default all on. */
+  readonly pipeline?: Partial<PipelineStages> | undefined
+  /** Other routes instead of the API's (benchmarks: the pipeline around a fixed answer). */
+  readonly routes?: Layer.Layer<never, never, HttpRouter.HttpRouter> | undefined
 }
 
 /**
@@ -247,13 +272,26 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
     Layer.provideMerge(NodeHttpServer.layerHttpServices),
     Layer.provideMerge(telemetry)
   )
+  const stages: PipelineStages = { ...allStages, ...options.pipeline }
+  const app = options.routes === undefined
+    ? routesWith(stages)
+    : Layer.mergeAll(options.routes, stages.problems ? Problem.middleware : Layer.empty, SecurityMiddleware.make(stages))
   const serve = Layer.unwrap(Effect.gen(function*() {
     const settings = yield* Telemetry.Telemetry
-    const handler = yield* HttpRouter.toHttpEffect(Layer.merge(routes, MetricsEndpoint.layer(settings.metrics)))
-    const listener = NodeHttpServer.layerServer(() => ClientErrors.install(createServer()), {
-      port: options.port ?? 3000,
-      host: options.host ?? "127.0.0.1"
-    })
+    const security = yield* SecuritySettings.HttpSecurity
+    const handler = yield* HttpRouter.toHttpEffect(Layer.merge(app, MetricsEndpoint.layer(settings.metrics)))
+    // The request timeout is the Node server's: how long a request may take to arrive (a slow client
+    // holds a socket, not a fiber). Handlers wait only on I/O that has its own timeout.
+    const requestTimeout = Math.max(1, Duration.toMillis(security.requestTimeout))
+    const listener = NodeHttpServer.layerServer(
+      () =>
+        ClientErrors.install(
+          stages.timeout
+            ? createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000) })
+            : createServer({ requestTimeout: 0, headersTimeout: 0 })
+        ),
+      { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" }
+    )
     if (!settings.enabled) return Layer.provideMerge(HttpServer.serve(handler), listener)
     if (settings.tracesExported) {
       return Layer.provideMerge(HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests })), listener)

@@ -263,6 +263,36 @@ describe("rate limits", () => {
     expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains")
   })
 
+  it("HSTS when a trusted proxy says https without X-Forwarded-For; not when it says http", async () => {
+    const https = await server.request("GET", "/health/live", { headers: { "x-forwarded-proto": "https" } })
+    expect(https.headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains")
+    const http = await server.request("GET", "/health/live", { headers: { "x-forwarded-proto": "http" } })
+    expect(http.headers.get("strict-transport-security")).toBeNull()
+  })
+
+  it("register: the per-user limit keys on the matched route, whatever spelling of the path", async () => {
+    const organizer = await server.token("rl-spelling-org", "organizer")
+    const created = await server.request("POST", "/v1/events", { token: organizer, json: eventInput({ capacity: 10 }), ...from("203.0.113.80") })
+    await server.request("POST", `/v1/events/${created.body.id}/publish`, { token: organizer, ...from("203.0.113.80") })
+    const attendee = await server.token("rl-spelling-attendee")
+    const id = created.body.id
+    const spellings = [
+      `/v1/events/${id}/registrations`,
+      `//v1/events/${id}/registrations`,
+      `/v1/events/${id}//registrations`,
+      `/v1/events/${id}/%72egistrations`,
+      `//v1/events/${id}/registrations`,
+      `/v1/events/${id}/%72egistrations`
+    ]
+    const statuses = []
+    for (const [i, path] of spellings.entries()) {
+      const response = await server.request("POST", path, { token: attendee, json: {}, ...from(`203.0.113.${81 + i}`) })
+      statuses.push(response.status)
+    }
+    // Each spelling reached the registration handler (201, then 409 already-registered) and counted.
+    expect(statuses).toEqual([201, 409, 409, 409, 409, 429])
+  })
+
   it("register: 5 per minute per user, whatever the address", async () => {
     const organizer = await server.token("rl-org", "organizer")
     const created = await server.request("POST", "/v1/events", { token: organizer, json: eventInput({ capacity: 10 }), ...from("203.0.113.50") })

@@ -4,17 +4,19 @@
  * {@link Authentication} requires a valid token and provides the {@link CurrentActor};
  * {@link OptionalAuthentication} (public routes) lets anonymous requests through with no actor but
  * still rejects a token that is present and invalid. The actor is the user provisioned from the
- * token's claims (`Users.provision`) with the roles of the token.
+ * token's claims (`ProvisionedUsers`: one upsert the first time, a cached read afterwards) with the
+ * roles of the token.
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option, Redacted } from "effect"
-import { HttpServerRequest } from "effect/http"
+import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
-import { Span, Text, type User, Users } from "@live-events/domain"
+import type { User, UserRepository, Users } from "@live-events/domain"
 import * as Problem from "../Problem.ts"
 import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
-import { TokenVerifier } from "./TokenVerifier.ts"
+import { ProvisionedUsers } from "./Provisioning.ts"
+import { TokenVerifier, unstorableClaims } from "./TokenVerifier.ts"
 
 /** The authenticated actor of the request. @since 0.1.0 */
 export class CurrentActor extends Context.Service<CurrentActor, User.Actor>()("@live-events/server/CurrentActor") {}
@@ -44,73 +46,95 @@ const unauthenticated = (detail: string, invalid: boolean) =>
   })
 
 /**
- * Resolves a token to an actor, or to the problem response that refuses it.
+ * Resolves a token to an actor, or to the problem response that refuses it. The verification comes
+ * from the verifier's cache when the token was seen (e.g. by the rate limiter of the same request);
+ * the user from `ProvisionedUsers`.
  *
  * @since 0.1.0
  */
-export const authenticate = Effect.fnUntraced(function*(token: string) {
-  const verifier = yield* TokenVerifier
-  const users = yield* Users.Users
-  const verified = yield* Effect.result(verifier.verify(token))
-  if (verified._tag === "Failure") {
-    return { _tag: "Refused" as const, response: yield* unauthenticated("The bearer token is invalid or expired", true) }
-  }
-  const claims = verified.success
-  // Claims are stored as the profile: a NUL or a lone surrogate in one makes the token unusable, not
-  // the service unavailable.
-  if (![claims.subject, claims.email ?? "", claims.name ?? ""].every(Text.isStorable)) {
-    return { _tag: "Refused" as const, response: yield* unauthenticated("The bearer token carries malformed claims", true) }
-  }
-  const user = yield* Effect.result(users.provision({ subject: claims.subject, email: claims.email, name: claims.name }))
-  if (user._tag === "Failure") {
-    if (user.failure._tag === "RepositoryError") yield* Problem.logRepositoryError(user.failure)
-    return { _tag: "Refused" as const, response: yield* Problem.toResponse(Problem.fromDomainError(user.failure)) }
-  }
-  const actor: User.Actor = { userId: user.success.id, roles: claims.roles }
-  return { _tag: "Authenticated" as const, actor }
-}, Span.named("Auth.authenticate"))
+export const authenticate = (
+  verifier: TokenVerifier["Service"],
+  provisioned: ProvisionedUsers["Service"],
+  token: string
+) =>
+  Effect.matchEffect(verifier.verify(token), {
+    onFailure: (error) =>
+      Effect.map(
+        unauthenticated(
+          // Claims are stored as the profile: a NUL or a lone surrogate in one makes the token unusable,
+          // not the service unavailable (checked once per verification, see `TokenVerifier.fromPayload`).
+          error.reason === unstorableClaims ? "The bearer token carries malformed claims" : "The bearer token is invalid or expired",
+          true
+        ),
+        refused
+      ),
+    onSuccess: (claims) =>
+      Effect.matchEffect(provisioned.userOf(claims), {
+        onFailure: (error) =>
+          Effect.andThen(
+            error._tag === "RepositoryError" ? Problem.logRepositoryError(error) : Effect.void,
+            Effect.map(Problem.toResponse(Problem.fromDomainError(error)), refused)
+          ),
+        onSuccess: (user) => {
+          const actor: User.Actor = { userId: user.id, roles: claims.roles }
+          return Effect.succeed({ _tag: "Authenticated" as const, actor })
+        }
+      })
+  })
+
+const refused = (response: HttpServerResponse.HttpServerResponse) => ({ _tag: "Refused" as const, response })
 
 /** @since 0.1.0 */
-export const layer = Layer.mergeAll(
+export const layer: Layer.Layer<
+  Authentication | OptionalAuthentication | ProvisionedUsers,
+  never,
+  TokenVerifier | Users.Users | UserRepository.UserRepository
+> = Layer.mergeAll(
   Layer.effect(
     Authentication,
     Effect.gen(function*() {
-      const context = yield* Effect.context<TokenVerifier | Users.Users>()
+      const verifier = yield* TokenVerifier
+      const provisioned = yield* ProvisionedUsers
       return Authentication.of({
-        bearer: (httpEffect, { credential }) =>
-          Effect.gen(function*() {
-            const token = Redacted.value(credential)
-            if (token === "") return yield* unauthenticated("A bearer token is required", false)
-            const result = yield* authenticate(token).pipe(Effect.provideContext(context))
-            if (result._tag === "Refused") return result.response
-            yield* HttpTelemetry.reportRoles(result.actor.roles)
-            return yield* Effect.provideService(httpEffect, CurrentActor, result.actor)
+        bearer: (httpEffect, { credential }) => {
+          const token = Redacted.value(credential)
+          if (token === "") return unauthenticated("A bearer token is required", false)
+          return Effect.flatMap(authenticate(verifier, provisioned, token), (result) => {
+            if (result._tag === "Refused") return Effect.succeed(result.response)
+            return Effect.andThen(
+              HttpTelemetry.reportRoles(result.actor.roles),
+              Effect.provideService(httpEffect, CurrentActor, result.actor)
+            )
           })
+        }
       })
     })
   ),
   Layer.effect(
     OptionalAuthentication,
     Effect.gen(function*() {
-      const context = yield* Effect.context<TokenVerifier | Users.Users>()
+      const verifier = yield* TokenVerifier
+      const provisioned = yield* ProvisionedUsers
+      const anonymous = Option.none<User.Actor>()
       return OptionalAuthentication.of({
-        bearer: (httpEffect, { credential }) =>
-          Effect.gen(function*() {
-            const token = Redacted.value(credential)
-            if (token === "") {
-              const request = yield* HttpServerRequest.HttpServerRequest
+        bearer: (httpEffect, { credential }) => {
+          const token = Redacted.value(credential)
+          if (token === "") {
+            return Effect.flatMap(Effect.service(HttpServerRequest.HttpServerRequest), (request) =>
               // A credential of another scheme is not anonymity: refuse it rather than ignore it.
-              if (request.headers["authorization"] !== undefined) {
-                return yield* unauthenticated("Use the Bearer authorization scheme", true)
-              }
-              return yield* Effect.provideService(httpEffect, MaybeActor, Option.none())
-            }
-            const result = yield* authenticate(token).pipe(Effect.provideContext(context))
-            if (result._tag === "Refused") return result.response
-            yield* HttpTelemetry.reportRoles(result.actor.roles)
-            return yield* Effect.provideService(httpEffect, MaybeActor, Option.some(result.actor))
+              request.headers["authorization"] !== undefined
+                ? unauthenticated("Use the Bearer authorization scheme", true)
+                : Effect.provideService(httpEffect, MaybeActor, anonymous))
+          }
+          return Effect.flatMap(authenticate(verifier, provisioned, token), (result) => {
+            if (result._tag === "Refused") return Effect.succeed(result.response)
+            return Effect.andThen(
+              HttpTelemetry.reportRoles(result.actor.roles),
+              Effect.provideService(httpEffect, MaybeActor, Option.some(result.actor))
+            )
           })
+        }
       })
     })
   )
-)
+).pipe(Layer.provideMerge(ProvisionedUsers.layer))

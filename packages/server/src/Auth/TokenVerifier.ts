@@ -1,14 +1,22 @@
 /**
  * Verifies bearer tokens and extracts the claims the service uses.
  *
+ * Every token must carry `exp`; in production mode its lifetime (`exp - iat`) is bounded too
+ * (`AUTH_MAX_TOKEN_LIFETIME`). Verifications are remembered in a bounded cache ({@link cached}): a
+ * token repeated by a client is verified once, then reused until its `exp` or the cache's time bound
+ * (`AUTH_TOKEN_CACHE_TTL`), whichever comes first — so the rate limiter and the authentication middleware
+ * of one request share one verification, and a key removed from the JWKS stops verifying within that
+ * bound (the JWKS itself is refetched at the same bound). Whether the user still exists and is not
+ * erased is checked on every request, by provisioning (`Auth/Provisioning.ts`).
+ *
  * Two implementations: {@link TokenVerifier.layerDevelopment} (HS256 with the local development key)
  * and {@link TokenVerifier.layerJwks} (any OIDC provider: keys from its JWKS URL, issuer and audience
  * checked, asymmetric algorithms only, so a development token can never verify there).
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Schema } from "effect"
-import type { User } from "@live-events/domain"
+import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
+import { Text, type User } from "@live-events/domain"
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose"
 import { createSecretKey } from "node:crypto"
 import * as ServerConfig from "../Config.ts"
@@ -25,6 +33,8 @@ export interface VerifiedToken {
   readonly roles: ReadonlyArray<User.Role>
   readonly email?: string | undefined
   readonly name?: string | undefined
+  /** The `exp` claim, in seconds since the epoch. */
+  readonly expiresAt: number
 }
 
 const knownRoles: ReadonlyArray<User.Role> = ["admin", "organizer", "attendee"]
@@ -44,26 +54,97 @@ export const rolesOf = (payload: JWTPayload): ReadonlyArray<User.Role> => {
 const optionalString = (value: unknown, max: number): string | undefined =>
   typeof value === "string" && value.trim().length > 0 && value.length <= max ? value.trim() : undefined
 
-/** @since 0.1.0 */
-export const fromPayload = (payload: JWTPayload): Effect.Effect<VerifiedToken, InvalidToken> => {
+/** The reason of a token whose claims hold text storage refuses (a NUL, a lone surrogate). @since 0.1.0 */
+export const unstorableClaims = "the token carries claims that cannot be stored"
+
+/**
+ * The claims of a verified payload. A token without `exp` would be valid forever: refused. With
+ * `maxLifetimeSeconds`, so is one whose `exp` lies further than that after its `iat` (or, without
+ * `iat`, after now).
+ *
+ * @since 0.1.0
+ */
+export const fromPayload = (
+  payload: JWTPayload,
+  options: { readonly maxLifetimeSeconds?: number | undefined; readonly nowSeconds?: number | undefined } = {}
+): Effect.Effect<VerifiedToken, InvalidToken> => {
   const subject = payload.sub
   if (typeof subject !== "string" || subject.length === 0 || subject.length > 255) {
     return Effect.fail(new InvalidToken({ reason: "the token has no usable sub claim" }))
   }
+  const email = optionalString(payload["email"], 320)
+  const name = optionalString(payload["name"], 200)
+  if (![subject, email ?? "", name ?? ""].every(Text.isStorable)) {
+    return Effect.fail(new InvalidToken({ reason: unstorableClaims }))
+  }
+  const exp = payload.exp
+  if (typeof exp !== "number" || !Number.isFinite(exp)) {
+    return Effect.fail(new InvalidToken({ reason: "the token has no exp claim" }))
+  }
+  if (options.maxLifetimeSeconds !== undefined) {
+    const issuedAt = typeof payload.iat === "number" ? payload.iat : options.nowSeconds ?? Date.now() / 1000
+    if (exp - issuedAt > options.maxLifetimeSeconds) {
+      return Effect.fail(new InvalidToken({ reason: "the token lives longer than allowed" }))
+    }
+  }
   return Effect.succeed({
     subject,
     roles: rolesOf(payload),
-    email: optionalString(payload["email"], 320),
-    name: optionalString(payload["name"], 200)
+    email,
+    name,
+    expiresAt: exp
   })
 }
 
-const verifyWith = (verify: (token: string) => Promise<{ readonly payload: JWTPayload }>) => (token: string) =>
+const verifyWith = (
+  verify: (token: string) => Promise<{ readonly payload: JWTPayload }>,
+  maxLifetimeSeconds?: number | undefined
+) =>
+(token: string) =>
   Effect.tryPromise({
     try: () => verify(token),
     catch: (error) =>
       new InvalidToken({ reason: error instanceof Error && "code" in error ? String(error.code) : "invalid token" })
-  }).pipe(Effect.flatMap(({ payload }) => fromPayload(payload)))
+  }).pipe(Effect.flatMap(({ payload }) => fromPayload(payload, { maxLifetimeSeconds })))
+
+/** How the cache of verified tokens is bounded. @since 0.1.0 */
+export interface CacheOptions {
+  /** The longest a verification is reused (default 60 s); also how often the JWKS is refetched. */
+  readonly ttl?: Duration.Input | undefined
+  /** How many tokens are remembered (default 10,000); 0 turns the cache off. */
+  readonly size?: number | undefined
+}
+
+/**
+ * Remembers successful verifications of `verify` for at most `ttl` and never past the token's `exp`;
+ * failures are not remembered. Bounded: past `size` entries the oldest is dropped.
+ *
+ * @since 0.1.0
+ */
+export const cached = (
+  verify: (token: string) => Effect.Effect<VerifiedToken, InvalidToken>,
+  options: CacheOptions = {}
+): (token: string) => Effect.Effect<VerifiedToken, InvalidToken> => {
+  const size = options.size ?? 10_000
+  if (size <= 0) return verify
+  const ttlMillis = Duration.toMillis(Duration.fromInputUnsafe(options.ttl ?? Duration.seconds(60)))
+  const entries = new Map<string, { readonly verified: VerifiedToken; readonly validUntil: number }>()
+  return (token) =>
+    Effect.withFiber((fiber) => {
+      const clock = fiber.getRef(Clock.Clock)
+      const hit = entries.get(token)
+      if (hit !== undefined) {
+        if (hit.validUntil > clock.currentTimeMillisUnsafe()) return Effect.succeed(hit.verified)
+        entries.delete(token)
+      }
+      return Effect.map(verify(token), (verified) => {
+        const now = clock.currentTimeMillisUnsafe()
+        if (entries.size >= size) entries.delete(entries.keys().next().value!)
+        entries.set(token, { verified, validUntil: Math.min(verified.expiresAt * 1000, now + ttlMillis) })
+        return verified
+      })
+    })
+}
 
 const asymmetric = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 
@@ -79,14 +160,17 @@ export class TokenVerifier extends Context.Service<TokenVerifier, {
    *
    * @since 0.1.0
    */
-  static readonly layerDevelopment = (key: Uint8Array) =>
+  static readonly layerDevelopment = (key: Uint8Array, cache?: CacheOptions) =>
     Layer.sync(TokenVerifier, () => {
       // A KeyObject made once: handing jose raw bytes would import a new WebCrypto key on every request.
       const secretKey = createSecretKey(key)
       return {
         mode: "development" as const,
-        verify: verifyWith((token) =>
-          jwtVerify(token, secretKey, { issuer: DevKey.issuer, audience: DevKey.audience, algorithms: ["HS256"] })
+        verify: cached(
+          verifyWith((token) =>
+            jwtVerify(token, secretKey, { issuer: DevKey.issuer, audience: DevKey.audience, algorithms: ["HS256"] })
+          ),
+          cache
         )
       }
     })
@@ -96,32 +180,50 @@ export class TokenVerifier extends Context.Service<TokenVerifier, {
    *
    * @since 0.1.0
    */
-  static readonly layerJwks = (options: { readonly url: URL; readonly issuer: string; readonly audience: string }) =>
+  static readonly layerJwks = (options: {
+    readonly url: URL
+    readonly issuer: string
+    readonly audience: string
+    /** The longest `exp - iat` accepted (default 24 hours). */
+    readonly maxTokenLifetime?: Duration.Input | undefined
+    readonly cache?: CacheOptions | undefined
+  }) =>
     Layer.effect(
       TokenVerifier,
       Effect.gen(function*() {
         if (options.issuer === DevKey.issuer) {
           return yield* Effect.die(new Error(`AUTH_ISSUER must not be the development issuer "${DevKey.issuer}"`))
         }
-        const keys = createRemoteJWKSet(options.url)
+        // The key set is refetched at the cache's bound, so a removed key stops verifying within it.
+        const ttlMillis = Duration.toMillis(Duration.fromInputUnsafe(options.cache?.ttl ?? Duration.seconds(60)))
+        const keys = createRemoteJWKSet(options.url, {
+          cacheMaxAge: ttlMillis,
+          cooldownDuration: Math.min(30_000, ttlMillis)
+        })
+        const maxLifetimeSeconds = Duration.toSeconds(Duration.fromInputUnsafe(options.maxTokenLifetime ?? Duration.hours(24)))
         return TokenVerifier.of({
           mode: "production",
-          verify: verifyWith((token) =>
-            jwtVerify(token, keys, { issuer: options.issuer, audience: options.audience, algorithms: asymmetric })
+          verify: cached(
+            verifyWith(
+              (token) => jwtVerify(token, keys, { issuer: options.issuer, audience: options.audience, algorithms: asymmetric }),
+              maxLifetimeSeconds
+            ),
+            options.cache
           )
         })
       })
     )
 
   /**
-   * `AUTH_MODE=production` → {@link layerJwks} from `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`;
-   * otherwise (the default) → {@link layerDevelopment} with {@link DevKey.secret}.
+   * `AUTH_MODE=production` → {@link layerJwks} from `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE`,
+   * `AUTH_MAX_TOKEN_LIFETIME`; otherwise (the default) → {@link layerDevelopment} with {@link DevKey.secret}.
    *
    * @since 0.1.0
    */
   static readonly layerConfig = Layer.unwrap(Effect.gen(function*() {
     const mode = yield* ServerConfig.authMode
-    if (mode === "production") return TokenVerifier.layerJwks(yield* ServerConfig.jwks)
-    return TokenVerifier.layerDevelopment(yield* DevKey.secret)
+    const cache = yield* ServerConfig.tokenCache
+    if (mode === "production") return TokenVerifier.layerJwks({ ...(yield* ServerConfig.jwks), cache })
+    return TokenVerifier.layerDevelopment(yield* DevKey.secret, cache)
   }))
 }

@@ -137,6 +137,12 @@ export const make = Effect.gen(function*() {
   ): Effect.Effect<Option.Option<A>, E> =>
     Effect.flatMap(Effect.service(CurrentUnitOfWork), (pending) => pending === undefined ? cached() : direct())
 
+  /**
+   * The store's read, built only on a miss: building it (the SQL statement, its policy wrapper) costs
+   * more than a hit itself.
+   */
+  const onMiss = <A, E>(read: () => Effect.Effect<Option.Option<A>, E>) => orAbsent(Effect.suspend(read))
+
   const transact: UnitOfWork.UnitOfWork["Service"]["transact"] = (effect) =>
     Effect.flatMap(Effect.service(CurrentUnitOfWork), (outer) => {
       // Nested: the outermost unit of work commits, and invalidates, for both.
@@ -157,7 +163,7 @@ export const make = Effect.gen(function*() {
 
   const eventById = (id: Ids.EventId) =>
     cachedRead(() => events.findById(id), () =>
-      toOption(cache.getOrSet(CacheKeys.eventKey(id), orAbsent(events.findById(id)), {
+      toOption(cache.getOrSet(CacheKeys.eventKey(id), onMiss(() => events.findById(id)), {
         codec: CacheCodecs.EventCodec,
         category: "eventDetails",
         tags: [CacheKeys.eventTag(id)]
@@ -165,7 +171,7 @@ export const make = Effect.gen(function*() {
 
   const userById = (id: Ids.UserId) =>
     cachedRead(() => users.findById(id), () =>
-      toOption(cache.getOrSet(CacheKeys.userKey(id), orAbsent(users.findById(id)), {
+      toOption(cache.getOrSet(CacheKeys.userKey(id), onMiss(() => users.findById(id)), {
         codec: userCodec,
         category: "users"
       })))
@@ -185,7 +191,7 @@ export const make = Effect.gen(function*() {
             }
           }))
       }
-      return toOption(cache.getOrSet(CacheKeys.positionKey(id), orAbsent(registrations.findById(id)), {
+      return toOption(cache.getOrSet(CacheKeys.positionKey(id), onMiss(() => registrations.findById(id)), {
         codec: registrationCodec,
         category: "waitlistPositions",
         tags: [CacheKeys.waitlistTag(eventId)]

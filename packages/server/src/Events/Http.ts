@@ -77,7 +77,7 @@ export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
           return yield* Idempotency.run({
             key: headers["idempotency-key"],
             scope: `${actor.userId} POST /v1/events`,
-            hash: Idempotency.requestHash("POST", "/v1/events", encodeCreate(payload))
+            hash: () => Idempotency.requestHash("POST", "/v1/events", encodeCreate(payload))
           }, produce)
         }))
       .handle("get", ({ params, headers }) =>

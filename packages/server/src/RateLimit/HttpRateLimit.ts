@@ -12,12 +12,13 @@
  */
 import { NodeRedis } from "@effect/platform-node"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
-import { HttpEffect, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpRouter, HttpServerRequest } from "effect/http"
 import { RateLimit, RateLimitHeaders } from "@live-events/resilience"
 import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as ServerConfig from "../Config.ts"
 import * as Problem from "../Problem.ts"
 import * as ClientAddress from "../Security/ClientAddress.ts"
+import { ResponseFields } from "../Security/Middleware.ts"
 
 /** @since 0.1.0 */
 export interface Settings {
@@ -118,64 +119,105 @@ export const layerConfig = Layer.unwrap(Effect.gen(function*() {
   )
 }))
 
-const registerRoute = /^\/v1\/events\/[^/]+\/registrations\/?$/
+/** The route template of registrations: the `register` policy keys on this, never on the raw URL. */
+const registerRoute = "/v1/events/:id/registrations"
 const unlimited = new Set(["/health/live", "/health/ready", "/metrics"])
 
-const subjectOf = (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.gen(function*() {
-    const authorization = request.headers["authorization"]
-    if (authorization === undefined || !/^bearer /i.test(authorization)) return Option.none<string>()
-    const verifier = yield* TokenVerifier
-    const verified = yield* Effect.result(verifier.verify(authorization.slice(7).trim()))
-    return verified._tag === "Success" ? Option.some(verified.success.subject) : Option.none<string>()
+const bearerSubject = (verifier: TokenVerifier["Service"], authorization: string | undefined) => {
+  // "Bearer " in any case, as the authentication middleware accepts it.
+  if (authorization === undefined || authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== "bearer ") {
+    return Effect.succeed(undefined)
+  }
+  // The verifier's cache makes this the one verification of the request: authentication finds it there.
+  return Effect.match(verifier.verify(authorization.slice(7).trim()), {
+    onFailure: () => undefined,
+    onSuccess: (verified) => verified.subject
   })
+}
+
+/** `"general";q=100;w=60` per policy, and the quoted name, computed once per policy object. */
+interface PolicyText {
+  readonly name: string
+  readonly policy: string
+}
+const policyTexts = new WeakMap<RateLimit.RateLimitPolicy, PolicyText>()
+const policyText = (decision: RateLimit.Decision): PolicyText => {
+  let text = policyTexts.get(decision.policy)
+  if (text === undefined) {
+    text = {
+      name: RateLimitHeaders.sfString(decision.policy.name),
+      policy: RateLimitHeaders.formatPolicy([{ name: decision.policy.name, quota: decision.limit, window: decision.windowSeconds }])
+    }
+    policyTexts.set(decision.policy, text)
+  }
+  return text
+}
 
 /**
- * Limits `httpEffect` (the request must already carry its trusted client address, see
- * `ClientAddress.withForwarded`). The `register` policy is keyed by the verified token subject; an
- * anonymous or invalid-token registration is left to authentication to refuse.
+ * The draft-10 fields of one or two decisions (the same text `RateLimitHeaders.fromDecisions` makes).
  *
  * @since 0.1.0
  */
-export const limit = <E, R>(
-  httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-): Effect.Effect<
-  HttpServerResponse.HttpServerResponse,
-  E,
-  R | HttpServerRequest.HttpServerRequest | HttpRateLimit | TokenVerifier
-> =>
+export const fieldsOf = (first: RateLimit.Decision, second?: RateLimit.Decision): Record<string, string> => {
+  const one = policyText(first)
+  let policy = one.policy
+  let rateLimit = `${one.name};r=${first.allowed ? first.remaining : 0};t=${first.resetSeconds}`
+  let retryAfter = first.allowed ? 0 : first.retryAfterSeconds
+  if (second !== undefined) {
+    const two = policyText(second)
+    policy += `, ${two.policy}`
+    rateLimit += `, ${two.name};r=${second.allowed ? second.remaining : 0};t=${second.resetSeconds}`
+    if (!second.allowed) retryAfter = Math.max(retryAfter, second.retryAfterSeconds)
+  }
+  const fields: Record<string, string> = { "ratelimit-policy": policy, "ratelimit": rateLimit }
+  if (!first.allowed || (second !== undefined && !second.allowed)) fields["retry-after"] = String(Math.max(1, retryAfter))
+  return fields
+}
+
+const rejection = (decision: RateLimit.Decision) =>
+  Problem.respond(
+    429,
+    "rate-limited",
+    `Too many requests (${decision.policy.name} limit ${decision.limit} per ${decision.windowSeconds} s); retry later`
+  )
+
+/**
+ * Rate limiting as route middleware: it runs once the router has matched, so it keys on the route
+ * template (`POST /v1/events/:id/registrations`), whatever spelling of the path reached it (`//v1/…`,
+ * `%72egistrations`). `general` counts per client (the trusted address, see `ClientAddress`) on every
+ * route but the probes and `/metrics`; `register` per verified token subject. An anonymous or
+ * invalid-token registration is left to authentication to refuse. The fields go to the response
+ * through the security middleware's `ResponseFields`.
+ *
+ * @since 0.1.0
+ */
+export const routeMiddleware = HttpRouter.middleware(
   Effect.gen(function*() {
     const { limiter: maybeLimiter, settings } = yield* HttpRateLimit
-    if (Option.isNone(maybeLimiter)) return yield* httpEffect
-    const limiter = maybeLimiter.value
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const path = request.url.split("?")[0] ?? request.url
-    if (request.method === "OPTIONS" || unlimited.has(path)) return yield* httpEffect
-    const decisions: Array<RateLimit.Decision> = [
-      yield* limiter.consume(settings.general, ClientAddress.rateLimitKey(request.remoteAddress))
-    ]
-    if (decisions[0]!.allowed && request.method === "POST" && registerRoute.test(path)) {
-      const subject = yield* subjectOf(request)
-      if (Option.isSome(subject)) decisions.push(yield* limiter.consume(settings.register, `user:${subject.value}`))
+    const verifier = yield* TokenVerifier
+    return (handler) => {
+      if (Option.isNone(maybeLimiter)) return handler
+      const limiter = maybeLimiter.value
+      return Effect.withFiber((fiber) => {
+        const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+        const route = Context.getUnsafe(fiber.context, HttpRouter.RouteContext).route
+        if (request.method === "OPTIONS" || unlimited.has(route.path)) return handler
+        const respond = (fields: Record<string, string>, rejected: RateLimit.Decision | undefined) => {
+          const state = Context.getOrUndefined(fiber.context, ResponseFields)
+          if (state !== undefined) state.fields = fields
+          return rejected === undefined ? handler : rejection(rejected)
+        }
+        return Effect.flatMap(limiter.consume(settings.general, ClientAddress.rateLimitKey(request.remoteAddress)), (general) => {
+          if (!general.allowed || request.method !== "POST" || route.path !== registerRoute) {
+            return respond(fieldsOf(general), general.allowed ? undefined : general)
+          }
+          return Effect.flatMap(bearerSubject(verifier, request.headers["authorization"]), (subject) =>
+            subject === undefined
+              ? respond(fieldsOf(general), undefined)
+              : Effect.flatMap(limiter.consume(settings.register, `user:${subject}`), (register) =>
+                respond(fieldsOf(general, register), register.allowed ? undefined : register)))
+        })
+      })
     }
-    const headers = RateLimitHeaders.fromDecisions(decisions)
-    if (headers !== undefined) {
-      const fields: Record<string, string> = {
-        "ratelimit-policy": headers["RateLimit-Policy"],
-        "ratelimit": headers.RateLimit
-      }
-      if (headers["Retry-After"] !== undefined) fields["retry-after"] = headers["Retry-After"]
-      yield* HttpEffect.appendPreResponseHandler((_, response) =>
-        Effect.succeed(HttpServerResponse.setHeaders(response, fields))
-      )
-    }
-    const rejected = decisions.find((decision) => !decision.allowed)
-    if (rejected !== undefined) {
-      return yield* Problem.respond(
-        429,
-        "rate-limited",
-        `Too many requests (${rejected.policy.name} limit ${rejected.limit} per ${rejected.windowSeconds} s); retry later`
-      )
-    }
-    return yield* httpEffect
   })
+)

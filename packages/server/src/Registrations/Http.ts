@@ -48,7 +48,7 @@ export const RegistrationsLive = HttpApiBuilder.group(Api, "registrations", (han
           return yield* Idempotency.run({
             key: headers["idempotency-key"],
             scope: `${actor.userId} ${request.method} /v1/events/{id}/registrations`,
-            hash: Idempotency.requestHash(request.method, path, encodeRegisterInput(payload))
+            hash: () => Idempotency.requestHash(request.method, path, encodeRegisterInput(payload))
           }, produce)
         }))
       .handle("listForEvent", ({ params, query, request }) =>

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { HttpServerResponse } from "effect/http"
+import type { HttpServerResponse } from "effect/http"
 import { createHash } from "node:crypto"
 
 /** @since 0.1.0 */
@@ -99,29 +99,59 @@ export const cspFor = (response: HttpServerResponse.HttpServerResponse): string 
   return csp
 }
 
-/** @since 0.1.0 */
-export interface RequestFacts {
-  readonly secure: boolean
-  readonly authenticated: boolean
-  readonly hstsMaxAge: number
-}
-
 /**
- * Adds the security headers to a response.
+ * The response fields of every combination of TLS, authentication and an allowed CORS origin, built
+ * once: a request picks its set instead of assembling it.
  *
  * @since 0.1.0
  */
-export const apply = (
-  response: HttpServerResponse.HttpServerResponse,
-  facts: RequestFacts
-): HttpServerResponse.HttpServerResponse => {
-  let result = HttpServerResponse.setHeaders(response, fixed)
-  result = HttpServerResponse.setHeader(result, "content-security-policy", cspFor(response))
-  if (facts.secure) {
-    result = HttpServerResponse.setHeader(result, "strict-transport-security", `max-age=${facts.hstsMaxAge}; includeSubDomains`)
+export interface HeaderSets {
+  readonly sets: ReadonlyArray<Readonly<Record<string, string>>>
+}
+
+/** @since 0.1.0 */
+export const precompute = (hstsMaxAge: number, corsEnabled: boolean): HeaderSets => {
+  const sets: Array<Readonly<Record<string, string>>> = []
+  for (let index = 0; index < 8; index++) {
+    const secure = (index & 1) !== 0
+    const authenticated = (index & 2) !== 0
+    const corsAllowed = (index & 4) !== 0
+    sets.push({
+      ...fixed,
+      "content-security-policy": apiCsp,
+      ...(secure ? { "strict-transport-security": `max-age=${hstsMaxAge}; includeSubDomains` } : {}),
+      ...(authenticated ? { "cache-control": "no-store" } : {}),
+      ...(corsEnabled ? { vary: "Origin" } : {}),
+      ...(corsAllowed ? { "access-control-expose-headers": corsExposeHeaders } : {})
+    })
   }
-  if (facts.authenticated) result = HttpServerResponse.setHeader(result, "cache-control", "no-store")
-  if (result.headers["x-powered-by"] !== undefined) result = HttpServerResponse.removeHeader(result, "x-powered-by")
-  if (result.headers["server"] !== undefined) result = HttpServerResponse.removeHeader(result, "server")
-  return result
+  return { sets }
+}
+
+/** @since 0.1.0 */
+export const select = (
+  headerSets: HeaderSets,
+  secure: boolean,
+  authenticated: boolean,
+  corsAllowed: boolean
+): Readonly<Record<string, string>> =>
+  headerSets.sets[(secure ? 1 : 0) | (authenticated ? 2 : 0) | (corsAllowed ? 4 : 0)]!
+
+/** Response headers a cross-origin script may read. @since 0.1.0 */
+export const corsExposeHeaders =
+  "Location, ETag, Retry-After, RateLimit, RateLimit-Policy, X-Correlation-Id, WWW-Authenticate"
+
+/** Methods and request headers a browser may use cross-origin. @since 0.1.0 */
+export const corsAllowMethods = "GET, HEAD, POST, PUT, PATCH, DELETE"
+
+/** @since 0.1.0 */
+export const corsAllowHeaders =
+  "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Correlation-Id, traceparent, tracestate"
+
+/** The fields of a CORS preflight answer (the origin and the security headers are added like everywhere). @since 0.1.0 */
+export const preflight: Readonly<Record<string, string>> = {
+  "access-control-allow-methods": corsAllowMethods,
+  "access-control-allow-headers": corsAllowHeaders,
+  "access-control-max-age": "600",
+  "vary": "Access-Control-Request-Method, Access-Control-Request-Headers"
 }

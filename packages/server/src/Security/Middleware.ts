@@ -2,13 +2,19 @@
  * The one global router middleware of the secure HTTP defaults, in this order from the outside in:
  *
  * 1. trusted `X-Forwarded-*` applied (client address, scheme);
- * 2. security headers and CORS headers registered as a pre-response handler, so they also land on
- *    404/405/413/500 responses the framework or `Problem` makes (STACK.md);
+ * 2. ONE pre-response handler that writes, in one header copy, the correlation id, the security headers
+ *    (precomputed per combination of TLS and authentication, see `Headers.ts`), the CORS fields and the
+ *    rate-limit fields the route's limiter left in the request's {@link ResponseFields}; registered first,
+ *    so it also lands on 404/405/413/429/500 responses the framework or `Problem` makes;
  * 3. CORS preflight answered (allowed origin: 204 with the CORS fields; refused: 403, no CORS field);
- * 4. the request timeout (`REQUEST_TIMEOUT` → 503 `request-timeout`);
- * 5. the body limit (`MAX_BODY_BYTES`: a declared `Content-Length` above it is refused at once, a
- *    chunked body is cut while being read; both → 413 `payload-too-large`);
- * 6. rate limiting (`RateLimit/HttpRateLimit.ts`).
+ * 4. the body limit (`MAX_BODY_BYTES`: a declared `Content-Length` above it is refused at once, a
+ *    chunked body is cut while being read; both → 413 `payload-too-large`).
+ *
+ * Rate limits run inside the matched route (`RateLimit/HttpRateLimit.ts`: they key on the route
+ * template, never on the raw URL). There is no per-request timer here: the Node server bounds how long
+ * a request may take to arrive (`requestTimeout`, `headersTimeout`, see `Server.ts`) and every I/O the
+ * request waits on has its own timeout (database policies → 503 with `Retry-After`, cache, rate-limit
+ * store), so a request cannot hang on anything but CPU.
  *
  * One middleware rather than several because the order of global middleware depends on layer build
  * order; here it is written down.
@@ -25,30 +31,44 @@ import {
   HttpServerResponse
 } from "effect/http"
 import * as Problem from "../Problem.ts"
-import { limit } from "../RateLimit/HttpRateLimit.ts"
+import * as Correlation from "../Telemetry/Correlation.ts"
+import { RequestInfo } from "../Telemetry/HttpTelemetry.ts"
 import * as ClientAddress from "./ClientAddress.ts"
 import * as SecurityHeaders from "./Headers.ts"
 import { HttpSecurity } from "./Settings.ts"
 
-/** Methods and request headers a browser may use cross-origin. @since 0.1.0 */
-export const corsAllowMethods = "GET, HEAD, POST, PUT, PATCH, DELETE"
 /** @since 0.1.0 */
-export const corsAllowHeaders =
-  "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Correlation-Id, traceparent, tracestate"
-/** Response headers a cross-origin script may read. @since 0.1.0 */
-export const corsExposeHeaders =
-  "Location, ETag, Retry-After, RateLimit, RateLimit-Policy, X-Correlation-Id, WWW-Authenticate"
+export const { corsAllowHeaders, corsAllowMethods, corsExposeHeaders } = SecurityHeaders
 
-const appendVary = (response: HttpServerResponse.HttpServerResponse, value: string) => {
-  const existing = response.headers["vary"]
-  return HttpServerResponse.setHeader(response, "vary", existing === undefined ? value : `${existing}, ${value}`)
+/**
+ * Fields a later stage wants on the response (the rate-limit fields), written by the one pre-response
+ * handler together with the others. Mutable and per request on purpose: one object, no context copy.
+ *
+ * @since 0.1.0
+ */
+export interface ResponseFieldsState {
+  fields: Record<string, string> | undefined
 }
 
-const isSecure = (request: HttpServerRequest.HttpServerRequest): boolean => {
-  if (request.protocol === "https") return true
-  const socket = (request.source as { readonly socket?: { readonly encrypted?: boolean } } | undefined)?.socket
-  return socket?.encrypted === true
+/** @since 0.1.0 */
+export class ResponseFields extends Context.Service<ResponseFields, ResponseFieldsState>()(
+  "@live-events/server/ResponseFields"
+) {}
+
+/**
+ * The stages this middleware runs; all on in production. `bench/pipeline.ts` switches them off one at
+ * a time to price each.
+ *
+ * @since 0.1.0
+ */
+export interface Stages {
+  /** Security headers and CORS (preflight included). */
+  readonly security: boolean
+  readonly bodyLimit: boolean
 }
+
+/** @since 0.1.0 */
+export const allStages: Stages = { security: true, bodyLimit: true }
 
 const isBodyTooLarge = (error: unknown): boolean => {
   if (!HttpServerError.isHttpServerError(error) || error.reason._tag !== "RequestParseError") return false
@@ -56,92 +76,100 @@ const isBodyTooLarge = (error: unknown): boolean => {
   return reason.reason === "BodyTooLarge" || /maxBytes|too large/i.test(String((reason.cause as Error | undefined)?.message))
 }
 
-/** @since 0.1.0 */
-export const middleware = HttpRouter.middleware(
-  Effect.gen(function*() {
-    const settings = yield* HttpSecurity
-    const forwarded = ClientAddress.withForwarded(settings.trustedProxies)
-    const anyOrigin = settings.corsOrigins.includes("*")
-    const origins = new Set(settings.corsOrigins)
-    const corsEnabled = settings.corsOrigins.length > 0
-    const maxBodySize = ByteSize.bytes(settings.maxBodyBytes)
-    // Called once when the router is built: everything per request lives inside `Effect.suspend`.
-    return (routed) =>
-      Effect.suspend(() => {
-      // The router records the matched route in the fiber context (`RouteContext`), which request
-      // metrics read after the response. The timeout below runs the request on a child fiber and
-      // `provideService` restores the context on exit: carry the route back out to this fiber.
-      let route: HttpRouter.RouteContext["Service"] | undefined
-      const httpEffect = Effect.onExit(routed, () =>
-        Effect.withFiber((fiber) => {
-          route = Context.getOrUndefined(fiber.context, HttpRouter.RouteContext)
-          return Effect.void
-        }))
-      const restoreRoute = Effect.withFiber((fiber) => {
-        if (route !== undefined) fiber.setContext(Context.add(fiber.context, HttpRouter.RouteContext, route))
-        return Effect.void
-      })
-      return forwarded(Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const origin = request.headers["origin"]
-        const allowedOrigin = origin !== undefined && (anyOrigin || origins.has(origin)) ? origin : undefined
-        const facts: SecurityHeaders.RequestFacts = {
-          secure: isSecure(request),
-          authenticated: request.headers["authorization"] !== undefined,
-          hstsMaxAge: settings.hstsMaxAge
-        }
-        yield* HttpEffect.appendPreResponseHandler((_, response) => {
-          let result = SecurityHeaders.apply(response, facts)
-          if (corsEnabled) {
-            result = appendVary(result, "Origin")
-            if (allowedOrigin !== undefined) {
-              result = HttpServerResponse.setHeaders(result, {
-                "access-control-allow-origin": allowedOrigin,
-                "access-control-expose-headers": corsExposeHeaders
-              })
+const encrypted = (request: HttpServerRequest.HttpServerRequest): boolean =>
+  (request.source as { readonly socket?: { readonly encrypted?: boolean } } | undefined)?.socket?.encrypted === true
+
+/**
+ * The middleware with some stages switched off (benchmarks).
+ *
+ * @since 0.1.0
+ */
+export const make = (stages: Stages = allStages) =>
+  HttpRouter.middleware(
+    Effect.gen(function*() {
+      const settings = yield* HttpSecurity
+      const forwarded = ClientAddress.forwarded(settings.trustedProxies)
+      const anyOrigin = settings.corsOrigins.includes("*")
+      const origins = new Set(settings.corsOrigins)
+      const corsEnabled = settings.corsOrigins.length > 0 && stages.security
+      const maxBodySize = ByteSize.bytes(settings.maxBodyBytes)
+      const headerSets = SecurityHeaders.precompute(settings.hstsMaxAge, corsEnabled)
+      const tooLarge = () =>
+        Problem.respond(413, "payload-too-large", `The request body exceeds ${settings.maxBodyBytes} bytes`)
+      // Called once when the router is built: everything per request lives inside `withFiber`.
+      return (routed) => {
+        const limited = stages.bodyLimit
+          ? routed.pipe(
+            // A body cut while being read may surface as a failure or as a defect of the decoder.
+            Effect.catchCause((cause) =>
+              cause.reasons.some((reason) => isBodyTooLarge(reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : undefined))
+                ? tooLarge()
+                : Effect.failCause(cause)
+            )
+          )
+          : routed
+        return Effect.withFiber((fiber) => {
+          let request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+          let secure = request.protocol === "https" || encrypted(request)
+          if (forwarded !== undefined) {
+            const applied = forwarded(request)
+            if (applied.request !== request) {
+              request = applied.request
+              fiber.setContext(Context.add(fiber.context, HttpServerRequest.HttpServerRequest, request))
             }
+            secure = secure || applied.secure
           }
-          return Effect.succeed(result)
+          const info = Context.getOrUndefined(fiber.context, RequestInfo)
+          const state: ResponseFieldsState = { fields: undefined }
+          const headers = request.headers
+          const origin = headers["origin"]
+          const allowedOrigin = corsEnabled && origin !== undefined && (anyOrigin || origins.has(origin)) ? origin : undefined
+          const base = stages.security
+            ? SecurityHeaders.select(headerSets, secure, headers["authorization"] !== undefined, allowedOrigin !== undefined)
+            : undefined
+          HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (_, response) => {
+            const fields: Record<string, string> = base === undefined ? {} : { ...base }
+            if (base !== undefined) {
+              const csp = SecurityHeaders.cspFor(response)
+              if (csp !== SecurityHeaders.apiCsp) fields["content-security-policy"] = csp
+              if (allowedOrigin !== undefined) fields["access-control-allow-origin"] = allowedOrigin
+              const vary = response.headers["vary"]
+              if (corsEnabled && vary !== undefined) fields["vary"] = `${vary}, Origin`
+            }
+            if (info !== undefined) fields[Correlation.header] = info.correlationId
+            if (state.fields !== undefined) Object.assign(fields, state.fields)
+            let result = HttpServerResponse.setHeaders(response, fields)
+            if (result.headers["x-powered-by"] !== undefined) result = HttpServerResponse.removeHeader(result, "x-powered-by")
+            if (result.headers["server"] !== undefined) result = HttpServerResponse.removeHeader(result, "server")
+            return Effect.succeed(result)
+          })
+
+          if (
+            stages.security && request.method === "OPTIONS" && origin !== undefined &&
+            headers["access-control-request-method"] !== undefined
+          ) {
+            if (allowedOrigin === undefined) {
+              return Problem.respond(403, "cors-origin-refused", "This origin may not call the API")
+            }
+            return Effect.succeed(HttpServerResponse.empty({ status: 204, headers: SecurityHeaders.preflight }))
+          }
+
+          if (stages.bodyLimit) {
+            const declared = headers["content-length"]
+            if (declared !== undefined && Number(declared) > settings.maxBodyBytes) return tooLarge()
+          }
+          // Into the fiber's context rather than `provideService`, which would restore the context on exit
+          // and drop the router's `RouteContext` that request metrics read afterwards. The request's own
+          // frame restores the context when it ends.
+          let context = Context.add(fiber.context, ResponseFields, state)
+          if (stages.bodyLimit) context = Context.add(context, HttpIncomingMessage.MaxBodySize, maxBodySize)
+          fiber.setContext(context)
+          return limited
         })
+      }
+    }),
+    { global: true }
+  )
 
-        if (request.method === "OPTIONS" && origin !== undefined && request.headers["access-control-request-method"] !== undefined) {
-          if (allowedOrigin === undefined) {
-            return yield* Problem.respond(403, "cors-origin-refused", "This origin may not call the API")
-          }
-          return HttpServerResponse.empty({
-            status: 204,
-            headers: {
-              "access-control-allow-methods": corsAllowMethods,
-              "access-control-allow-headers": corsAllowHeaders,
-              "access-control-max-age": "600",
-              "vary": "Access-Control-Request-Method, Access-Control-Request-Headers"
-            }
-          })
-        }
-
-        const declared = Number(request.headers["content-length"] ?? "0")
-        if (Number.isFinite(declared) && declared > settings.maxBodyBytes) {
-          return yield* Problem.respond(413, "payload-too-large", `The request body exceeds ${settings.maxBodyBytes} bytes`)
-        }
-
-        return yield* limit(httpEffect).pipe(
-          Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
-          // A body cut while being read may surface as a failure or as a defect of the decoder.
-          Effect.catchCause((cause) =>
-            cause.reasons.some((reason) => isBodyTooLarge(reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : undefined))
-              ? Problem.respond(413, "payload-too-large", `The request body exceeds ${settings.maxBodyBytes} bytes`)
-              : Effect.failCause(cause)
-          ),
-          Effect.timeoutOrElse({
-            duration: settings.requestTimeout,
-            orElse: () =>
-              Problem.respond(503, "request-timeout", "The request took too long; retry later", {
-                headers: { "retry-after": "1" }
-              })
-          })
-        )
-      })).pipe(Effect.ensuring(restoreRoute))
-    })
-  }),
-  { global: true }
-)
+/** @since 0.1.0 */
+export const middleware = make()

@@ -3,8 +3,8 @@
  * unrouted, refused by authentication, failed — exactly once:
  *
  * - the correlation id (`X-Correlation-ID` accepted when well-formed, else generated), annotated on
- *   every log line of the request and echoed on every response through a pre-response handler, so
- *   framework-made 4xx/5xx carry it too;
+ *   every log line of the request and echoed on every response (by the security middleware's one
+ *   pre-response handler, so framework-made 4xx/5xx carry it too);
  * - `http_server_requests_total` and `http_server_request_duration_seconds` by method, route template
  *   (`/v1/events/:id`, `unmatched` for unknown paths — never the raw path) and status;
  * - one log line per request (`http request`: method, route, status, duration, role — no path, query,
@@ -17,14 +17,14 @@
  */
 import { Clock, Context, Effect, Exit, Metric, References, Tracer } from "effect"
 import {
-  HttpEffect,
   HttpRouter,
   HttpServerError,
   HttpServerRequest,
-  HttpServerResponse
+  type HttpServerResponse
 } from "effect/http"
 import { Audit } from "@live-events/domain"
 import * as Correlation from "./Correlation.ts"
+import * as Logging from "./Logging.ts"
 
 /**
  * What the request learns about itself while it runs. Mutable on purpose: the authentication
@@ -76,12 +76,15 @@ interface Bound {
   readonly count: Metric.Metric<number, unknown>
   readonly duration: Metric.Metric<number, unknown>
 }
-// method × route × status: all three bounded, so this cache is too.
-const bound = new Map<string, Bound>()
+// method → route → status: all three bounded, so this cache is too; nested so that a lookup builds no key.
+const bound = new Map<string, Map<string, Map<number, Bound>>>()
 
 const metricsFor = (method: string, route: string, status: number): Bound => {
-  const key = `${method} ${route} ${status}`
-  let metrics = bound.get(key)
+  let byRoute = bound.get(method)
+  if (byRoute === undefined) bound.set(method, byRoute = new Map())
+  let byStatus = byRoute.get(route)
+  if (byStatus === undefined) byRoute.set(route, byStatus = new Map())
+  let metrics = byStatus.get(status)
   if (metrics === undefined) {
     // One metric object per series, its attributes given at construction: `Metric.withAttributes` over a
     // shared metric would re-derive the series key whenever consecutive updates hit different series.
@@ -90,7 +93,7 @@ const metricsFor = (method: string, route: string, status: number): Bound => {
       count: Metric.counter("http_server_requests_total", { ...requestsTotalOptions, attributes }),
       duration: Metric.histogram("http_server_request_duration_seconds", { ...requestDurationOptions, attributes })
     }
-    bound.set(key, metrics)
+    byStatus.set(status, metrics)
   }
   return metrics
 }
@@ -123,9 +126,8 @@ export const middleware = (options: Options = {}) => {
       const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
       const clock = fiber.getRef(Clock.Clock)
       const started = clock.currentTimeNanosUnsafe()
+      // Echoed on the response by the security middleware's pre-response handler, with the other fields.
       const state: RequestState = { correlationId: Correlation.fromHeader(request.headers[Correlation.header]), role: undefined }
-      HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (_request, response) =>
-        Effect.succeed(HttpServerResponse.setHeader(response, Correlation.header, state.correlationId)))
       const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
       if (span !== undefined && span._tag === "Span") span.attribute("correlation.id", state.correlationId)
       const method = knownMethods.has(request.method) ? request.method : "OTHER"
@@ -143,21 +145,20 @@ export const middleware = (options: Options = {}) => {
               metrics.count.updateUnsafe(1, inner.context)
               metrics.duration.updateUnsafe(seconds, inner.context)
               if (!logRequests) return Effect.void
-              const line = Effect.annotateLogs(
-                quietRoutes.has(route)
-                  ? Effect.logDebug("http request")
-                  : status >= 500
-                  ? Effect.logWarning("http request")
-                  : Effect.logInfo("http request"),
-                {
-                  "http.method": method,
-                  "http.route": route,
-                  "http.status": status,
-                  durationMs: Math.round(seconds * 1e6) / 1e3,
-                  ...(state.role !== undefined ? { "user.role": state.role } : {})
-                }
-              )
-              return line
+              const level = quietRoutes.has(route) ? "Debug" : status >= 500 ? "Warn" : "Info"
+              const durationMs = Math.round(seconds * 1e6) / 1e3
+              const direct = inner.getRef(Logging.RequestLines)
+              if (direct !== undefined) {
+                direct(inner, level, { method, route, status, durationMs, role: state.role })
+                return Effect.void
+              }
+              return Effect.annotateLogs(Effect.logWithLevel(level)("http request"), {
+                "http.method": method,
+                "http.route": route,
+                "http.status": status,
+                durationMs,
+                ...(state.role !== undefined ? { "user.role": state.role } : {})
+              })
             })
           })
         ),

@@ -1,0 +1,236 @@
+/**
+ * bench:pipeline — server CPU per request, stage by stage, beside a budget per stage, so the cost of
+ * any middleware shows at once.
+ *
+ * Each configuration is our real server (`Server.make` over the in-memory store, so no database noise)
+ * with some pipeline stages switched off, in its own process; a fixed load (autocannon, in this
+ * process) hits it for a fixed time after a warm-up, and the server's own CPU time (`/proc/<pid>/stat`,
+ * user + system) is divided by the requests it answered. A stage's cost is the difference between the
+ * configuration with everything on and the one without that stage:
+ *
+ *   raw             `node:http` answering the same event JSON: the floor of Node's HTTP per request
+ *   routing         a bare Effect `HttpRouter` route answering fixed JSON: minus raw = routing
+ *   all             every stage on, cached anonymous `GET /v1/events/{id}`
+ *   -<stage>        the same without one stage (telemetry, security, bodyLimit, timeout, rateLimit,
+ *                   problems)
+ *   authenticated   `all` with a (repeated) bearer token: minus `all` = authentication
+ *   handler         `all` minus the same pipeline answering a fixed body from a bare route
+ *
+ *   node --conditions=@live-events/source bench/pipeline.ts
+ *   BENCH_PROFILE (1: each server writes a CPU profile into the log directory) BENCH_CONFIGS (all: a comma-separated subset just prints those) BENCH_SECONDS (4) BENCH_WARMUP (2) BENCH_CONNECTIONS (32) BENCH_REPEAT (2: each configuration is
+ *   measured that many times, alternating, and the lowest CPU per request is kept — the machine is
+ *   shared, and interference only ever adds CPU)
+ *
+ * `node bench/pipeline.ts serve` is the server entry this script spawns (PIPELINE_CONFIG).
+ */
+import { readFileSync } from "node:fs"
+
+/** Budgets in µs of server CPU per request (2-core machine, in-process load generator). */
+const budgets: Record<string, number> = {
+  routing: 20,
+  "telemetry + log line": 8,
+  "security headers + CORS": 3,
+  "body limit": 1,
+  timeout: 1,
+  "rate limit": 3,
+  authentication: 6,
+  "problem mapping": 2,
+  handler: 25
+}
+
+type Config = "raw" | "routing" | "all" | "bare" | "authenticated" | `-${Stage}`
+type Stage = "telemetry" | "security" | "bodyLimit" | "timeout" | "rateLimit" | "problems"
+const stages: ReadonlyArray<Stage> = ["telemetry", "security", "bodyLimit", "timeout", "rateLimit", "problems"]
+const stageNames: Record<Stage, string> = {
+  telemetry: "telemetry + log line",
+  security: "security headers + CORS",
+  bodyLimit: "body limit",
+  timeout: "timeout",
+  rateLimit: "rate limit",
+  problems: "problem mapping"
+}
+
+const eventJson = (id: string) =>
+  JSON.stringify({
+    id,
+    organizerId: "0193a1c4-5a6b-7c8d-9e0f-123456789abc",
+    title: "Benchmark event",
+    description: "",
+    startsAt: "2030-01-01T10:00:00.000Z",
+    endsAt: "2030-01-01T12:00:00.000Z",
+    timeZone: "Europe/Berlin",
+    location: "Hall 1",
+    capacity: 100,
+    waitlist: { enabled: true, limit: null },
+    registrationClosesAt: "2030-01-01T10:00:00.000Z",
+    status: "published",
+    confirmedCount: 10,
+    waitlistCount: 0,
+    availableSeats: 90
+  })
+
+const serve = async () => {
+  const config = process.env.PIPELINE_CONFIG as Config
+  const port = Number(process.env.PORT)
+  const { createServer } = await import("node:http")
+  if (config === "raw") {
+    createServer((request, response) => {
+      const body = request.url === "/health/ready" ? `{"status":"ok"}` : eventJson((request.url ?? "/").slice(11))
+      response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+      response.end(body)
+    }).listen(port, "127.0.0.1")
+    return
+  }
+  const { NodeHttpServer, NodeRuntime } = await import("@effect/platform-node")
+  const { Effect, Layer } = await import("effect")
+  const { HttpRouter, HttpServerResponse } = await import("effect/http")
+  const fixed = (path: "/v1/events/:id" | "/health/ready") =>
+    HttpRouter.add("GET", path, Effect.sync(() => HttpServerResponse.text(eventJson("x"), { contentType: "application/json" })))
+  if (config === "routing") {
+    const app = Layer.mergeAll(fixed("/v1/events/:id"), fixed("/health/ready"))
+    HttpRouter.serve(app, { disableLogger: true }).pipe(
+      Layer.provide(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
+      Layer.launch,
+      NodeRuntime.runMain
+    )
+    return
+  }
+  const { Server, Telemetry, TokenVerifier } = await import("@live-events/server")
+  const HttpRateLimit = await import("../packages/server/src/RateLimit/HttpRateLimit.ts")
+  const off = new Set(config.startsWith("-") ? [config.slice(1)] : [])
+  const server = Server.make({
+    store: Server.storeMemory,
+    auth: TokenVerifier.TokenVerifier.layerConfig,
+    telemetry: off.has("telemetry") ? Telemetry.layerDisabled() : Telemetry.layerConfig(),
+    rateLimit: off.has("rateLimit")
+      ? HttpRateLimit.layerDisabled
+      : HttpRateLimit.layerMemory({
+        general: { ...HttpRateLimit.defaultSettings.general, limit: 100_000_000 },
+        register: { ...HttpRateLimit.defaultSettings.register, limit: 100_000_000 }
+      }),
+    pipeline: {
+      security: !off.has("security"),
+      bodyLimit: !off.has("bodyLimit"),
+      timeout: !off.has("timeout"),
+      problems: !off.has("problems")
+    },
+    routes: config === "bare" ? fixed("/v1/events/:id") : undefined,
+    port,
+    host: "127.0.0.1"
+  })
+  Layer.launch(server).pipe(NodeRuntime.runMain)
+}
+
+const processCpuMicros = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+  // The command name (field 2) may contain spaces: count from the closing parenthesis.
+  const rest = fields.slice(fields.lastIndexOf(")") + 2).split(" ")
+  return (Number(rest[11]) + Number(rest[12])) * 10_000
+}
+
+const bench = async () => {
+  const { intEnv, loopback, sleep } = await import("./lib/env.ts")
+  const { eventBody, expectJson } = await import("./lib/http.ts")
+  const { runLoad } = await import("./lib/load.ts")
+  const { freePort, nodeBinary, waitReady } = await import("./lib/process.ts")
+  const { mintToken } = await import("./lib/token.ts")
+  const { spawn } = await import("node:child_process")
+  const { tmpdir } = await import("node:os")
+  const { join } = await import("node:path")
+  const { closeSync, mkdirSync, openSync } = await import("node:fs")
+
+  const seconds = intEnv("BENCH_SECONDS", 4)
+  const warmup = intEnv("BENCH_WARMUP", 2)
+  const connections = intEnv("BENCH_CONNECTIONS", 32)
+  const repeat = Math.max(1, intEnv("BENCH_REPEAT", 2))
+  const secret = "pipeline-bench-secret"
+  const logDir = join(tmpdir(), `live-events-pipeline-bench-${process.pid}`)
+  mkdirSync(logDir, { recursive: true })
+  const organizer = mintToken(secret, { sub: "pipeline-bench-organizer", roles: ["organizer"] }, 3600)
+  const reader = mintToken(secret, { sub: "pipeline-bench-reader", roles: ["attendee"] }, 3600)
+
+  const measureOnce = async (config: Config): Promise<number> => {
+    const port = await freePort()
+    const log = openSync(join(logDir, `${config}.log`), "a")
+    const profile = process.env.BENCH_PROFILE === "1" ? ["--cpu-prof", `--cpu-prof-dir=${join(logDir, config)}`] : []
+    const child = spawn(nodeBinary, [...profile, "--conditions=@live-events/source", "bench/pipeline.ts", "serve"], {
+      cwd: new URL("../", import.meta.url).pathname,
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_"))),
+        NODE_ENV: "production",
+        PIPELINE_CONFIG: config,
+        PORT: String(port),
+        AUTH_DEV_SECRET: secret,
+        LOG_FORMAT: "json",
+        LOG_LEVEL: "info",
+        // Logs to a file, as a container's stdout would be.
+        CORS_ORIGINS: "https://app.example"
+      },
+      stdio: ["ignore", log, log]
+    })
+    closeSync(log)
+    let alive = true
+    const exited = new Promise<null>((resolve) => child.once("exit", () => resolve(null)))
+    void exited.then(() => {
+      alive = false
+    })
+    try {
+      await waitReady({ kind: "ours", port, child, exited, isAlive: () => alive, markStopping: () => {} }, 60_000)
+      let path = `/v1/events/00000000-0000-4000-8000-000000000001`
+      if (config !== "raw" && config !== "routing" && config !== "bare") {
+        const event = await expectJson([201], port, "POST", "/v1/events", { token: organizer, body: eventBody("pipeline", 100) })
+        await expectJson([200], port, "POST", `/v1/events/${event.id}/publish`, { token: organizer })
+        path = `/v1/events/${event.id}`
+      }
+      const token = config === "authenticated" ? reader : undefined
+      const next = () => ({ method: "GET" as const, path, ...(token !== undefined ? { token } : {}) })
+      await runLoad({ port, connections, durationSeconds: warmup, next })
+      const before = processCpuMicros(child.pid!)
+      const result = await runLoad({ port, connections, durationSeconds: seconds, next })
+      const cpu = processCpuMicros(child.pid!) - before
+      if (result.non2xx > 0 || result.errors > 0) {
+        console.log(`  ${config}: ${result.non2xx} non-2xx ${JSON.stringify(result.statusCounts)}, ${result.errors} errors`)
+      }
+      return cpu / Math.max(1, result.ok)
+    } finally {
+      child.kill("SIGTERM")
+      await Promise.race([exited, sleep(5000)])
+      if (alive) child.kill("SIGKILL")
+    }
+  }
+
+  const every: ReadonlyArray<Config> = ["raw", "routing", "bare", "all", "authenticated", ...stages.map((s) => `-${s}` as const)]
+  const only = (process.env.BENCH_CONFIGS ?? "").split(",").filter((name) => name !== "")
+  const configs = only.length === 0 ? every : every.filter((config) => only.includes(config))
+  const best = new Map<Config, number>()
+  console.log(`bench:pipeline — server CPU per request, ${connections} connections, ${seconds} s per measurement (best of ${repeat}); loopback ${loopback}`)
+  for (let round = 0; round < repeat; round++) {
+    const order = round % 2 === 0 ? configs : [...configs].reverse()
+    for (const config of order) {
+      const micros = await measureOnce(config)
+      best.set(config, Math.min(best.get(config) ?? Infinity, micros))
+      console.log(`  ${config.padEnd(14)} ${micros.toFixed(1).padStart(7)} µs/request`)
+    }
+  }
+  if (configs !== every) return
+  const all = best.get("all")!
+  const rows: Array<[string, number]> = [
+    ["routing", best.get("routing")! - best.get("raw")!],
+    ...stages.map((stage): [string, number] => [stageNames[stage], all - best.get(`-${stage}`)!]),
+    ["authentication", best.get("authenticated")! - all],
+    ["handler", all - best.get("bare")!]
+  ]
+  console.log(`\n| stage | µs CPU / request | budget | within |`)
+  console.log(`|---|---:|---:|---|`)
+  for (const [name, micros] of rows) {
+    const budget = budgets[name]!
+    console.log(`| ${name} | ${micros.toFixed(1)} | ${budget} | ${micros <= budget ? "yes" : "NO"} |`)
+  }
+  console.log(`| raw node:http (floor) | ${best.get("raw")!.toFixed(1)} | | |`)
+  console.log(`| cached GET /v1/events/{id}, everything on | ${all.toFixed(1)} | | |`)
+  console.log(`| the same, authenticated (repeated token) | ${best.get("authenticated")!.toFixed(1)} | | |`)
+  console.log(`\nDifferences of noisy measurements: a stage under ~2 µs reads as 0 ± 2. Logs: ${logDir}`)
+}
+
+if (process.argv[2] === "serve") await serve()
+else await bench()
