@@ -20,9 +20,10 @@
  *
  * @since 0.1.0
  */
-import { Cause, Config, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Cause, Config, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schema, Scope } from "effect"
 import * as CacheMetrics from "./CacheMetrics.ts"
 import * as CacheSettings from "./CacheSettings.ts"
+import * as InvalidationBus from "./InvalidationBus.ts"
 import * as LruStore from "./LruStore.ts"
 import * as RedisTier from "./RedisTier.ts"
 
@@ -196,6 +197,11 @@ const notRead: unique symbol = Symbol("notRead")
 export interface MakeOptions {
   readonly settings?: CacheSettings.CacheSettings | undefined
   readonly redis?: RedisTier.RedisTierOptions | undefined
+  /**
+   * Without Redis: carries invalidations to the other processes sharing the data (ignored with
+   * `redis`, whose own pub/sub does it).
+   */
+  readonly bus?: InvalidationBus.InvalidationBus | undefined
 }
 
 /**
@@ -219,7 +225,8 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
   const pendingTags = new Set<string>()
   let epoch = 0
   let lastStamp = 0
-  let busUp = options.redis === undefined
+  const bus = options.redis === undefined ? options.bus : undefined
+  let busUp = options.redis === undefined && bus === undefined
   let reads = 0
   let hitCount = 0
 
@@ -373,6 +380,60 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
     yield* Effect.forkIn(
       Effect.forever(Effect.andThen(Effect.sleep("1 second"), () =>
         pendingKeys.size + pendingTags.size === 0 ? Effect.void : retryPending)),
+      scope
+    )
+  }
+
+  // ---- invalidation bus without Redis ------------------------------------------------------------------
+
+  const origin = globalThis.crypto.randomUUID()
+  const clock = yield* Effect.clockWith(Effect.succeed)
+  /** Messages the bus could not take: retried every second, so no other process keeps a stale copy. */
+  const pendingBus = new Set<string>()
+  const publish = (message: Omit<InvalidationBus.Message, "origin">): Effect.Effect<void> => {
+    if (bus === undefined) return Effect.void
+    const payload = InvalidationBus.encode({ ...message, origin })
+    return Effect.catch(bus.publish(payload), (error) => {
+      const firstOfOutage = pendingBus.size === 0
+      pendingBus.add(payload)
+      return firstOfOutage
+        ? Effect.logWarning("TwoLevelCache: invalidation bus unreachable; invalidations are queued and retried", error)
+        : Effect.void
+    })
+  }
+  if (bus !== undefined) {
+    yield* Effect.forkIn(
+      Effect.forever(Effect.andThen(Effect.sleep("1 second"), () =>
+        Effect.gen(function*() {
+          for (const payload of [...pendingBus]) {
+            if (Exit.isFailure(yield* Effect.exit(bus.publish(payload)))) return
+            pendingBus.delete(payload)
+          }
+        }))),
+      scope
+    )
+    yield* Scope.provide(
+      bus.subscribe({
+        onMessage: (payload) => {
+          const message = InvalidationBus.decode(payload)
+          if (message === undefined || message.origin === origin) return
+          if (message.kind === "key") {
+            invalidatedKeyRemote()
+            dropKeyLocally(message.name, undefined)
+          } else {
+            invalidatedTagRemote()
+            raiseTag(message.name, nextStamp(clock.currentTimeMillisUnsafe()))
+          }
+        },
+        onUp: () => {
+          busUp = true
+          flushed()
+          flushLocal()
+        },
+        onDown: () => {
+          busUp = false
+        }
+      }),
       scope
     )
   }
@@ -869,7 +930,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
     Effect.suspend(() => {
       invalidatedKeyLocal()
       dropKeyLocally(key, undefined)
-      if (l2 === undefined) return Effect.void
+      if (l2 === undefined) return publish({ kind: "key", name: key })
       return l2.invalidateKey(key).pipe(
         Effect.map(({ generation, stamp }) => {
           observeStamp(stamp)
@@ -885,7 +946,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       if (!validTag.test(tag)) return Effect.die(new TypeError(`Invalid cache tag: ${JSON.stringify(tag)}`))
       invalidatedTagLocal()
       raiseTag(tag, nextStamp(clock.currentTimeMillisUnsafe()))
-      if (l2 === undefined) return Effect.void
+      if (l2 === undefined) return publish({ kind: "tag", name: tag })
       return l2.invalidateTag(tag).pipe(
         Effect.map((stamp) => {
           observeStamp(stamp)
@@ -910,6 +971,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
         generation
       })
       if (l2 === undefined) {
+        yield* publish({ kind: "key", name: key })
         admit(key, makeEntry(nextStamp(now), 0), writeEpoch, false)
         return
       }
@@ -941,6 +1003,8 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       const ping = yield* Effect.exit(l2.ping)
       l2State = Exit.isSuccess(ping) ? "up" : "down"
       busState = l2.status().busUp ? "up" : "down"
+    } else if (bus !== undefined) {
+      busState = busUp ? "up" : "down"
     }
     return {
       status: l2State === "down" || busState === "down" ? "degraded" : "up",
@@ -975,6 +1039,17 @@ export const layerMemory = (settings?: CacheSettings.CacheSettingsInput): Layer.
   Layer.effect(TwoLevelCache, make({ settings: CacheSettings.make(settings) }))
 
 /**
+ * In-process only, with invalidations carried to the other processes by `bus` (processes that share a
+ * database but no Redis).
+ *
+ * @since 0.1.0
+ */
+export const layerBus = (
+  bus: InvalidationBus.InvalidationBus,
+  settings?: CacheSettings.CacheSettingsInput
+): Layer.Layer<TwoLevelCache> => Layer.effect(TwoLevelCache, make({ settings: CacheSettings.make(settings), bus }))
+
+/**
  * L1 in front of Redis, with cross-process invalidation. Builds even when Redis is down (reads then go
  * to the factory and the cache reports `degraded`); connects in the background.
  *
@@ -985,22 +1060,30 @@ export const layerRedis = (
   settings?: CacheSettings.CacheSettingsInput
 ): Layer.Layer<TwoLevelCache> => Layer.effect(TwoLevelCache, make({ settings: CacheSettings.make(settings), redis }))
 
+const fromConfig = <E = never, R = never>(bus?: Effect.Effect<InvalidationBus.InvalidationBus | undefined, E, R>) =>
+  Effect.gen(function*() {
+    const settings = yield* CacheSettings.config
+    const url = yield* Config.option(Config.String("REDIS_URL"))
+    const prefix = yield* Config.String("CACHE_KEY_PREFIX").pipe(Config.withDefault("lec"))
+    if (Option.isSome(url)) return yield* make({ settings, redis: { url: url.value, prefix } })
+    return yield* make({ settings, bus: bus === undefined ? undefined : yield* bus })
+  })
+
 /**
  * Reads {@link CacheSettings.config} and `REDIS_URL` (optional: without it, {@link layerMemory}) and
  * `CACHE_KEY_PREFIX` (default `"lec"`).
  *
  * @since 0.1.0
  */
-export const layerConfig: Layer.Layer<TwoLevelCache, Config.ConfigError> = Layer.effect(
-  TwoLevelCache,
-  Effect.gen(function*() {
-    const settings = yield* CacheSettings.config
-    const url = yield* Config.option(Config.String("REDIS_URL"))
-    const prefix = yield* Config.String("CACHE_KEY_PREFIX").pipe(Config.withDefault("lec"))
-    return yield* make({
-      settings,
-      ...(Option.isSome(url) ? { redis: { url: url.value, prefix } } : {})
-    })
-  })
-)
+export const layerConfig: Layer.Layer<TwoLevelCache, Config.ConfigError> = Layer.effect(TwoLevelCache, fromConfig())
+
+/**
+ * {@link layerConfig}, with `bus` (when it yields one) carrying invalidations when `REDIS_URL` is not set.
+ *
+ * @since 0.1.0
+ */
+export const layerConfigWithBus = <E, R>(
+  bus: Effect.Effect<InvalidationBus.InvalidationBus | undefined, E, R>
+): Layer.Layer<TwoLevelCache, Config.ConfigError | E, R> =>
+  Layer.effect(TwoLevelCache, fromConfig(bus))
 

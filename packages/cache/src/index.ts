@@ -9,6 +9,8 @@ export * as CacheMetrics from "./CacheMetrics.ts"
 /** @since 0.1.0 */
 export * as CacheSettings from "./CacheSettings.ts"
 /** @since 0.1.0 */
+export * as InvalidationBus from "./InvalidationBus.ts"
+/** @since 0.1.0 */
 export * as LruStore from "./LruStore.ts"
 /** @since 0.1.0 */
 export * as RedisTier from "./RedisTier.ts"

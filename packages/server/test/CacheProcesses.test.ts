@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testDatabase } from "../../sql/test/TestDatabase.ts"
-import { devSecret, mintToken, type ServerProcess, startServer } from "./ServerProcesses.ts"
+import { cacheHits, call, converges, devSecret, mintToken, type ServerProcess, startServer } from "./ServerProcesses.ts"
 
 const run = `${process.pid}-${Date.now().toString(36)}`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -24,25 +24,6 @@ const freePort = () =>
       server.close(() => resolve(typeof address === "object" && address ? address.port : 0))
     })
   })
-
-const call = async (url: string, method: string, path: string, options: { token?: string; json?: unknown; headers?: Record<string, string> } = {}) => {
-  const headers: Record<string, string> = { ...options.headers }
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
-  if (options.json !== undefined) headers["content-type"] = "application/json"
-  const response = await fetch(url + path, {
-    method,
-    headers,
-    ...(options.json !== undefined ? { body: JSON.stringify(options.json) } : {})
-  })
-  const text = await response.text()
-  let body: any = undefined
-  try {
-    body = text.length > 0 ? JSON.parse(text) : undefined
-  } catch {
-    body = text
-  }
-  return { status: response.status, headers: response.headers, body }
-}
 
 const eventBody = (capacity: number) => ({
   title: "Cached event",
@@ -61,16 +42,7 @@ const createPublished = async (url: string, token: string, capacity = 10): Promi
 }
 
 /** `cache_hits_total` of event details (both tiers) from a server's `/metrics`. */
-const eventDetailHits = async (url: string): Promise<number> => {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  let total = 0
-  for (const line of text.split("\n")) {
-    if (line.startsWith("cache_hits_total") && line.includes('category="eventDetails"')) {
-      total += Number(line.slice(line.lastIndexOf(" ") + 1))
-    }
-  }
-  return total
-}
+const eventDetailHits = (url: string) => cacheHits(url, "eventDetails")
 
 describe("two server processes sharing PostgreSQL and Redis", () => {
   const scope = Effect.runSync(Scope.make())
@@ -96,22 +68,6 @@ describe("two server processes sharing PostgreSQL and Redis", () => {
     await Promise.all([a?.stop(), b?.stop()])
     await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as any))
   }, 30_000)
-
-  /** Reads through `url` until `ok` holds (bounded), then checks it holds for every one of `more` reads. */
-  const converges = async (url: string, path: string, ok: (body: any) => boolean, more = 50) => {
-    const started = Date.now()
-    for (;;) {
-      const read = await call(url, "GET", path)
-      expect(read.status).toBe(200)
-      if (ok(read.body)) break
-      if (Date.now() - started > 3_000) throw new Error(`${url}${path} still stale after 3 s: ${JSON.stringify(read.body)}`)
-      await sleep(5)
-    }
-    const elapsed = Date.now() - started
-    const reads = await Promise.all(Array.from({ length: more }, () => call(url, "GET", path)))
-    for (const read of reads) expect(ok(read.body)).toBe(true)
-    return elapsed
-  }
 
   it("an update through A is never served stale by B once B has the invalidation", async () => {
     const organizer = await mintToken(secret, "proc-organizer", ["organizer"])

@@ -76,3 +76,60 @@ export const mintToken = (secret: string, subject: string, roles: ReadonlyArray<
     .setIssuedAt()
     .setExpirationTime("1h")
     .sign(new TextEncoder().encode(secret))
+
+/** One HTTP call to a server process; the body parsed as JSON when it is JSON. */
+export const call = async (url: string, method: string, path: string, options: { token?: string; json?: unknown; headers?: Record<string, string> } = {}) => {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+  if (options.json !== undefined) headers["content-type"] = "application/json"
+  const response = await fetch(url + path, {
+    method,
+    headers,
+    ...(options.json !== undefined ? { body: JSON.stringify(options.json) } : {})
+  })
+  const text = await response.text()
+  let body: any = undefined
+  try {
+    body = text.length > 0 ? JSON.parse(text) : undefined
+  } catch {
+    body = text
+  }
+  return { status: response.status, headers: response.headers, body }
+}
+
+/** `cache_hits_total` of a cache category (both tiers) from a server's `/metrics`. */
+export const cacheHits = async (url: string, category: string): Promise<number> => {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  let total = 0
+  for (const line of text.split("\n")) {
+    if (line.startsWith("cache_hits_total") && line.includes(`category="${category}"`)) {
+      total += Number(line.slice(line.lastIndexOf(" ") + 1))
+    }
+  }
+  return total
+}
+
+/**
+ * Reads through `url` until `ok` holds (at most 3 s), then checks it holds for `more` further reads;
+ * returns how long it took.
+ */
+export const converges = async (
+  url: string,
+  path: string,
+  ok: (body: any) => boolean,
+  options: { readonly token?: string; readonly more?: number } = {}
+) => {
+  const started = Date.now()
+  const read = () => call(url, "GET", path, options.token === undefined ? {} : { token: options.token })
+  for (;;) {
+    const response = await read()
+    if (response.status !== 200) throw new Error(`${url}${path} answered ${response.status}`)
+    if (ok(response.body)) break
+    if (Date.now() - started > 3_000) throw new Error(`${url}${path} still stale after 3 s: ${JSON.stringify(response.body)}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  const elapsed = Date.now() - started
+  const reads = await Promise.all(Array.from({ length: options.more ?? 50 }, read))
+  for (const response of reads) if (!ok(response.body)) throw new Error(`${url}${path} stale again: ${JSON.stringify(response.body)}`)
+  return elapsed
+}

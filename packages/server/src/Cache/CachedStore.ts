@@ -23,6 +23,7 @@
  */
 import { type Config, Context, Effect, type FileSystem, Layer, Option, type Path } from "effect"
 import { TwoLevelCache } from "@live-events/cache"
+import { PgClient } from "@effect/sql-pg"
 import {
   DomainError,
   EventRepository,
@@ -36,6 +37,7 @@ import * as ServerConfig from "../Config.ts"
 import { Readiness } from "../Health/Readiness.ts"
 import * as CacheCodecs from "./CacheCodecs.ts"
 import * as CacheKeys from "./CacheKeys.ts"
+import * as PgInvalidationBus from "./PgInvalidationBus.ts"
 import * as Sealing from "./Sealing.ts"
 
 /**
@@ -263,9 +265,21 @@ export const layer: Layer.Layer<
 > = Layer.effectContext(make)
 
 /**
+ * Without Redis, processes sharing a PostgreSQL database (`DATABASE_URL`) invalidate each other's
+ * in-process cache over `LISTEN/NOTIFY` on the store's pool; on the embedded database (one process, and
+ * PGlite has no `LISTEN`) there is no bus.
+ */
+const postgresBus = Effect.gen(function*() {
+  const database = yield* ServerConfig.database
+  const pg = yield* Effect.serviceOption(PgClient.PgClient)
+  if (Option.isNone(database.url) || Option.isNone(pg)) return undefined
+  return yield* Effect.provideService(PgInvalidationBus.make(), PgClient.PgClient, pg.value)
+})
+
+/**
  * Puts the cache in front of `store`: `cache` is the {@link TwoLevelCache} to use, `false` for none, and
  * by default what the environment says (`CACHE_ENABLED`, default on; `REDIS_URL` → Redis, otherwise
- * in-process only; `CACHE_KEY_PREFIX`, `CACHE_*` settings: see `@live-events/cache` `CacheSettings`).
+ * in-process only, with invalidations over PostgreSQL `LISTEN/NOTIFY` when `DATABASE_URL` is set; `CACHE_KEY_PREFIX`, `CACHE_*` settings: see `@live-events/cache` `CacheSettings`).
  * The cache itself is provided too (health, tests). The key sealing personal data in Redis comes from
  * the environment (`Sealing.layerConfig`).
  *
@@ -281,7 +295,9 @@ export const decorate = <A, E, R, E2 = never>(
 > => {
   if (cache === false) return store as Layer.Layer<A | Decorated | TwoLevelCache.TwoLevelCache, E, R>
   if (cache === undefined) {
-    return Layer.unwrap(Effect.map(ServerConfig.cache, ({ enabled }) => decorate(store, enabled ? TwoLevelCache.layerConfig : false)))
+    return Layer.unwrap(Effect.map(ServerConfig.cache, ({ enabled }) =>
+      decorate(store, enabled ? TwoLevelCache.layerConfigWithBus(postgresBus) : false)
+    ))
   }
   return layer.pipe(Layer.provide(Sealing.layerConfig), Layer.provideMerge(cache), Layer.provideMerge(store))
 }
