@@ -70,7 +70,7 @@ export const run = <R>(request: Request, produce: Effect.Effect<Stored, never, R
 const runWithKey = Effect.fn("Idempotency.run")(function*<R>(key: string, request: Request, produce: Effect.Effect<Stored, never, R>) {
   const keys = yield* IdempotencyKeys.IdempotencyKeys
   const begun = yield* Effect.result(keys.begin(request.scope, key, request.hash()))
-  if (begun._tag === "Failure") return yield* Problem.toResponse(Problem.fromDomainError(begun.failure))
+  if (begun._tag === "Failure") return yield* Problem.toResponse(yield* Problem.reported(begun.failure))
   const state = begun.success
   switch (state._tag) {
     case "Replay":

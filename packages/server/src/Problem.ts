@@ -221,6 +221,17 @@ export const logRepositoryError = (error: Errors.RepositoryError): Effect.Effect
   )
 }
 
+/**
+ * {@link fromDomainError}, logging a storage failure first (see {@link logRepositoryError}): for the
+ * handlers that render a failure themselves (stored idempotent responses) instead of {@link catchDomain}.
+ *
+ * @since 0.1.0
+ */
+export const reported = (error: DomainError | Errors.RepositoryError): Effect.Effect<Problem> =>
+  error._tag === "RepositoryError"
+    ? Effect.as(logRepositoryError(error), fromDomainError(error))
+    : Effect.succeed(fromDomainError(error))
+
 const describeCause = (cause: unknown): Record<string, string> => {
   const described: Record<string, string> = {}
   let current: unknown = cause

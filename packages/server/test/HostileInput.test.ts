@@ -4,11 +4,13 @@
  * and tokens whose claims hold a NUL. Each is refused as a 400 (401 for a token) problem naming the field —
  * never a 5xx, which would tell clients (and alerts) that the service is down.
  */
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
+import { SqlError } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DomainError } from "@live-events/domain"
 import * as DevKey from "../src/Auth/DevKey.ts"
 import * as Problem from "../src/Problem.ts"
+import * as Logging from "../src/Telemetry/Logging.ts"
 import { eventInput, startEmbedded, testKey, type TestServer } from "./support/TestServer.ts"
 
 let server: TestServer
@@ -253,6 +255,30 @@ describe("no hostile value yields a 5xx on any route", () => {
 })
 
 describe("a storage failure is reported for what it is", () => {
+  it("is logged with its operation, reason and SQLSTATE before it is answered", async () => {
+    const lines: Array<string> = []
+    const capture = Logger.make((options) => {
+      lines.push(String(Logging.formatJsonLine.log(options)))
+    })
+    const refused = new SqlError.SqlError({
+      reason: new SqlError.UnknownError({
+        cause: Object.assign(new Error("invalid byte sequence for encoding \"UTF8\": 0x00"), { code: "22021" }),
+        message: "invalid byte sequence",
+        operation: "execute"
+      })
+    })
+    const failure = new DomainError.RepositoryError({ reason: "invalid", operation: "EventRepository.insert", cause: refused })
+    const response = await Effect.runPromise(
+      Problem.catchDomain(Effect.fail(failure)).pipe(Effect.provide(Logger.layer([capture])))
+    )
+    expect((response as { status: number }).status).toBe(400)
+    const logged = lines.find((line) => line.includes("EventRepository.insert"))
+    expect(logged, lines.join("\n")).toBeDefined()
+    expect(logged).toContain("22021")
+    expect(logged).toContain("invalid")
+    expect(logged).toContain(`"level":"ERROR"`)
+  })
+
   it("refused data 400, a violated constraint 409, our bug 500, an outage 503", () => {
     const statusOf = (reason: DomainError.RepositoryError["reason"]) =>
       Problem.fromRepositoryError(new DomainError.RepositoryError({ reason, operation: "test" })).status

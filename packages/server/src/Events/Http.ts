@@ -72,7 +72,7 @@ export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
                 etag: ETag.of(event)
               })
             ),
-            Effect.catch((error) => Idempotency.problem(Problem.fromDomainError(error)))
+            Effect.catch((error) => Effect.flatMap(Problem.reported(error), Idempotency.problem))
           )
           return yield* Idempotency.run({
             key: headers["idempotency-key"],

@@ -14,9 +14,14 @@ import * as Pagination from "../Pagination.ts"
 import * as Problem from "../Problem.ts"
 import { toJson } from "./Api.ts"
 
-const unavailable = Problem.respond(503, "service-unavailable", "The outbox is temporarily unavailable, please retry", {
-  headers: { "retry-after": "5" }
-})
+/** The 503 of a storage failure, logged with its cause (an answer alone would leave nothing to go on). */
+const unavailable = (error: { readonly _tag: string; readonly reason?: unknown; readonly operation?: unknown }) =>
+  Effect.andThen(
+    Effect.logWarning("Outbox administration: storage failure", error),
+    Problem.respond(503, "service-unavailable", "The outbox is temporarily unavailable, please retry", {
+      headers: { "retry-after": "5" }
+    })
+  )
 
 const requireAdmin = Effect.gen(function*() {
   const actor = yield* CurrentActor
@@ -37,7 +42,7 @@ export const OutboxAdminLive = HttpApiBuilder.group(Api, "outboxAdmin", (handler
           if (!(yield* requireAdmin)) return yield* forbidden
           const page = yield* store.listDeadLetters(Pagination.request(query))
           return { items: page.items.map(toJson), nextCursor: page.nextCursor }
-        }).pipe(Effect.catchTag("OutboxStoreError", () => unavailable)))
+        }).pipe(Effect.catchTag("OutboxStoreError", unavailable)))
       .handle("retry", ({ params }) =>
         Effect.gen(function*() {
           if (!(yield* requireAdmin)) return yield* forbidden
@@ -53,8 +58,8 @@ export const OutboxAdminLive = HttpApiBuilder.group(Api, "outboxAdmin", (handler
         }).pipe(
           Effect.catchTags({
             DeadLetterNotFound: (error) => Problem.respond(404, error.code, error.message),
-            OutboxStoreError: () => unavailable,
-            RepositoryError: () => unavailable
+            OutboxStoreError: unavailable,
+            RepositoryError: unavailable
           })
         ))
   }))

@@ -43,7 +43,7 @@ export const RegistrationsLive = HttpApiBuilder.group(Api, "registrations", (han
                 location: `/v1/registrations/${registration.id}`
               })
             ),
-            Effect.catch((error) => Idempotency.problem(Problem.fromDomainError(error)))
+            Effect.catch((error) => Effect.flatMap(Problem.reported(error), Idempotency.problem))
           )
           return yield* Idempotency.run({
             key: headers["idempotency-key"],
