@@ -2,11 +2,12 @@
  * bench:pipeline — server CPU per request, stage by stage, beside a budget per stage, so the cost of
  * any middleware shows at once.
  *
- * Each configuration is our real server (`Server.make` over the in-memory store, so no database noise)
- * with some pipeline stages switched off, in its own process; a fixed load (autocannon, in this
- * process) hits it for a fixed time after a warm-up, and the server's own CPU time (`/proc/<pid>/stat`,
- * user + system) is divided by the requests it answered. A stage's cost is the difference between the
- * configuration with everything on and the one without that stage:
+ * One server process serves every configuration at once, each on its own port: our real server
+ * (`Server.make` over the in-memory store, so no database noise) with some pipeline stages switched
+ * off. A fixed load (autocannon, in this process) hits one port at a time for a fixed time, and the
+ * server process's CPU time (`/proc/<pid>/stat`, user + system) is divided by the requests answered.
+ * Configurations are measured in rounds, alternating the order, and each figure is the median of its
+ * rounds. A stage's cost is the difference between everything on and everything but that stage:
  *
  *   raw             `node:http` answering the same event JSON: the floor of Node's HTTP per request
  *   routing         a bare Effect `HttpRouter` route answering fixed JSON: minus raw = routing
@@ -17,11 +18,11 @@
  *   handler         `all` minus the same pipeline answering a fixed body from a bare route
  *
  *   node --conditions=@live-events/source bench/pipeline.ts
- *   BENCH_PROFILE (1: each server writes a CPU profile into the log directory) BENCH_CONFIGS (all: a comma-separated subset just prints those) BENCH_SECONDS (4) BENCH_WARMUP (2) BENCH_CONNECTIONS (32) BENCH_REPEAT (2: each configuration is
- *   measured that many times, alternating, and the lowest CPU per request is kept — the machine is
- *   shared, and interference only ever adds CPU)
+ *   BENCH_SECONDS (3) BENCH_WARMUP (2) BENCH_CONNECTIONS (32) BENCH_REPEAT (3 rounds)
+ *   BENCH_CONFIGS (a comma-separated subset: prints those, no table) BENCH_PROFILE (1: the server
+ *   writes a CPU profile into the log directory)
  *
- * `node bench/pipeline.ts serve` is the server entry this script spawns (PIPELINE_CONFIG).
+ * `node bench/pipeline.ts serve` is the server entry this script spawns (PIPELINE_PORTS).
  */
 import { readFileSync } from "node:fs"
 
@@ -69,9 +70,8 @@ const eventJson = (id: string) =>
     availableSeats: 90
   })
 
-const serve = async () => {
-  const config = process.env.PIPELINE_CONFIG as Config
-  const port = Number(process.env.PORT)
+/** One configuration, served on its own port by the one server process. */
+const serveOne = async (config: Config, port: number) => {
   const { createServer } = await import("node:http")
   if (config === "raw") {
     createServer((request, response) => {
@@ -81,18 +81,19 @@ const serve = async () => {
     }).listen(port, "127.0.0.1")
     return
   }
-  const { NodeHttpServer, NodeRuntime } = await import("@effect/platform-node")
+  const { NodeHttpServer } = await import("@effect/platform-node")
   const { Effect, Layer } = await import("effect")
   const { HttpRouter, HttpServerResponse } = await import("effect/http")
   const fixed = (path: "/v1/events/:id" | "/health/ready") =>
     HttpRouter.add("GET", path, Effect.sync(() => HttpServerResponse.text(eventJson("x"), { contentType: "application/json" })))
+  const launch = (layer: import("effect").Layer.Layer<never, unknown>) => {
+    Effect.runFork(Layer.launch(layer))
+  }
   if (config === "routing") {
     const app = Layer.mergeAll(fixed("/v1/events/:id"), fixed("/health/ready"))
-    HttpRouter.serve(app, { disableLogger: true }).pipe(
-      Layer.provide(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
-      Layer.launch,
-      NodeRuntime.runMain
-    )
+    launch(HttpRouter.serve(app, { disableLogger: true }).pipe(
+      Layer.provide(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" }))
+    ))
     return
   }
   const { Server, Telemetry, TokenVerifier } = await import("@live-events/server")
@@ -114,11 +115,23 @@ const serve = async () => {
       timeout: !off.has("timeout"),
       problems: !off.has("problems")
     },
-    routes: config === "bare" ? fixed("/v1/events/:id") : undefined,
+    routes: config === "bare" ? Layer.mergeAll(fixed("/v1/events/:id"), fixed("/health/ready")) : undefined,
     port,
     host: "127.0.0.1"
   })
-  Layer.launch(server).pipe(NodeRuntime.runMain)
+  launch(server as import("effect").Layer.Layer<never, unknown>)
+}
+
+/**
+ * Every configuration in ONE process, each on its own port (PIPELINE_PORTS: config → port): a
+ * measurement loads one port at a time, so the process's CPU is that configuration's, with no
+ * start-up per configuration and the same JIT state for the code they share.
+ */
+const serve = async () => {
+  // A clean exit, so that `--cpu-prof` writes its profile.
+  process.once("SIGTERM", () => process.exit(0))
+  const ports = JSON.parse(process.env.PIPELINE_PORTS ?? "{}") as Record<Config, number>
+  for (const [config, port] of Object.entries(ports)) await serveOne(config as Config, port)
 }
 
 const processCpuMicros = (pid: number): number => {
@@ -139,97 +152,116 @@ const bench = async () => {
   const { join } = await import("node:path")
   const { closeSync, mkdirSync, openSync } = await import("node:fs")
 
-  const seconds = intEnv("BENCH_SECONDS", 4)
+  const seconds = intEnv("BENCH_SECONDS", 3)
   const warmup = intEnv("BENCH_WARMUP", 2)
   const connections = intEnv("BENCH_CONNECTIONS", 32)
-  const repeat = Math.max(1, intEnv("BENCH_REPEAT", 2))
+  const repeat = Math.max(1, intEnv("BENCH_REPEAT", 3))
   const secret = "pipeline-bench-secret"
   const logDir = join(tmpdir(), `live-events-pipeline-bench-${process.pid}`)
   mkdirSync(logDir, { recursive: true })
   const organizer = mintToken(secret, { sub: "pipeline-bench-organizer", roles: ["organizer"] }, 3600)
   const reader = mintToken(secret, { sub: "pipeline-bench-reader", roles: ["attendee"] }, 3600)
 
-  const measureOnce = async (config: Config): Promise<number> => {
-    const port = await freePort()
-    const log = openSync(join(logDir, `${config}.log`), "a")
-    const profile = process.env.BENCH_PROFILE === "1" ? ["--cpu-prof", `--cpu-prof-dir=${join(logDir, config)}`] : []
-    const child = spawn(nodeBinary, [...profile, "--conditions=@live-events/source", "bench/pipeline.ts", "serve"], {
-      cwd: new URL("../", import.meta.url).pathname,
-      env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_"))),
-        NODE_ENV: "production",
-        PIPELINE_CONFIG: config,
-        PORT: String(port),
-        AUTH_DEV_SECRET: secret,
-        LOG_FORMAT: "json",
-        LOG_LEVEL: "info",
-        // Logs to a file, as a container's stdout would be.
-        CORS_ORIGINS: "https://app.example"
-      },
-      stdio: ["ignore", log, log]
-    })
-    closeSync(log)
-    let alive = true
-    const exited = new Promise<null>((resolve) => child.once("exit", () => resolve(null)))
-    void exited.then(() => {
-      alive = false
-    })
-    try {
-      await waitReady({ kind: "ours", port, child, exited, isAlive: () => alive, markStopping: () => {} }, 60_000)
+  const every: ReadonlyArray<Config> = ["raw", "routing", "bare", "all", "authenticated", ...stages.map((s) => `-${s}` as const)]
+  const only = (process.env.BENCH_CONFIGS ?? "").split(",").filter((name) => name !== "")
+  const configs = only.length === 0 ? every : every.filter((config) => only.includes(config))
+  const ports = {} as Record<Config, number>
+  for (const config of configs) ports[config] = await freePort()
+
+  const profile = process.env.BENCH_PROFILE === "1" ? ["--cpu-prof", `--cpu-prof-dir=${logDir}`] : []
+  const log = openSync(join(logDir, "servers.log"), "a")
+  const child = spawn(nodeBinary, [...profile, "--conditions=@live-events/source", "bench/pipeline.ts", "serve"], {
+    cwd: new URL("../", import.meta.url).pathname,
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_"))),
+      NODE_ENV: "production",
+      PIPELINE_PORTS: JSON.stringify(ports),
+      AUTH_DEV_SECRET: secret,
+      // Request logs at info, JSON, to a file — as a container's stdout would be.
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "info",
+      CORS_ORIGINS: "https://app.example"
+    },
+    stdio: ["ignore", log, log]
+  })
+  closeSync(log)
+  let alive = true
+  const exited = new Promise<null>((resolve) => child.once("exit", () => resolve(null)))
+  void exited.then(() => {
+    alive = false
+  })
+  const paths = new Map<Config, string>()
+  try {
+    for (const config of configs) {
+      const port = ports[config]
+      await waitReady({ kind: "ours", port, child, exited, isAlive: () => alive, markStopping: () => {} }, 120_000)
       let path = `/v1/events/00000000-0000-4000-8000-000000000001`
       if (config !== "raw" && config !== "routing" && config !== "bare") {
         const event = await expectJson([201], port, "POST", "/v1/events", { token: organizer, body: eventBody("pipeline", 100) })
         await expectJson([200], port, "POST", `/v1/events/${event.id}/publish`, { token: organizer })
         path = `/v1/events/${event.id}`
       }
+      paths.set(config, path)
+    }
+
+    const measureOnce = async (config: Config, durationSeconds: number): Promise<number> => {
+      const port = ports[config]
+      const path = paths.get(config)!
       const token = config === "authenticated" ? reader : undefined
       const next = () => ({ method: "GET" as const, path, ...(token !== undefined ? { token } : {}) })
-      await runLoad({ port, connections, durationSeconds: warmup, next })
       const before = processCpuMicros(child.pid!)
-      const result = await runLoad({ port, connections, durationSeconds: seconds, next })
+      const result = await runLoad({ port, connections, durationSeconds, next })
       const cpu = processCpuMicros(child.pid!) - before
       if (result.non2xx > 0 || result.errors > 0) {
         console.log(`  ${config}: ${result.non2xx} non-2xx ${JSON.stringify(result.statusCounts)}, ${result.errors} errors`)
       }
       return cpu / Math.max(1, result.ok)
-    } finally {
-      child.kill("SIGTERM")
-      await Promise.race([exited, sleep(5000)])
-      if (alive) child.kill("SIGKILL")
     }
-  }
 
-  const every: ReadonlyArray<Config> = ["raw", "routing", "bare", "all", "authenticated", ...stages.map((s) => `-${s}` as const)]
-  const only = (process.env.BENCH_CONFIGS ?? "").split(",").filter((name) => name !== "")
-  const configs = only.length === 0 ? every : every.filter((config) => only.includes(config))
-  const best = new Map<Config, number>()
-  console.log(`bench:pipeline — server CPU per request, ${connections} connections, ${seconds} s per measurement (best of ${repeat}); loopback ${loopback}`)
-  for (let round = 0; round < repeat; round++) {
-    const order = round % 2 === 0 ? configs : [...configs].reverse()
-    for (const config of order) {
-      const micros = await measureOnce(config)
-      best.set(config, Math.min(best.get(config) ?? Infinity, micros))
-      console.log(`  ${config.padEnd(14)} ${micros.toFixed(1).padStart(7)} µs/request`)
+    // Warm every configuration (JIT, caches) before measuring any.
+    for (const config of configs) await measureOnce(config, warmup)
+    const samples = new Map<Config, Array<number>>()
+    console.log(`bench:pipeline — server CPU per request, ${connections} connections, ${repeat} rounds of ${seconds} s per configuration (median); loopback ${loopback}`)
+    for (let round = 0; round < repeat; round++) {
+      const order = round % 2 === 0 ? configs : [...configs].reverse()
+      const line: Array<string> = []
+      for (const config of order) {
+        const micros = await measureOnce(config, seconds)
+        samples.set(config, [...(samples.get(config) ?? []), micros])
+        line.push(`${config} ${micros.toFixed(0)}`)
+      }
+      console.log(`  round ${round + 1}: ${line.join(", ")} µs`)
     }
+    const best = new Map<Config, number>([...samples].map(([config, values]) => [config, median(values)]))
+    if (configs !== every) return
+    const all = best.get("all")!
+    const rows: Array<[string, number]> = [
+      ["routing", best.get("routing")! - best.get("raw")!],
+      ...stages.map((stage): [string, number] => [stageNames[stage], all - best.get(`-${stage}`)!]),
+      ["authentication", best.get("authenticated")! - all],
+      ["handler", all - best.get("bare")!]
+    ]
+    console.log(`\n| stage | µs CPU / request | budget | within |`)
+    console.log(`|---|---:|---:|---|`)
+    for (const [name, micros] of rows) {
+      const budget = budgets[name]!
+      console.log(`| ${name} | ${micros.toFixed(1)} | ${budget} | ${micros <= budget ? "yes" : "NO"} |`)
+    }
+    console.log(`| raw node:http (floor) | ${best.get("raw")!.toFixed(1)} | | |`)
+    console.log(`| cached GET /v1/events/{id}, everything on | ${all.toFixed(1)} | | |`)
+    console.log(`| the same, authenticated (repeated token) | ${best.get("authenticated")!.toFixed(1)} | | |`)
+    console.log(`\nStages are differences of noisy medians (the machine is shared): one under ~3 µs reads as 0 ± 3. Logs: ${logDir}`)
+  } finally {
+    child.kill("SIGTERM")
+    await Promise.race([exited, sleep(5000)])
+    if (alive) child.kill("SIGKILL")
   }
-  if (configs !== every) return
-  const all = best.get("all")!
-  const rows: Array<[string, number]> = [
-    ["routing", best.get("routing")! - best.get("raw")!],
-    ...stages.map((stage): [string, number] => [stageNames[stage], all - best.get(`-${stage}`)!]),
-    ["authentication", best.get("authenticated")! - all],
-    ["handler", all - best.get("bare")!]
-  ]
-  console.log(`\n| stage | µs CPU / request | budget | within |`)
-  console.log(`|---|---:|---:|---|`)
-  for (const [name, micros] of rows) {
-    const budget = budgets[name]!
-    console.log(`| ${name} | ${micros.toFixed(1)} | ${budget} | ${micros <= budget ? "yes" : "NO"} |`)
-  }
-  console.log(`| raw node:http (floor) | ${best.get("raw")!.toFixed(1)} | | |`)
-  console.log(`| cached GET /v1/events/{id}, everything on | ${all.toFixed(1)} | | |`)
-  console.log(`| the same, authenticated (repeated token) | ${best.get("authenticated")!.toFixed(1)} | | |`)
-  console.log(`\nDifferences of noisy measurements: a stage under ~2 µs reads as 0 ± 2. Logs: ${logDir}`)
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
 if (process.argv[2] === "serve") await serve()

@@ -292,16 +292,22 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
         ),
       { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" }
     )
-    if (!settings.enabled) return Layer.provideMerge(HttpServer.serve(handler), listener)
+    // Requests are served in the context the serving layer is built with: the body limit goes there.
+    const bodyLimit = SecurityMiddleware.layerBodyLimit(stages)
+    if (!settings.enabled) return Layer.provideMerge(HttpServer.serve(handler).pipe(Layer.provide(bodyLimit)), listener)
     if (settings.tracesExported) {
-      return Layer.provideMerge(HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests })), listener)
+      const served = HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests }))
+      return Layer.provideMerge(served.pipe(Layer.provide(bodyLimit)), listener)
     }
     // Spans stay in the process: the edge runs on Effect's own tracer, whose server spans skip the
     // request/response attributes (URL parsing, every header) that only an exporter would read, and the
     // instrumented tracer (statement metrics) takes over inside the request.
     const requestTracer = yield* Tracer.Tracer
     const served = HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests, requestTracer }))
-    return Layer.provideMerge(served.pipe(Layer.provide(Layer.succeed(Tracer.Tracer, Tracer.nativeTracer))), listener)
+    return Layer.provideMerge(
+      served.pipe(Layer.provide(Layer.merge(bodyLimit, Layer.succeed(Tracer.Tracer, Tracer.nativeTracer)))),
+      listener
+    )
   }))
   return Layer.provideMerge(serve, services)
 }

@@ -18,7 +18,7 @@ import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as ServerConfig from "../Config.ts"
 import * as Problem from "../Problem.ts"
 import * as ClientAddress from "../Security/ClientAddress.ts"
-import { ResponseFields } from "../Security/Middleware.ts"
+import { responseFieldsOf } from "../Security/Middleware.ts"
 
 /** @since 0.1.0 */
 export interface Settings {
@@ -203,7 +203,7 @@ export const routeMiddleware = HttpRouter.middleware(
         const route = Context.getUnsafe(fiber.context, HttpRouter.RouteContext).route
         if (request.method === "OPTIONS" || unlimited.has(route.path)) return handler
         const respond = (fields: Record<string, string>, rejected: RateLimit.Decision | undefined) => {
-          const state = Context.getOrUndefined(fiber.context, ResponseFields)
+          const state = responseFieldsOf(fiber.context)
           if (state !== undefined) state.fields = fields
           return rejected === undefined ? handler : rejection(rejected)
         }

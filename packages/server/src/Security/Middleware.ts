@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { ByteSize, Context, Effect } from "effect"
+import { ByteSize, Context, Effect, Layer } from "effect"
 import {
   HttpEffect,
   HttpIncomingMessage,
@@ -43,6 +43,7 @@ export const { corsAllowHeaders, corsAllowMethods, corsExposeHeaders } = Securit
 /**
  * Fields a later stage wants on the response (the rate-limit fields), written by the one pre-response
  * handler together with the others. Mutable and per request on purpose: one object, no context copy.
+ * With telemetry on, the request's `RequestInfo` is that object; without, the middleware adds one.
  *
  * @since 0.1.0
  */
@@ -54,6 +55,14 @@ export interface ResponseFieldsState {
 export class ResponseFields extends Context.Service<ResponseFields, ResponseFieldsState>()(
   "@live-events/server/ResponseFields"
 ) {}
+
+/**
+ * The current request's response-fields holder, if the security middleware runs.
+ *
+ * @since 0.1.0
+ */
+export const responseFieldsOf = (context: Context.Context<never>): ResponseFieldsState | undefined =>
+  Context.getOrUndefined(context, RequestInfo) ?? Context.getOrUndefined(context, ResponseFields)
 
 /**
  * The stages this middleware runs; all on in production. `bench/pipeline.ts` switches them off one at
@@ -92,7 +101,6 @@ export const make = (stages: Stages = allStages) =>
       const anyOrigin = settings.corsOrigins.includes("*")
       const origins = new Set(settings.corsOrigins)
       const corsEnabled = settings.corsOrigins.length > 0 && stages.security
-      const maxBodySize = ByteSize.bytes(settings.maxBodyBytes)
       const headerSets = SecurityHeaders.precompute(settings.hstsMaxAge, corsEnabled)
       const tooLarge = () =>
         Problem.respond(413, "payload-too-large", `The request body exceeds ${settings.maxBodyBytes} bytes`)
@@ -120,7 +128,7 @@ export const make = (stages: Stages = allStages) =>
             secure = secure || applied.secure
           }
           const info = Context.getOrUndefined(fiber.context, RequestInfo)
-          const state: ResponseFieldsState = { fields: undefined }
+          const state: ResponseFieldsState = info ?? { fields: undefined }
           const headers = request.headers
           const origin = headers["origin"]
           const allowedOrigin = corsEnabled && origin !== undefined && (anyOrigin || origins.has(origin)) ? origin : undefined
@@ -159,11 +167,10 @@ export const make = (stages: Stages = allStages) =>
             if (declared !== undefined && Number(declared) > settings.maxBodyBytes) return tooLarge()
           }
           // Into the fiber's context rather than `provideService`, which would restore the context on exit
-          // and drop the router's `RouteContext` that request metrics read afterwards. The request's own
-          // frame restores the context when it ends.
-          let context = Context.add(fiber.context, ResponseFields, state)
-          if (stages.bodyLimit) context = Context.add(context, HttpIncomingMessage.MaxBodySize, maxBodySize)
-          fiber.setContext(context)
+          // and drop the router's `RouteContext` that request metrics read afterwards (the request's own
+          // frame restores it when the request ends). The body limit itself, `MaxBodySize`, is in the
+          // server's context: see {@link layerBodyLimit}.
+          if (info === undefined) fiber.setContext(Context.add(fiber.context, ResponseFields, state))
           return limited
         })
       }
@@ -173,3 +180,15 @@ export const make = (stages: Stages = allStages) =>
 
 /** @since 0.1.0 */
 export const middleware = make()
+
+/**
+ * The body limit (`MAX_BODY_BYTES`) of every request the server reads: a reference in the server's
+ * context, set once, rather than a context change per request.
+ *
+ * @since 0.1.0
+ */
+export const layerBodyLimit = (stages: Stages = allStages): Layer.Layer<never, never, HttpSecurity> =>
+  stages.bodyLimit
+    ? Layer.effectContext(Effect.map(Effect.service(HttpSecurity), (settings) =>
+      Context.make(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(settings.maxBodyBytes))))
+    : Layer.empty

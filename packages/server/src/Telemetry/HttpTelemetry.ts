@@ -35,6 +35,8 @@ import * as Logging from "./Logging.ts"
 export interface RequestState {
   readonly correlationId: string
   role: string | undefined
+  /** Response fields a later stage adds (rate limits), written by the security middleware's handler. */
+  fields: Record<string, string> | undefined
 }
 
 /** @since 0.1.0 */
@@ -47,9 +49,22 @@ export class RequestInfo extends Context.Service<RequestInfo, RequestState>()("@
  * @since 0.1.0
  */
 export const reportRoles = (roles: ReadonlyArray<string>): Effect.Effect<void> =>
-  Effect.map(Effect.serviceOption(RequestInfo), (info) => {
-    if (info._tag === "Some") info.value.role = roles.length === 0 ? "attendee" : [...roles].sort().join(",")
+  Effect.withFiber((fiber) => {
+    const info = Context.getOrUndefined(fiber.context, RequestInfo)
+    if (info !== undefined) info.role = roleText(roles)
+    return Effect.void
   })
+
+// A verified token's roles array is reused for as long as the verification is cached: join it once.
+const roleTexts = new WeakMap<ReadonlyArray<string>, string>()
+const roleText = (roles: ReadonlyArray<string>): string => {
+  let text = roleTexts.get(roles)
+  if (text === undefined) {
+    text = roles.length === 0 ? "attendee" : [...roles].sort().join(",")
+    roleTexts.set(roles, text)
+  }
+  return text
+}
 
 const requestsTotalOptions = {
   description: "HTTP requests answered, by method, route template and status",
@@ -127,7 +142,11 @@ export const middleware = (options: Options = {}) => {
       const clock = fiber.getRef(Clock.Clock)
       const started = clock.currentTimeNanosUnsafe()
       // Echoed on the response by the security middleware's pre-response handler, with the other fields.
-      const state: RequestState = { correlationId: Correlation.fromHeader(request.headers[Correlation.header]), role: undefined }
+      const state: RequestState = {
+        correlationId: Correlation.fromHeader(request.headers[Correlation.header]),
+        role: undefined,
+        fields: undefined
+      }
       const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
       if (span !== undefined && span._tag === "Span") span.attribute("correlation.id", state.correlationId)
       const method = knownMethods.has(request.method) ? request.method : "OTHER"
