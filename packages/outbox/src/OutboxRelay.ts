@@ -160,8 +160,8 @@ const settle = (claimed: ReadonlyArray<ClaimedMessage>, outcomes: ReadonlyArray<
 export const make = (options: Options = {}): Effect.Effect<
   OutboxRelay["Service"] & {
     readonly heartbeat: Effect.Effect<void, OutboxStoreError>
-    /** The claim size: a cycle that claimed fewer found everything there was to claim. */
-    readonly batchSize: number
+    /** `runOnce`, saying also whether to go on at once (a full batch, or a short one from a long backlog). */
+    readonly cycle: Effect.Effect<{ readonly claimed: number; readonly goOn: boolean }, OutboxStoreError>
   },
   never,
   OutboxStore | OutboxPublisher
@@ -219,9 +219,9 @@ export const make = (options: Options = {}): Effect.Effect<
       )
     })
 
-    const runOnce: Effect.Effect<number, OutboxStoreError> = Effect.gen(function*() {
-      const claimed = yield* store.claim({ owner, limit: batchSize, lease })
-      if (claimed.length === 0) return 0
+    const cycle = Effect.gen(function*() {
+      const { messages: claimed, more } = yield* store.claimBatch({ owner, limit: batchSize, lease })
+      if (claimed.length === 0) return { claimed: 0, goOn: false }
       for (const message of claimed) held.add(message.position)
       const progress: Array<Outcome> = new Array(claimed.length).fill(undefined)
       inFlight = claimed
@@ -238,7 +238,7 @@ export const make = (options: Options = {}): Effect.Effect<
       inFlight = []
       for (const [message, cause] of failed) yield* fail(message, cause)
       yield* store.release(owner, givenBack)
-      return claimed.length
+      return { claimed: claimed.length, goOn: more || claimed.length >= batchSize }
     }).pipe(
       Effect.onInterrupt(() => settleInterrupted),
       // Whatever happened, this relay no longer holds the batch: settled rows are settled, the rest expire.
@@ -269,7 +269,9 @@ export const make = (options: Options = {}): Effect.Effect<
       )
     })
 
-    return { owner, runOnce, refreshStats, heartbeat, batchSize }
+    const runOnce = Effect.map(cycle, (result) => result.claimed)
+
+    return { owner, runOnce, refreshStats, heartbeat, cycle }
   })
 
 /**
@@ -298,18 +300,19 @@ export const layer = (
       const annotate = Effect.annotateLogs({ module: "OutboxRelay", owner: relay.owner })
       const transientBackoff = Schedule.min([Schedule.exponential(Duration.millis(100)), Schedule.spaced(Duration.seconds(10))])
 
-      const cycle = Effect.gen(function*() {
+      const loop = Effect.gen(function*() {
         const seen = yield* signal.generation
-        const claimed = yield* relay.runOnce.pipe(
+        const { goOn } = yield* relay.cycle.pipe(
           Effect.tapCause((cause) => Effect.logWarning("Outbox relay cycle failed; retrying", cause)),
           Effect.sandbox,
           Effect.retry(transientBackoff)
         )
-        // A full batch: more is probably waiting, claim again at once. Otherwise everything claimable was
-        // claimed: wait for a signal or the poll interval (which bounds the wait: retries coming due,
-        // aggregates another relay held). Signals that arrived during this cycle, however many, end the
-        // wait at once together: a burst costs one follow-up claim, not one per notification.
-        if (claimed < relay.batchSize) yield* Effect.raceFirst(Effect.sleep(pollInterval), signal.awaitAfter(seen))
+        // A full batch, or a short one from a backlog longer than a batch: claim again at once (more is
+        // waiting, or soon freed by another relay). Otherwise everything claimable was claimed: wait for
+        // a signal or the poll interval (which bounds the wait: retries coming due, aggregates another
+        // relay held). Signals that arrived during this cycle, however many, end the wait at once
+        // together: a burst costs one follow-up claim, not one per notification.
+        if (!goOn) yield* Effect.raceFirst(Effect.sleep(pollInterval), signal.awaitAfter(seen))
       })
 
       const every = <E>(interval: Duration.Input, task: Effect.Effect<unknown, E>, what: string) =>
@@ -320,7 +323,7 @@ export const layer = (
           Effect.repeat(Schedule.spaced(interval))
         )
 
-      yield* Effect.forkScoped(Effect.forever(cycle).pipe(annotate))
+      yield* Effect.forkScoped(Effect.forever(loop).pipe(annotate))
       yield* Effect.forkScoped(every(heartbeatInterval, relay.heartbeat, "lease heartbeat").pipe(annotate))
       yield* Effect.forkScoped(
         every(options.statsInterval ?? Duration.seconds(5), relay.refreshStats, "stats refresh").pipe(annotate)

@@ -70,6 +70,19 @@ export interface ClaimOptions {
 }
 
 /**
+ * A claim's messages, and `more`: the backlog held more than `limit` unfinished messages. A short
+ * batch then means that the rest was held by other relays or waiting for a retry, and more is likely
+ * to become claimable soon (another relay finishing frees its aggregates), so a relay keeps claiming
+ * while its claims bring something; without `more` it took everything there was and waits.
+ *
+ * @since 0.2.0
+ */
+export interface ClaimBatch {
+  readonly messages: ReadonlyArray<ClaimedMessage>
+  readonly more: boolean
+}
+
+/**
  * @since 0.1.0
  */
 export class OutboxStore extends Context.Service<OutboxStore, {
@@ -77,6 +90,8 @@ export class OutboxStore extends Context.Service<OutboxStore, {
   readonly enqueue: (messages: ReadonlyArray<OutboxMessage>) => Effect.Effect<void, OutboxStoreError>
   /** Claims up to `limit` deliverable messages in `position` order, respecting per-aggregate order. */
   readonly claim: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<ClaimedMessage>, OutboxStoreError>
+  /** `claim`, saying also whether the backlog is longer than `limit` (see {@link ClaimBatch}). */
+  readonly claimBatch: (options: ClaimOptions) => Effect.Effect<ClaimBatch, OutboxStoreError>
   /** Extends the lease of the owner's messages; returns the positions it still holds. */
   readonly extendLease: (
     owner: string,
@@ -245,8 +260,10 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
     })
 
     // One claim statement. front: the first `limit` unfinished messages; horizon: the last of them
-    // when there are `limit` (no batch can reach beyond it), else unbounded. heads: the earliest
-    // unfinished message of each aggregate among `candidates` that is due and not leased, locked so
+    // when there are `limit` (no batch can reach beyond it), else unbounded. Since the front is a
+    // prefix of the backlog, an aggregate with a message in it has its head (earliest unfinished
+    // message) there; any other aggregate has it at its first message beyond the horizon. heads: the
+    // heads among `candidates` (the front's aggregates, or all) that are due and not leased, locked so
     // that a concurrent claim skips the aggregate (SKIP LOCKED) or re-checks the lease on the new row
     // version. runs: each head plus the unbroken run of due, unleased messages behind it up to the
     // horizon (bool_and over the aggregate's order), so a batch is always a prefix of every aggregate's
@@ -268,9 +285,13 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
           WHERE o.position IN (${
         candidates === "front"
           ? sql`SELECT DISTINCT ON (f.aggregate_id) f.position FROM front f ORDER BY f.aggregate_id, f.position`
-          : sql`SELECT DISTINCT ON (p.aggregate_id) p.position FROM outbox p
+          : sql`(SELECT DISTINCT ON (f.aggregate_id) f.position FROM front f ORDER BY f.aggregate_id, f.position)
+            UNION ALL
+            (SELECT DISTINCT ON (p.aggregate_id) p.position FROM outbox p
               WHERE p.published_at IS NULL AND p.dead_lettered_at IS NULL
-              ORDER BY p.aggregate_id, p.position`
+                AND p.position > (SELECT position FROM horizon)
+                AND NOT EXISTS (SELECT 1 FROM front f WHERE f.aggregate_id = p.aggregate_id)
+              ORDER BY p.aggregate_id, p.position)`
       })
             AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
             AND o.available_at <= now()
@@ -304,19 +325,20 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
         Effect.mapError(storeError("OutboxStore.claim"))
       )
 
-    const claim = Effect.fn("OutboxStore.claim")(function*(options: ClaimOptions) {
-      // Every aggregate with a message among the first `limit` unfinished ones has its head there (they
-      // are a prefix of the backlog), so a claim among them alone is exact for those aggregates and
-      // reads O(limit) rows. Only when it falls short while the backlog is longer (some of the front is
-      // leased or waiting for a retry) are the heads of the other aggregates searched, over the whole
-      // backlog; that claim skips the aggregates just claimed, whose heads are now leased.
+    const claimBatch = Effect.fn("OutboxStore.claim")(function*(options: ClaimOptions) {
+      // A claim among the front's aggregates reads O(limit) rows. Only when it falls short while the
+      // backlog is longer (some of the front is leased or waiting for a retry) are the other
+      // aggregates' heads searched too (a scan of the backlog beyond the front, without sorting it);
+      // that claim skips the aggregates just claimed, whose heads are now leased.
       const front = yield* claimAmong(options, "front")
       const frontFull = front.length === 0 || front[0]!.front_full
       const rows = front.length >= options.limit || !frontFull
         ? front
         : [...front, ...yield* claimAmong({ ...options, limit: options.limit - front.length }, "all")]
-      return rows.map(fromRow).sort((a, b) => a.position - b.position)
+      // Unknown when nothing was claimed from the front: assume a long backlog.
+      return { messages: rows.map(fromRow).sort((a, b) => a.position - b.position), more: frontFull }
     })
+    const claim = (options: ClaimOptions) => Effect.map(claimBatch(options), (batch) => batch.messages)
 
     const extendLease = Effect.fn("OutboxStore.extendLease")(
       function*(owner: string, positions: ReadonlyArray<number>, lease: Duration.Duration) {
@@ -433,6 +455,7 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
     return OutboxStore.of({
       enqueue,
       claim,
+      claimBatch,
       extendLease,
       markPublished,
       release,
@@ -508,13 +531,15 @@ export const makeMemory: Effect.Effect<OutboxStore["Service"]> = Effect.sync(() 
       return Effect.void
     })
 
-  const claim = ({ lease, limit, owner }: ClaimOptions) =>
-    Effect.map(Clock.currentTimeMillis, (now) => {
+  const claimBatch = ({ lease, limit, owner }: ClaimOptions) =>
+    Effect.map(Clock.currentTimeMillis, (now): ClaimBatch => {
       const runs = new Map<string, Array<MemoryRow>>()
       const closed = new Set<string>()
       let heads = 0
+      let backlog = 0
       for (const row of rows) {
         if (!unfinished(row)) continue
+        backlog++
         const aggregate = row.message.aggregateId
         if (closed.has(aggregate)) continue
         const run = runs.get(aggregate)
@@ -532,8 +557,9 @@ export const makeMemory: Effect.Effect<OutboxStore["Service"]> = Effect.sync(() 
         row.leaseOwner = owner
         row.leaseExpiresAt = now + millis(lease)
       }
-      return chosen.map(toClaimed)
+      return { messages: chosen.map(toClaimed), more: backlog > limit }
     })
+  const claim = (options: ClaimOptions) => Effect.map(claimBatch(options), (batch) => batch.messages)
 
   const extendLease = (owner: string, positions: ReadonlyArray<number>, lease: Duration.Duration) =>
     Effect.map(Clock.currentTimeMillis, (now) => {
@@ -653,6 +679,7 @@ export const makeMemory: Effect.Effect<OutboxStore["Service"]> = Effect.sync(() 
   return OutboxStore.of({
     enqueue,
     claim,
+    claimBatch,
     extendLease,
     markPublished,
     release,

@@ -217,7 +217,7 @@ it.live("debounced wake-ups: any number of signals during a cycle cost one follo
     let claims = 0
     const store = OutboxStore.OutboxStore.of({
       ...memory,
-      claim: (options) => Effect.suspend(() => (claims++, memory.claim(options)))
+      claimBatch: (options) => Effect.suspend(() => (claims++, memory.claimBatch(options)))
     })
     const signal = yield* OutboxSignal.make
     const gate = yield* Deferred.make<void>()

@@ -214,6 +214,23 @@ export const storeContract = (name: string, harness: Layer.Layer<StoreHarness>) 
         expect(second.map((m) => m.id)).toEqual(written.slice(23).map((m) => m.id))
       }))
 
+    it.effect("claimBatch says whether the backlog is longer than the limit", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const a = uuid()
+        yield* store.enqueue(Array.from({ length: 5 }, () => message(a)))
+        yield* store.enqueue([message(uuid())])
+        const first = yield* store.claimBatch({ owner: "x", limit: 3, lease })
+        expect([first.messages.length, first.more]).toEqual([3, true])
+        // Short (a's rest waits behind x's lease) but from a longer backlog: more may come soon.
+        const second = yield* store.claimBatch({ owner: "y", limit: 2, lease })
+        expect([second.messages.length, second.more]).toEqual([1, true])
+        // Everything there is fits in the limit: a short batch means there is nothing else.
+        yield* store.enqueue([message(uuid())])
+        const third = yield* store.claimBatch({ owner: "z", limit: 10, lease })
+        expect([third.messages.length, third.more]).toEqual([1, false])
+      }))
+
     it.effect("a front of the backlog held or waiting does not hide the aggregates behind it", () =>
       Effect.gen(function*() {
         const store = yield* StoreHarness.use((h) => h.fresh)
