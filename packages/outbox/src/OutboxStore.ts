@@ -265,7 +265,9 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
     // message) there; any other aggregate has it at its first message beyond the horizon. heads: the
     // heads among `candidates` (the front's aggregates, or all) that are due and not leased, locked so
     // that a concurrent claim skips the aggregate (SKIP LOCKED) or re-checks the lease on the new row
-    // version. runs: each head plus the unbroken run of due, unleased messages behind it up to the
+    // version. The candidates are an array computed once: a re-check (a row leased by a concurrent
+    // claim after this statement's snapshot) then re-reads one row, instead of re-running the search
+    // for each such row while holding its lock (seconds, with two relays racing on a long backlog). runs: each head plus the unbroken run of due, unleased messages behind it up to the
     // horizon (bool_and over the aggregate's order), so a batch is always a prefix of every aggregate's
     // backlog. Followers are read by a range scan of the pending index below the horizon and the
     // update finds the chosen rows by primary key: both O(limit), whatever the backlog.
@@ -282,7 +284,7 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
           FROM front
         ), heads AS (
           SELECT o.position, o.aggregate_id FROM outbox o
-          WHERE o.position IN (${
+          WHERE o.position = ANY(ARRAY(${
         candidates === "front"
           ? sql`SELECT DISTINCT ON (f.aggregate_id) f.position FROM front f ORDER BY f.aggregate_id, f.position`
           : sql`(SELECT DISTINCT ON (f.aggregate_id) f.position FROM front f ORDER BY f.aggregate_id, f.position)
@@ -292,7 +294,7 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
                 AND p.position > (SELECT position FROM horizon)
                 AND NOT EXISTS (SELECT 1 FROM front f WHERE f.aggregate_id = p.aggregate_id)
               ORDER BY p.aggregate_id, p.position)`
-      })
+      }))
             AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
             AND o.available_at <= now()
             AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())
