@@ -6,8 +6,10 @@
  * (`Server.make` over the in-memory store, so no database noise) with some pipeline stages switched
  * off. A fixed load (autocannon, in this process) hits one port at a time for a fixed time, and the
  * server process's CPU time (`/proc/<pid>/stat`, user + system) is divided by the requests answered.
- * Configurations are measured in rounds, alternating the order, and each figure is the median of its
- * rounds. A stage's cost is the difference between everything on and everything but that stage:
+ * Configurations are measured in rounds, alternating the order, each measurement paired with one of
+ * raw `node:http` taken right before it; a figure is the median of its multiples of raw × the median raw
+ * cost, so that drift on a shared machine cancels out. A stage's cost is the difference between
+ * everything on and everything but that stage:
  *
  *   raw             `node:http` answering the same event JSON: the floor of Node's HTTP per request
  *   routing         a bare Effect `HttpRouter` route answering fixed JSON: minus raw = routing
@@ -220,19 +222,33 @@ const bench = async () => {
 
     // Warm every configuration (JIT, caches) before measuring any.
     for (const config of configs) await measureOnce(config, warmup)
-    const samples = new Map<Config, Array<number>>()
-    console.log(`bench:pipeline — server CPU per request, ${connections} connections, ${repeat} rounds of ${seconds} s per configuration (median); loopback ${loopback}`)
+    // The machine is shared: how much CPU a request takes moves with what else runs (cache misses,
+    // preemption). Each measurement is therefore paired with one of raw `node:http` taken right before
+    // it, and kept as a multiple of that; a configuration's figure is the median multiple × the median
+    // raw cost. Drift between measurements then cancels out instead of landing on one stage.
+    const multiples = new Map<Config, Array<number>>()
+    const raws: Array<number> = []
+    const measured = configs.filter((config) => config !== "raw")
+    console.log(
+      `bench:pipeline — server CPU per request, ${connections} connections, ${repeat} rounds of ${seconds} s per configuration, ` +
+        `each paired with raw node:http (median); loopback ${loopback}`
+    )
     for (let round = 0; round < repeat; round++) {
-      const order = round % 2 === 0 ? configs : [...configs].reverse()
+      const order = round % 2 === 0 ? measured : [...measured].reverse()
       const line: Array<string> = []
       for (const config of order) {
+        const raw = configs.includes("raw") ? await measureOnce("raw", Math.max(1, Math.ceil(seconds / 2))) : 1
         const micros = await measureOnce(config, seconds)
-        samples.set(config, [...(samples.get(config) ?? []), micros])
-        line.push(`${config} ${micros.toFixed(0)}`)
+        raws.push(raw)
+        multiples.set(config, [...(multiples.get(config) ?? []), micros / raw])
+        line.push(`${config} ${micros.toFixed(0)} (raw ${raw.toFixed(0)})`)
       }
       console.log(`  round ${round + 1}: ${line.join(", ")} µs`)
     }
-    const best = new Map<Config, number>([...samples].map(([config, values]) => [config, median(values)]))
+    const rawMicros = configs.includes("raw") ? median(raws) : 1
+    const best = new Map<Config, number>([...multiples].map(([config, values]) => [config, median(values) * rawMicros]))
+    best.set("raw", rawMicros)
+    console.log(`  medians: ${[...best].map(([config, micros]) => `${config} ${micros.toFixed(1)}`).join(", ")} µs`)
     if (configs !== every) return
     const all = best.get("all")!
     const rows: Array<[string, number]> = [
