@@ -1084,6 +1084,6 @@ export const layerConfig: Layer.Layer<TwoLevelCache, Config.ConfigError> = Layer
  */
 export const layerConfigWithBus = <E, R>(
   bus: Effect.Effect<InvalidationBus.InvalidationBus | undefined, E, R>
-): Layer.Layer<TwoLevelCache, Config.ConfigError | E, R> =>
+): Layer.Layer<TwoLevelCache, Config.ConfigError | E, Exclude<R, Scope.Scope>> =>
   Layer.effect(TwoLevelCache, fromConfig(bus))
 

@@ -238,7 +238,8 @@ const describeCause = (cause: unknown): Record<string, string> => {
   // SqlError → its reason → the driver's error: the first SQLSTATE and message found.
   for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
     const record = current as Record<string, unknown>
-    if (described["sqlState"] === undefined && typeof record["code"] === "string") described["sqlState"] = record["code"]
+    const code = record["code"]
+    if (described["sqlState"] === undefined && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) described["sqlState"] = code
     if (described["cause"] === undefined && typeof record["_tag"] === "string") described["cause"] = record["_tag"]
     if (typeof record["message"] === "string" && record["message"].length > 0) described["message"] = record["message"].slice(0, 300)
     current = "reason" in record && typeof record["reason"] === "object" ? record["reason"] : record["cause"]

@@ -6,6 +6,7 @@
 import { Effect, Exit, Redacted, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testDatabase } from "../../sql/test/TestDatabase.ts"
+import * as PgInvalidationBus from "../src/Cache/PgInvalidationBus.ts"
 import { cacheHits, call, converges, devSecret, mintToken, type ServerProcess, startServer } from "./ServerProcesses.ts"
 
 describe("two server processes sharing PostgreSQL without Redis", () => {
@@ -69,5 +70,17 @@ describe("two server processes sharing PostgreSQL without Redis", () => {
       await converges(b.url, `/v1/events/${id}`, (body) => body.title === title)
     }
     expect(await cacheHits(b.url, "eventDetails")).toBeGreaterThan(20)
+  })
+})
+
+describe("PgInvalidationBus batches", () => {
+  it("one line per distinct message, every payload under PostgreSQL's 8,000-byte limit", () => {
+    const messages = Array.from({ length: 1_000 }, (_, i) => `t\torigin\tevent:${String(i % 400).padStart(36, "0")}`)
+    const payloads = PgInvalidationBus.batches(messages)
+    expect(payloads.length).toBeGreaterThan(1)
+    for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThan(8_000)
+    const lines = payloads.flatMap((payload) => payload.split("\n"))
+    expect(lines).toHaveLength(400)
+    expect(new Set(lines)).toEqual(new Set(messages))
   })
 })

@@ -228,11 +228,44 @@ describe("no hostile value yields a 5xx on any route", () => {
       "/v1/admin/audit",
       "/v1/admin/outbox"
     ]
+    // Every other route with an id, with each hostile id and a hostile body.
+    const idRoutes = (id: string): ReadonlyArray<[string, string]> => [
+      ["DELETE", `/v1/events/${id}`],
+      ["POST", `/v1/events/${id}/publish`],
+      ["POST", `/v1/events/${id}/unpublish`],
+      ["POST", `/v1/events/${id}/cancel`],
+      ["GET", `/v1/registrations/${id}`],
+      ["POST", `/v1/registrations/${id}/cancel`],
+      ["POST", `/v1/registrations/${id}/confirm`],
+      ["GET", `/v1/users/${id}`],
+      ["GET", `/v1/users/${id}/export`],
+      ["POST", `/v1/admin/outbox/${id}/retry`]
+    ]
     const failures: Array<string> = []
     let count = 0
     const check = (label: string, response: { status: number; text: string }) => {
       count++
       if (response.status >= 500) failures.push(`${label} → ${response.status} ${response.text.slice(0, 160)}`)
+    }
+    for (const id of ["%00", "%ED%A0%80", "00000000-0000-0000-0000-000000000000", "9".repeat(40)]) {
+      for (const [method, path] of idRoutes(id)) {
+        for (const token of [undefined, attendee, admin]) {
+          const json = method === "GET" || method === "DELETE" ? undefined : { notes: "\u0000", attended: 1e308 }
+          check(`${method} ${path}`, await server.request(method, path, { token, ...(json !== undefined ? { json } : {}) }))
+        }
+      }
+    }
+    // Live streams: a hostile resume point is refused or ignored, never a 5xx (headers only: a 200 streams).
+    for (const query of ["lastEventId=%00", "lastEventId=%ED%A0%80", `lastEventId=${"9".repeat(128)}`, "lastEventId=-1"]) {
+      for (const [path, token] of [[`/v1/events/${eventId}/live`, undefined], ["/v1/me/live", attendee]] as const) {
+        const controller = new AbortController()
+        const response = await fetch(`${server.url}${path}?${query}`, {
+          headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+          signal: controller.signal
+        })
+        check(`GET ${path}?${query}`, { status: response.status, text: response.status >= 500 ? await response.text() : "" })
+        controller.abort()
+      }
     }
     for (const id of ids) {
       for (const [method, path] of writeRoutes(id)) {

@@ -23,7 +23,6 @@
  */
 import { type Config, Context, Effect, type FileSystem, Layer, Option, type Path } from "effect"
 import { TwoLevelCache } from "@live-events/cache"
-import { PgClient } from "@effect/sql-pg"
 import {
   DomainError,
   EventRepository,
@@ -266,14 +265,18 @@ export const layer: Layer.Layer<
 
 /**
  * Without Redis, processes sharing a PostgreSQL database (`DATABASE_URL`) invalidate each other's
- * in-process cache over `LISTEN/NOTIFY` on the store's pool; on the embedded database (one process, and
- * PGlite has no `LISTEN`) there is no bus.
+ * in-process cache over `LISTEN/NOTIFY` (two connections of its own); on the embedded database (one
+ * process, and PGlite has no `LISTEN`) there is no bus. A bus that cannot connect leaves the cache
+ * in-process only, said in the log.
  */
 const postgresBus = Effect.gen(function*() {
   const database = yield* ServerConfig.database
-  const pg = yield* Effect.serviceOption(PgClient.PgClient)
-  if (Option.isNone(database.url) || Option.isNone(pg)) return undefined
-  return yield* Effect.provideService(PgInvalidationBus.make(), PgClient.PgClient, pg.value)
+  if (Option.isNone(database.url)) return undefined
+  return yield* PgInvalidationBus.make(database.url.value).pipe(
+    Effect.catchCause((cause) =>
+      Effect.as(Effect.logWarning("Cache invalidation bus unavailable; the cache stays in-process only", cause), undefined)
+    )
+  )
 })
 
 /**
