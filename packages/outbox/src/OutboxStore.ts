@@ -203,6 +203,11 @@ interface DeadLetterRow extends MessageRow {
   readonly dead_lettered_at: Date
 }
 
+/** A claim answers one row without a message when it claimed nothing. */
+const isClaimed = <A extends { readonly position: MessageRow["position"] | null }>(
+  row: A
+): row is A & { readonly position: MessageRow["position"] } => row.position !== null
+
 const parsePayload = (payload: unknown): unknown => typeof payload === "string" ? JSON.parse(payload) : payload
 
 const fromRow = (row: MessageRow): ClaimedMessage => ({
@@ -275,7 +280,7 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
       { lease, limit, owner }: ClaimOptions,
       candidates: "front" | "all"
     ) =>
-      sql<MessageRow & { readonly front_full: boolean }>`
+      sql<(MessageRow | { readonly [K in keyof MessageRow]: null }) & { readonly front_full: boolean }>`
         WITH front AS (
           SELECT position, aggregate_id FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL
           ORDER BY position LIMIT ${limit}
@@ -317,13 +322,17 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
           ) AS c
         ), chosen AS (
           SELECT position FROM runs WHERE in_run ORDER BY position LIMIT ${limit}
+        ), claimed AS (
+          UPDATE outbox o SET lease_owner = ${owner},
+            lease_expires_at = now() + ${millis(lease)} * interval '1 millisecond'
+          WHERE o.position = ANY(ARRAY(SELECT position FROM chosen))
+            AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
+          RETURNING o.position, o.id, o.aggregate_id, o.type, o.schema_version, o.occurred_at, o.payload,
+            o.traceparent, o.attempts
         )
-        UPDATE outbox o SET lease_owner = ${owner},
-          lease_expires_at = now() + ${millis(lease)} * interval '1 millisecond'
-        WHERE o.position = ANY(ARRAY(SELECT position FROM chosen))
-          AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
-        RETURNING o.position, o.id, o.aggregate_id, o.type, o.schema_version, o.occurred_at, o.payload,
-          o.traceparent, o.attempts, (SELECT count(*) FROM front) >= ${limit} AS front_full`.pipe(
+        -- At least one row, so that front_full is known even when nothing was claimed.
+        SELECT c.*, (SELECT count(*) FROM front) >= ${limit} AS front_full
+        FROM (SELECT 1) AS one LEFT JOIN claimed c ON true`.pipe(
         Effect.mapError(storeError("OutboxStore.claim"))
       )
 
@@ -332,12 +341,12 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
       // backlog is longer (some of the front is leased or waiting for a retry) are the other
       // aggregates' heads searched too (a scan of the backlog beyond the front, without sorting it);
       // that claim skips the aggregates just claimed, whose heads are now leased.
-      const front = yield* claimAmong(options, "front")
-      const frontFull = front.length === 0 || front[0]!.front_full
+      const answer = yield* claimAmong(options, "front")
+      const frontFull = answer[0]?.front_full ?? false
+      const front = answer.filter(isClaimed)
       const rows = front.length >= options.limit || !frontFull
         ? front
-        : [...front, ...yield* claimAmong({ ...options, limit: options.limit - front.length }, "all")]
-      // Unknown when nothing was claimed from the front: assume a long backlog.
+        : [...front, ...(yield* claimAmong({ ...options, limit: options.limit - front.length }, "all")).filter(isClaimed)]
       return { messages: rows.map(fromRow).sort((a, b) => a.position - b.position), more: frontFull }
     })
     const claim = (options: ClaimOptions) => Effect.map(claimBatch(options), (batch) => batch.messages)

@@ -225,7 +225,8 @@ export const storeContract = (name: string, harness: Layer.Layer<StoreHarness>) 
         // Short (a's rest waits behind x's lease) but from a longer backlog: more may come soon.
         const second = yield* store.claimBatch({ owner: "y", limit: 2, lease })
         expect([second.messages.length, second.more]).toEqual([1, true])
-        // Everything there is fits in the limit: a short batch means there is nothing else.
+        // Everything there is fits in the limit: a short (even empty) batch means there is nothing else.
+        expect(yield* store.claimBatch({ owner: "z", limit: 10, lease })).toEqual({ messages: [], more: false })
         yield* store.enqueue([message(uuid())])
         const third = yield* store.claimBatch({ owner: "z", limit: 10, lease })
         expect([third.messages.length, third.more]).toEqual([1, false])
