@@ -165,7 +165,7 @@ export const useCases = Layer.mergeAll(
  * @since 0.1.0
  */
 export interface PipelineStages extends SecurityMiddleware.Stages {
-  /** The Node server's bounds on receiving a request (`requestTimeout`, `headersTimeout`). */
+  /** The Node server's bound on receiving a request (`requestTimeout`). */
   readonly timeout: boolean
   /** Framework errors and defects turned into problems (`Problem.middleware`). */
   readonly problems: boolean
@@ -287,7 +287,7 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
       () =>
         ClientErrors.install(
           stages.timeout
-            ? createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000) })
+            ? createServer({ requestTimeout })
             : createServer({ requestTimeout: 0, headersTimeout: 0 })
         ),
       { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" }

@@ -12,7 +12,7 @@
  *
  * Rate limits run inside the matched route (`RateLimit/HttpRateLimit.ts`: they key on the route
  * template, never on the raw URL). There is no per-request timer here: the Node server bounds how long
- * a request may take to arrive (`requestTimeout`, `headersTimeout`, see `Server.ts`) and every I/O the
+ * a request may take to arrive (`requestTimeout`, see `Server.ts`) and every I/O the
  * request waits on has its own timeout (database policies → 503 with `Retry-After`, cache, rate-limit
  * store), so a request cannot hang on anything but CPU.
  *
