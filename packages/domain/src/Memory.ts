@@ -243,6 +243,16 @@ export const make = Effect.gen(function*() {
   const byCreation = (a: StoredRegistration, b: StoredRegistration) =>
     a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1)
 
+  const applyChanges = (eventId: EventId, changes: ReadonlyArray<RegistrationChange>) =>
+    Effect.forEach(changes, (change) =>
+      // I2 is enforced by storage too (the SQL layer has a partial unique index), not only by the use-case.
+      change._tag === "Insert" && isActive(change.registration.status) &&
+        [...state.registrations.values()].some((r) =>
+          r.eventId === eventId && r.userId === change.registration.userId && isActive(r.status)
+        )
+        ? Effect.fail(new RepositoryError({ reason: "constraint", operation: "RegistrationRepository.apply" }))
+        : write(() => applyChange(eventId, change)), { discard: true })
+
   const registrationRepository: RegistrationRepository["Service"] = {
     lockForRegistration: (eventId, userId) =>
       Effect.sync(() => {
@@ -254,6 +264,22 @@ export const make = Effect.gen(function*() {
         // One permit serialises the memory store's units of work: no erase can interleave.
         const userErased = (state.users.get(userId)?.erasedAt ?? null) !== null
         return Option.some({ event, active: active && toRegistration(active), userErased })
+      }),
+    lockForRegistrations: (pairs) =>
+      Effect.sync(() => {
+        const wanted = new Set(pairs.map((pair) => `${pair.eventId} ${pair.userId}`))
+        const eventIds = new Set(pairs.map((pair) => pair.eventId))
+        const userIds = new Set(pairs.map((pair) => pair.userId))
+        return {
+          events: [...eventIds].flatMap((id) => state.events.get(id) ?? []),
+          active: [...state.registrations.values()]
+            .filter((r) => isActive(r.status) && wanted.has(`${r.eventId} ${r.userId}`))
+            .map(toRegistration),
+          users: [...userIds].flatMap((userId) => {
+            const user = state.users.get(userId)
+            return user === undefined ? [] : [{ userId, erased: user.erasedAt !== null }]
+          })
+        }
       }),
     findById: (id) => Effect.sync(() => Option.map(Option.fromNullishOr(state.registrations.get(id)), toRegistration)),
     waitlistHead: (eventId, count) =>
@@ -267,15 +293,8 @@ export const make = Effect.gen(function*() {
           .sort(byCreation)
           .map(toRegistration)
       ),
-    apply: (eventId, changes) =>
-      Effect.forEach(changes, (change) =>
-        // I2 is enforced by storage too (the SQL layer has a partial unique index), not only by the use-case.
-        change._tag === "Insert" && isActive(change.registration.status) &&
-          [...state.registrations.values()].some((r) =>
-            r.eventId === eventId && r.userId === change.registration.userId && isActive(r.status)
-          )
-          ? Effect.fail(new RepositoryError({ reason: "constraint", operation: "RegistrationRepository.apply" }))
-          : write(() => applyChange(eventId, change)), { discard: true }),
+    apply: (eventId, changes) => applyChanges(eventId, changes),
+    applyMany: (batch) => Effect.forEach(batch, ({ changes, eventId }) => applyChanges(eventId, changes), { discard: true }),
     listByEvent: (eventId, request) =>
       Effect.suspend(() => {
         const rows = [...state.registrations.values()]

@@ -14,6 +14,7 @@ import type { Event } from "./Event.ts"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import type { Page, PageRequest } from "./Page.ts"
 import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
+import type { Snapshot } from "./RegistrationBatch.ts"
 
 /** @since 0.1.0 */
 export class RegistrationRepository extends Context.Service<RegistrationRepository, {
@@ -30,6 +31,14 @@ export class RegistrationRepository extends Context.Service<RegistrationReposito
     Option.Option<{ readonly event: Event; readonly active: Registration | undefined; readonly userErased: boolean }>,
     RepositoryError
   >
+  /**
+   * The batch form of {@link lockForRegistration}: locks every named event (in id order, so batches of
+   * several processes never deadlock) and share-locks the users, then reads the pairs' active
+   * registrations and the users' erasure as they are once the locks are held.
+   */
+  readonly lockForRegistrations: (
+    pairs: ReadonlyArray<{ readonly eventId: EventId; readonly userId: UserId }>
+  ) => Effect.Effect<Snapshot, RepositoryError>
   readonly findById: (id: RegistrationId) => Effect.Effect<Option.Option<Registration>, RepositoryError>
   /** The first `count` waitlisted registrations of the event, in position order. */
   readonly waitlistHead: (eventId: EventId, count: number) => Effect.Effect<ReadonlyArray<Registration>, RepositoryError>
@@ -38,6 +47,10 @@ export class RegistrationRepository extends Context.Service<RegistrationReposito
   readonly apply: (
     eventId: EventId,
     changes: ReadonlyArray<RegistrationChange>
+  ) => Effect.Effect<void, RepositoryError>
+  /** `apply` for several events in one step (a batch's plans). */
+  readonly applyMany: (
+    batch: ReadonlyArray<{ readonly eventId: EventId; readonly changes: ReadonlyArray<RegistrationChange> }>
   ) => Effect.Effect<void, RepositoryError>
   readonly listByEvent: (
     eventId: EventId,

@@ -6,9 +6,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Option } from "effect"
-import { commitPlan } from "./Commit.ts"
-import { EventNotFound, RegistrationNotFound, UserErased } from "./DomainError.ts"
+import { Cause, Clock, Context, Effect, Exit, Layer, Option, Request, RequestResolver, Result, Semaphore } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
+import { commitPlan, recordEvents } from "./Commit.ts"
+import { EventNotFound, RegistrationNotFound, type RepositoryError } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
 import { type EventId, Ids, nextRegistrationId, type RegistrationId } from "./Ids.ts"
@@ -19,6 +20,7 @@ import type { PageRequest } from "./Page.ts"
 import * as Policy from "./Policy.ts"
 import * as Span from "./Span.ts"
 import type { Registration, RegistrationStatus, RegisterInput } from "./Registration.ts"
+import * as RegistrationBatch from "./RegistrationBatch.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
 import type { Actor } from "./User.ts"
@@ -26,8 +28,31 @@ import * as Waitlist from "./Waitlist.ts"
 
 const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 
-/** @since 0.1.0 */
-export const make = Effect.gen(function*() {
+/**
+ * A "register" command on its way into a batch.
+ *
+ * @since 0.2.0
+ */
+export class RegisterRequest extends Request.Class<
+  RegistrationBatch.RegisterCommand,
+  Registration,
+  RegistrationBatch.RegisterFailure | RepositoryError
+> {}
+
+/**
+ * How registrations are batched.
+ *
+ * @since 0.2.0
+ */
+export interface Options {
+  /** The most commands one batch commits (default 64); more wait for the next batch. */
+  readonly maxBatchSize?: number | undefined
+  /** Batches of one process in flight at once (default 1: a batch is what arrived during the last one). */
+  readonly concurrency?: number | undefined
+}
+
+/** @since 0.2.0 */
+export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   const events = yield* EventRepository
   const registrations = yield* RegistrationRepository
   const unitOfWork = yield* UnitOfWork
@@ -48,36 +73,71 @@ export const make = Effect.gen(function*() {
       after: { status: after.status }
     }))
 
-  const register = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
-    const id = yield* provide(nextRegistrationId)
-    const placed = yield* unitOfWork.transact(Effect.gen(function*() {
+  /**
+   * One batch in one unit of work: lock the batch's events and users, decide every command in arrival
+   * order with the pure rules, write all rows and outbox messages with set-based statements.
+   */
+  const commitBatch = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) =>
+    unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
-      const locked = yield* registrations.lockForRegistration(eventId, actor.userId)
-      if (Option.isNone(locked) || !Policy.canViewEvent(actor, locked.value.event)) {
-        return yield* new EventNotFound({ eventId })
+      const snapshot = yield* registrations.lockForRegistrations(
+        commands.map((command) => ({ eventId: command.eventId, userId: command.actor.userId }))
+      )
+      const batch = RegistrationBatch.plan(snapshot, commands, at)
+      if (batch.plans.length > 0) {
+        yield* registrations.applyMany(batch.plans.map(({ eventId, plan }) => ({ eventId, changes: plan.changes })))
+        yield* provide(recordEvents(batch.plans.flatMap(({ plan }) => plan.events)))
       }
-      // Erased while this request was on its way: its token was valid when it arrived.
-      if (locked.value.userErased) return yield* new UserErased({})
-      const { active, event } = locked.value
-      const placement = yield* Effect.fromResult(Waitlist.decidePlacement({ event, active, now: at }))
-      const registration: Registration = {
-        id,
-        eventId,
-        userId: actor.userId,
-        status: placement.status,
-        waitlistPosition: placement.status === "waitlisted" ? placement.position : null,
-        notes: input.notes ?? "",
-        createdAt: at,
-        updatedAt: at,
-        confirmedAt: placement.status === "confirmed" ? at : null,
-        cancelledAt: null
+      return batch
+    })).pipe(Span.named("Registrations.commitBatch"), Effect.annotateSpans("batch.size", commands.length))
+
+  const answer = (
+    entries: ReadonlyArray<Request.Entry<RegisterRequest>>,
+    batch: RegistrationBatch.BatchPlan
+  ) =>
+    Effect.gen(function*() {
+      for (const { plan } of batch.plans) yield* Metrics.recordPlan(plan)
+      for (let i = 0; i < entries.length; i++) {
+        const outcome = batch.outcomes[i]!
+        if (Result.isFailure(outcome)) yield* Metrics.recordRejection(outcome.failure)
+        entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success) : Exit.fail(outcome.failure))
       }
-      const plan = Waitlist.planRegistration(event, registration)
-      yield* provide(commitPlan(eventId, plan))
-      return { registration, plan }
-    })).pipe(Effect.tapError(Metrics.recordRejection))
-    yield* Metrics.recordPlan(placed.plan)
-    return placed.registration
+    })
+
+  const fail = (entry: Request.Entry<RegisterRequest>, cause: Cause.Cause<RepositoryError>) =>
+    Effect.sync(() => entry.completeUnsafe(Exit.failCause(cause))).pipe(
+      Effect.andThen(Option.match(Cause.findErrorOption(cause), { onNone: () => Effect.void, onSome: Metrics.recordRejection }))
+    )
+
+  /**
+   * Commits a batch; when the batch as a whole fails (after the unit of work's own retries of
+   * conflicts), each command is committed alone, in arrival order, so that one poison command fails by
+   * itself instead of failing its neighbours.
+   */
+  const runBatch = (entries: NonEmptyReadonlyArray<Request.Entry<RegisterRequest>>) =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(commitBatch(entries.map((entry) => entry.request)))
+      if (Exit.isSuccess(exit)) return yield* answer(entries, exit.value)
+      if (entries.length === 1) return yield* fail(entries[0], exit.cause)
+      for (const entry of entries) {
+        const alone = yield* Effect.exit(commitBatch([entry.request]))
+        if (Exit.isSuccess(alone)) yield* answer([entry], alone.value)
+        else yield* fail(entry, alone.cause)
+      }
+    })
+
+  // Natural batching: a batch is what arrived while the previous one (or `concurrency` of them) was in
+  // flight. The delay waits for a free slot without taking it (one pending batch at a time, so nothing
+  // can take it in between); the batch takes it while it runs. Idle, a command waits one `yieldNow`.
+  const slots = yield* Semaphore.make(options.concurrency ?? 1)
+  const resolver = RequestResolver.make<RegisterRequest>((entries) => slots.withPermits(1)(runBatch(entries))).pipe(
+    RequestResolver.setDelayEffect(Effect.andThen(Effect.yieldNow, slots.withPermits(1)(Effect.void))),
+    RequestResolver.batchN(options.maxBatchSize ?? 64)
+  )
+
+  const register = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
+    const registrationId = yield* provide(nextRegistrationId)
+    return yield* Effect.request(new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "" }), resolver)
   }, Span.named("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
@@ -191,6 +251,9 @@ export const make = Effect.gen(function*() {
   return { register, cancel, confirm, markAttendance, get, listForEvent, waitlist, listMine } as const
 })
 
+/** @since 0.1.0 */
+export const make = makeWith()
+
 /**
  * The registration use-cases.
  *
@@ -201,4 +264,6 @@ export class Registrations extends Context.Service<Registrations, Effect.Success
 ) {
   /** @since 0.1.0 */
   static readonly layer = Layer.effect(Registrations, make)
+  /** @since 0.2.0 */
+  static readonly layerWith = (options: Options) => Layer.effect(Registrations, makeWith(options))
 }

@@ -37,6 +37,8 @@ export * as Policy from "./Policy.ts"
 export * as Privacy from "./Privacy.ts"
 /** @since 0.1.0 */
 export * as Registration from "./Registration.ts"
+/** @since 0.2.0 */
+export * as RegistrationBatch from "./RegistrationBatch.ts"
 /** @since 0.1.0 */
 export * as RegistrationRepository from "./RegistrationRepository.ts"
 /** @since 0.1.0 */

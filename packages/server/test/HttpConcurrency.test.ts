@@ -1,8 +1,9 @@
 /**
- * Acceptance (issue 2): through the HTTP API against real PostgreSQL, with one and with two server
- * processes sharing the database: 500 concurrent registrations of distinct users for 50 seats give
- * exactly 50 confirmed and 450 waitlisted at positions 1..450 in join order; then 100 concurrent random
- * cancels keep I1–I4 (checked by SQL) and promotions are FIFO.
+ * Through the HTTP API against real PostgreSQL, with one, two and three server processes sharing the
+ * database (registrations are committed in batches per process; the event's row lock orders batches
+ * across processes): N concurrent registrations of distinct users for C seats give exactly C confirmed
+ * and N − C waitlisted at positions 1..N − C, answered in join order; then concurrent random cancels
+ * keep I1–I4 (checked by SQL) and promotions are FIFO.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Redacted, Scope } from "effect"
@@ -27,7 +28,11 @@ const json = async (response: Response) => {
   }
 }
 
-describe.each([1, 2])("HTTP concurrency on PostgreSQL with %i server process(es)", (processes) => {
+describe.each([
+  { processes: 1, registrations: 500, capacity: 50, cancels: 100 },
+  { processes: 2, registrations: 500, capacity: 50, cancels: 100 },
+  { processes: 3, registrations: 2000, capacity: 200, cancels: 500 }
+])("HTTP concurrency on PostgreSQL with $processes server process(es)", ({ cancels: cancelCount, capacity, processes, registrations }) => {
   const scope = Effect.runSync(Scope.make())
   let servers: Array<ServerProcess> = []
   let sql: SqlClient.SqlClient
@@ -50,7 +55,7 @@ describe.each([1, 2])("HTTP concurrency on PostgreSQL with %i server process(es)
     await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as any))
   }, 30_000)
 
-  it("500 registrations for 50 seats, then 100 random cancels", async () => {
+  it(`${registrations} registrations for ${capacity} seats, then ${cancelCount} random cancels`, async () => {
     const serverFor = (i: number) => servers[i % servers.length]!.url
     const organizer = await mintToken(secret, "organizer", ["organizer"])
     const created = await fetch(`${serverFor(0)}/v1/events`, {
@@ -62,7 +67,7 @@ describe.each([1, 2])("HTTP concurrency on PostgreSQL with %i server process(es)
         endsAt: "2099-01-01T22:00:00Z",
         timeZone: "Europe/Berlin",
         location: "Main hall",
-        capacity: 50
+        capacity
       })
     })
     expect(created.status).toBe(201)
@@ -73,29 +78,38 @@ describe.each([1, 2])("HTTP concurrency on PostgreSQL with %i server process(es)
     })
     expect(published.status).toBe(200)
 
-    const tokens = await Promise.all(Array.from({ length: 500 }, (_, i) => mintToken(secret, `attendee-${i}`, [])))
-    const answers = await Promise.all(tokens.map(async (token, i) => {
-      const response = await fetch(`${serverFor(i)}/v1/events/${event.id}/registrations`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: "{}"
-      })
-      return { status: response.status, body: await json(response) as RegistrationJson, token }
-    }))
+    const tokens = await Promise.all(Array.from({ length: registrations }, (_, i) => mintToken(secret, `attendee-${i}`, [])))
+    // Waves of up to 500 concurrent requests; a wave starts once the previous one is answered, so
+    // answers must respect FIFO across waves: nobody of a later wave is seated while someone of an
+    // earlier wave waits, and every waiter of a later wave stands behind every waiter of an earlier one.
+    const answers: Array<{ status: number; body: RegistrationJson; token: string; wave: number }> = []
+    for (let start = 0, wave = 0; start < tokens.length; start += 500, wave++) {
+      answers.push(...await Promise.all(tokens.slice(start, start + 500).map(async (token, i) => {
+        const response = await fetch(`${serverFor(start + i)}/v1/events/${event.id}/registrations`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: "{}"
+        })
+        return { status: response.status, body: await json(response) as RegistrationJson, token, wave }
+      })))
+    }
     expect(answers.filter((a) => a.status !== 201).map((a) => [a.status, a.body])).toEqual([])
     const confirmed = answers.filter((a) => a.body.status === "confirmed")
     const waitlisted = answers.filter((a) => a.body.status === "waitlisted")
-    expect(confirmed).toHaveLength(50)
-    expect(waitlisted).toHaveLength(450)
+    expect(confirmed).toHaveLength(capacity)
+    expect(waitlisted).toHaveLength(registrations - capacity)
     const byPosition = [...waitlisted].sort((a, b) => a.body.waitlistPosition! - b.body.waitlistPosition!)
-    expect(byPosition.map((a) => a.body.waitlistPosition)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1))
+    const firstWaitingWave = Math.min(...waitlisted.map((a) => a.wave))
+    expect(confirmed.filter((a) => a.wave > firstWaitingWave)).toEqual([])
+    expect(byPosition.map((a) => a.wave)).toEqual([...byPosition.map((a) => a.wave)].sort((x, y) => x - y))
+    expect(byPosition.map((a) => a.body.waitlistPosition)).toEqual(Array.from({ length: registrations - capacity }, (_, i) => i + 1))
     const joinOrder = await Effect.runPromise(sql<{ id: string }>`SELECT id FROM registrations
       WHERE event_id = ${event.id} AND status = 'waitlisted' ORDER BY waitlist_seq`)
     expect(joinOrder.map((r) => r.id)).toEqual(byPosition.map((a) => a.body.id))
     expect(await Effect.runPromise(Effect.provideService(checkInvariants, SqlClient.SqlClient, sql))).toEqual([])
 
-    // 100 random cancels (confirmed and waitlisted mixed), by their attendees, spread over the processes.
-    const victims = [...answers].sort(() => Math.random() - 0.5).slice(0, 100)
+    // Random cancels (confirmed and waitlisted mixed), by their attendees, spread over the processes.
+    const victims = [...answers].sort(() => Math.random() - 0.5).slice(0, cancelCount)
     const cancels = await Promise.all(victims.map(async (victim, i) => {
       const response = await fetch(`${serverFor(i + 1)}/v1/registrations/${victim.body.id}/cancel`, {
         method: "POST",
@@ -111,7 +125,7 @@ describe.each([1, 2])("HTTP concurrency on PostgreSQL with %i server process(es)
     const cancelled = new Set(victims.map((v) => v.body.id))
     const keptSeats = confirmed.filter((a) => !cancelled.has(a.body.id))
     const stillWaiting = byPosition.filter((a) => !cancelled.has(a.body.id))
-    const promoted = stillWaiting.slice(0, 50 - keptSeats.length)
+    const promoted = stillWaiting.slice(0, capacity - keptSeats.length)
     const seated = await Effect.runPromise(sql<{ id: string }>`SELECT id FROM registrations
       WHERE event_id = ${event.id} AND status = 'confirmed'`)
     expect(new Set(seated.map((r) => r.id))).toEqual(new Set([...keptSeats, ...promoted].map((a) => a.body.id)))
@@ -120,7 +134,7 @@ describe.each([1, 2])("HTTP concurrency on PostgreSQL with %i server process(es)
     const rest = stillWaiting.slice(promoted.length)
     const ids: Array<string> = []
     let cursor: string | null = null
-    for (let page = 0; page < 10; page++) {
+    for (let page = 0; page < registrations / 100; page++) {
       const response = await fetch(
         `${serverFor(page)}/v1/events/${event.id}/waitlist?limit=100${cursor ? `&cursor=${cursor}` : ""}`,
         { headers: { authorization: `Bearer ${organizer}` } }

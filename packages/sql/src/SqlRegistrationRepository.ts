@@ -2,9 +2,9 @@
  * `RegistrationRepository` on PostgreSQL.
  *
  * The waitlist is stored as join order (`waitlist_seq`); positions are ranks computed on read, so a
- * cancel touches one row however long the queue is. `apply` writes all of a plan's inserts and
- * transitions *and* the event's counters in one statement (data-modifying CTEs over a JSON batch),
- * which keeps the hot path at one round trip per write.
+ * cancel touches one row however long the queue is. `applyMany` writes all of a batch's inserts and
+ * transitions *and* the events' counters in one statement (data-modifying CTEs over a JSON batch),
+ * which keeps the hot path at one round trip per batch of writes.
  *
  * @since 0.1.0
  */
@@ -113,51 +113,96 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
         mapSqlError("RegistrationRepository.listActive")
       )
 
-    const apply = (eventId: string, changes: ReadonlyArray<Registration.RegistrationChange>) => {
-      if (changes.length === 0) return Effect.void
-      const inserts = changes.flatMap((change, n) =>
-        change._tag === "Insert"
-          ? [{
-            n,
-            id: change.registration.id,
-            user_id: change.registration.userId,
-            status: change.registration.status,
-            notes: change.registration.notes,
-            at: change.registration.createdAt.toISOString()
-          }]
-          : []
-      )
-      const transitions = changes.flatMap((change) =>
-        change._tag === "Transition"
-          ? [{
-            id: change.registration.id,
-            from_status: change.registration.status,
-            to_status: change.to,
-            at: change.at.toISOString()
-          }]
-          : []
-      )
-      const { seats, waiting } = counterDeltas(changes)
-      const at = changes.reduce((latest, change) => {
-        const time = change._tag === "Insert" ? change.registration.createdAt : change.at
-        return time > latest ? time : latest
-      }, new Date(0))
-      // Insert rows are listed in plan order, so waitlist_seq (join order) follows it.
+    /**
+     * Locks a batch's events (newest rows, in id order), then, in a second statement whose snapshot
+     * is taken once those locks are held, share-locks the users and reads the pairs' active
+     * registrations: every write to an event's registrations commits under that event's lock, so the
+     * second statement sees all of them.
+     */
+    const lockForRegistrations = (pairs: ReadonlyArray<{ readonly eventId: string; readonly userId: string }>) =>
+      Effect.gen(function*() {
+        const eventIds = [...new Set(pairs.map((pair) => pair.eventId))].join(",")
+        const eventRows = yield* sql<EventRow>`SELECT ${sql.literal(eventColumns)} FROM events e
+          WHERE e.id = ANY(string_to_array(${eventIds}, ',')::uuid[])
+          ORDER BY e.id FOR UPDATE`
+        const rows = yield* sql<RegistrationRow & { readonly known_user: string | null; readonly erased: boolean | null }>`
+          WITH pairs AS (
+            SELECT p.event_id, p.user_id FROM jsonb_to_recordset(${JSON.stringify(pairs.map((pair) => ({ event_id: pair.eventId, user_id: pair.userId })))}::jsonb)
+              AS p(event_id uuid, user_id uuid)
+          ), locked_users AS (
+            SELECT u.id, u.erased_at IS NOT NULL AS erased FROM users u
+            WHERE u.id IN (SELECT user_id FROM pairs) ORDER BY u.id FOR SHARE
+          )
+          SELECT ${columns}, NULL::uuid AS known_user, NULL::boolean AS erased
+          FROM registrations r JOIN (SELECT DISTINCT event_id, user_id FROM pairs) p
+            ON r.event_id = p.event_id AND r.user_id = p.user_id
+          WHERE r.status IN ('confirmed', 'waitlisted')
+          UNION ALL
+          SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased FROM locked_users`
+        return {
+          events: eventRows.map(toEvent),
+          active: rows.filter((row) => row.known_user === null).map(toRegistration),
+          users: rows.flatMap((row) =>
+            row.known_user === null ? [] : [{ userId: row.known_user as Ids.UserId, erased: row.erased === true }]
+          )
+        }
+      }).pipe(mapSqlError("RegistrationRepository.lockForRegistrations"))
+
+    /**
+     * All of a batch's inserts and transitions, the waitlist buckets and every event's counters in
+     * one statement (data-modifying CTEs over JSON arrays): one round trip per batch, whatever its
+     * size and however many events it touches. Insert rows are listed in plan order, so waitlist_seq
+     * (join order) follows it.
+     */
+    const applyMany = (batch: ReadonlyArray<{ readonly eventId: string; readonly changes: ReadonlyArray<Registration.RegistrationChange> }>) => {
+      const inserts: Array<unknown> = []
+      const transitions: Array<unknown> = []
+      const deltas: Array<unknown> = []
+      for (const { changes, eventId } of batch) {
+        if (changes.length === 0) continue
+        let at = new Date(0)
+        for (const change of changes) {
+          if (change._tag === "Insert") {
+            const registration = change.registration
+            inserts.push({
+              n: inserts.length,
+              id: registration.id,
+              event_id: eventId,
+              user_id: registration.userId,
+              status: registration.status,
+              notes: registration.notes,
+              at: registration.createdAt.toISOString()
+            })
+            if (registration.createdAt > at) at = registration.createdAt
+          } else {
+            transitions.push({
+              id: change.registration.id,
+              event_id: eventId,
+              from_status: change.registration.status,
+              to_status: change.to,
+              at: change.at.toISOString()
+            })
+            if (change.at > at) at = change.at
+          }
+        }
+        deltas.push({ event_id: eventId, ...counterDeltas(changes), at: at.toISOString() })
+      }
+      if (deltas.length === 0) return Effect.void
       return sql`
         WITH inserted AS (
           INSERT INTO registrations (id, event_id, user_id, status, waitlist_seq, notes, created_at, updated_at,
             confirmed_at)
-          SELECT c.id, ${eventId}, c.user_id, c.status,
+          SELECT c.id, c.event_id, c.user_id, c.status,
             CASE WHEN c.status = 'waitlisted' THEN nextval('registration_join_seq') END,
             c.notes, c.at, c.at, CASE WHEN c.status = 'confirmed' THEN c.at END
           FROM jsonb_to_recordset(${JSON.stringify(inserts)}::jsonb)
-            AS c(id uuid, user_id uuid, status text, notes text, at timestamptz, n int)
+            AS c(id uuid, event_id uuid, user_id uuid, status text, notes text, at timestamptz, n int)
           ORDER BY c.n
-          RETURNING waitlist_seq
+          RETURNING event_id, waitlist_seq
         ), joined AS (
           INSERT INTO waitlist_buckets (event_id, bucket, waiting)
-          SELECT ${eventId}, waitlist_seq >> ${sql.literal(String(BUCKET_BITS))}, count(*) FROM inserted
-          WHERE waitlist_seq IS NOT NULL GROUP BY 2
+          SELECT event_id, waitlist_seq >> ${sql.literal(String(BUCKET_BITS))}, count(*) FROM inserted
+          WHERE waitlist_seq IS NOT NULL GROUP BY 1, 2
           ON CONFLICT (event_id, bucket) DO UPDATE SET waiting = waitlist_buckets.waiting + EXCLUDED.waiting
           RETURNING 1
         ), transitioned AS (
@@ -165,22 +210,26 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
             confirmed_at = CASE WHEN c.to_status = 'confirmed' THEN c.at ELSE r.confirmed_at END,
             cancelled_at = CASE WHEN c.to_status = 'cancelled' THEN c.at ELSE r.cancelled_at END
           FROM jsonb_to_recordset(${JSON.stringify(transitions)}::jsonb)
-            AS c(id uuid, from_status text, to_status text, at timestamptz)
-          WHERE r.id = c.id AND r.event_id = ${eventId}
-          RETURNING r.waitlist_seq, c.from_status, c.to_status
+            AS c(id uuid, event_id uuid, from_status text, to_status text, at timestamptz)
+          WHERE r.id = c.id AND r.event_id = c.event_id
+          RETURNING r.event_id, r.waitlist_seq, c.from_status, c.to_status
         ), left_queue AS (
           UPDATE waitlist_buckets b SET waiting = b.waiting - x.leaving
           FROM (
-            SELECT waitlist_seq >> ${sql.literal(String(BUCKET_BITS))} AS bucket, count(*) AS leaving FROM transitioned
-            WHERE from_status = 'waitlisted' AND to_status <> 'waitlisted' GROUP BY 1
+            SELECT event_id, waitlist_seq >> ${sql.literal(String(BUCKET_BITS))} AS bucket, count(*) AS leaving
+            FROM transitioned WHERE from_status = 'waitlisted' AND to_status <> 'waitlisted' GROUP BY 1, 2
           ) x
-          WHERE b.event_id = ${eventId} AND b.bucket = x.bucket
+          WHERE b.event_id = x.event_id AND b.bucket = x.bucket
           RETURNING 1
         )
-        UPDATE events SET confirmed_count = confirmed_count + ${seats}, waitlist_count = waitlist_count + ${waiting},
-          version = version + 1, updated_at = GREATEST(updated_at, ${at})
-        WHERE id = ${eventId}`.pipe(Effect.asVoid, mapSqlError("RegistrationRepository.apply"))
+        UPDATE events e SET confirmed_count = e.confirmed_count + d.seats, waitlist_count = e.waitlist_count + d.waiting,
+          version = e.version + 1, updated_at = GREATEST(e.updated_at, d.at)
+        FROM jsonb_to_recordset(${JSON.stringify(deltas)}::jsonb) AS d(event_id uuid, seats int, waiting int, at timestamptz)
+        WHERE e.id = d.event_id`.pipe(Effect.asVoid, mapSqlError("RegistrationRepository.apply"))
     }
+
+    const apply = (eventId: string, changes: ReadonlyArray<Registration.RegistrationChange>) =>
+      applyMany([{ eventId, changes }])
 
     const page = (rows: ReadonlyArray<RegistrationRow>, limit: number, key: (row: RegistrationRow) => ReadonlyArray<string | number>) => {
       const items = rows.slice(0, limit)
@@ -243,10 +292,12 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
 
     return RegistrationRepository.RegistrationRepository.of({
       lockForRegistration,
+      lockForRegistrations,
       findById: (id) => findById(id).pipe(mapSqlError("RegistrationRepository.findById")),
       waitlistHead,
       listActive,
       apply,
+      applyMany,
       listByEvent,
       listWaitlist,
       listByUser,

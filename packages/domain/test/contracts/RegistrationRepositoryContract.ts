@@ -360,6 +360,86 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
           }
         }))
 
+      it.effect("lockForRegistrations: the existing events, the pairs' active registrations, the users and their erasure", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const unitOfWork = yield* UnitOfWork
+          const users = yield* UserRepository
+          const first = yield* insertEvent({ capacity: 1 })
+          const second = yield* insertEvent({ capacity: 5 })
+          const user = yield* insertUser()
+          const other = yield* insertUser()
+          const erased = yield* insertUser()
+          const at = yield* now
+          yield* users.update({ ...erased, email: null, name: null, phone: null, erasedAt: at, updatedAt: at })
+          const seat = yield* register(first.id, user.id, "confirmed")
+          const waiting = yield* register(first.id, other.id, "waitlisted")
+          const elsewhere = yield* register(second.id, other.id, "confirmed")
+          const cancelled = yield* register(second.id, user.id, "confirmed")
+          yield* transition(cancelled, "cancelled")
+          const unknownEvent = yield* freshId<EventId>()
+          const unknownUser = yield* freshId<UserId>()
+
+          const snapshot = yield* unitOfWork.transact(registrations.lockForRegistrations([
+            { eventId: first.id, userId: user.id },
+            { eventId: first.id, userId: other.id },
+            { eventId: second.id, userId: user.id },
+            { eventId: first.id, userId: erased.id },
+            { eventId: unknownEvent, userId: user.id },
+            { eventId: second.id, userId: unknownUser },
+            { eventId: first.id, userId: user.id }
+          ]))
+          expect(snapshot.events.map((e) => e.id).sort()).toEqual([first.id, second.id].sort())
+          expect(counters(snapshot.events.find((e) => e.id === first.id)!)).toEqual([1, 1])
+          // Only the named pairs: `elsewhere` (second, other) was not asked for.
+          expect(snapshot.active.map((r) => r.id).sort()).toEqual([seat.id, waiting.id].sort())
+          expect(snapshot.active.find((r) => r.id === waiting.id)).toEqual({ ...waiting, waitlistPosition: 1 })
+          expect(snapshot.active.some((r) => r.id === elsewhere.id)).toBe(false)
+          expect([...snapshot.users].sort((a, b) => a.userId < b.userId ? -1 : 1)).toEqual(
+            [
+              { userId: user.id, erased: false },
+              { userId: other.id, erased: false },
+              { userId: erased.id, erased: true }
+            ].sort((a, b) => a.userId < b.userId ? -1 : 1)
+          )
+        }))
+
+      it.effect("applyMany writes several events' changes and counters at once, in join order", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const unitOfWork = yield* UnitOfWork
+          const first = yield* insertEvent({ capacity: 1 })
+          const second = yield* insertEvent({ capacity: 1 })
+          const people = [yield* insertUser(), yield* insertUser(), yield* insertUser()]
+          const seat = yield* register(first.id, people[0]!.id, "confirmed")
+          const a = yield* makeRegistration(first.id, people[1]!.id, "waitlisted", 1)
+          const b = yield* makeRegistration(first.id, people[2]!.id, "waitlisted", 2)
+          const c = yield* makeRegistration(second.id, people[1]!.id, "confirmed", null)
+          const at = yield* now
+          yield* unitOfWork.transact(registrations.applyMany([
+            { eventId: first.id, changes: [{ _tag: "Insert", registration: a }, { _tag: "Insert", registration: b }] },
+            { eventId: second.id, changes: [{ _tag: "Insert", registration: c }] },
+            { eventId: first.id, changes: [] }
+          ]))
+          expect(counters(yield* getEvent(first.id))).toEqual([1, 2])
+          expect(counters(yield* getEvent(second.id))).toEqual([1, 0])
+          expect((yield* fullWaitlist(first.id)).map((r) => [r.id, r.waitlistPosition])).toEqual([[a.id, 1], [b.id, 2]])
+          // A seat freed and the head promoted, with a join on the other event, in one step.
+          yield* unitOfWork.transact(registrations.applyMany([
+            {
+              eventId: first.id,
+              changes: [
+                { _tag: "Transition", registration: seat, to: "cancelled", at },
+                { _tag: "Transition", registration: { ...a, waitlistPosition: 1 }, to: "confirmed", at }
+              ]
+            },
+            { eventId: second.id, changes: [{ _tag: "Transition", registration: c, to: "cancelled", at }] }
+          ]))
+          expect(counters(yield* getEvent(first.id))).toEqual([1, 1])
+          expect(counters(yield* getEvent(second.id))).toEqual([0, 0])
+          expect((yield* fullWaitlist(first.id)).map((r) => [r.id, r.waitlistPosition])).toEqual([[b.id, 1]])
+        }))
+
       it.effect("lockForRegistration tells an erased user apart", () =>
         Effect.gen(function*() {
           const registrations = yield* RegistrationRepository

@@ -27,6 +27,7 @@ import {
   DomainError,
   EventRepository,
   type Ids,
+  type Registration,
   OutboxWriter,
   RegistrationRepository,
   UnitOfWork,
@@ -199,6 +200,20 @@ export const make = Effect.gen(function*() {
       }))
     })
 
+  const invalidateChanges = (
+    into: CacheKeys.Invalidations,
+    eventId: Ids.EventId,
+    changes: ReadonlyArray<Registration.RegistrationChange>
+  ) => {
+    into.tags.add(CacheKeys.eventTag(eventId))
+    for (const change of changes) {
+      into.keys.add(CacheKeys.positionKey(change.registration.id))
+      if (change._tag === "Transition" && change.registration.status === "waitlisted") {
+        into.tags.add(CacheKeys.waitlistTag(eventId))
+      }
+    }
+  }
+
   return Context.make(EventRepository.EventRepository, {
     ...events,
     findById: eventById,
@@ -228,14 +243,10 @@ export const make = Effect.gen(function*() {
           })),
       // A backstop of the domain events: the same invalidations, from the changes themselves.
       apply: (eventId, changes) =>
-        afterWrite(registrations.apply(eventId, changes), (into) => {
-          into.tags.add(CacheKeys.eventTag(eventId))
-          for (const change of changes) {
-            into.keys.add(CacheKeys.positionKey(change.registration.id))
-            if (change._tag === "Transition" && change.registration.status === "waitlisted") {
-              into.tags.add(CacheKeys.waitlistTag(eventId))
-            }
-          }
+        afterWrite(registrations.apply(eventId, changes), (into) => invalidateChanges(into, eventId, changes)),
+      applyMany: (batch) =>
+        afterWrite(registrations.applyMany(batch), (into) => {
+          for (const { changes, eventId } of batch) invalidateChanges(into, eventId, changes)
         })
     }),
     Context.add(UnitOfWork.UnitOfWork, { transact }),

@@ -1,0 +1,133 @@
+/**
+ * Registrations decided together: the "register" commands that arrived while the previous batch was
+ * being committed, planned over one snapshot of their events taken under the events' locks.
+ *
+ * Planning a batch is the single-registration rule applied command after command, in arrival order,
+ * each over the event as the commands before it left it. So a batch decides exactly what the same
+ * commands would have decided one transaction each, in that order: the FIFO waitlist and the seat
+ * count (I1, I3, I4) do not depend on how requests happen to be grouped. A command refused by a rule
+ * gets its own error and changes nothing for its neighbours.
+ *
+ * Pure: the snapshot comes from the unit of work ({@link RegistrationRepository}'s
+ * `lockForRegistrations`), the plans go back to it.
+ *
+ * @since 0.2.0
+ */
+import { Result } from "effect"
+import { EventNotFound, UserErased } from "./DomainError.ts"
+import type { Event } from "./Event.ts"
+import type { EventId, RegistrationId, UserId } from "./Ids.ts"
+import * as Policy from "./Policy.ts"
+import type { Registration } from "./Registration.ts"
+import type { Actor } from "./User.ts"
+import * as Waitlist from "./Waitlist.ts"
+
+/**
+ * One "register" command: who, where, and the id the registration will have if it is created.
+ *
+ * @since 0.2.0
+ */
+export interface RegisterCommand {
+  readonly actor: Actor
+  readonly eventId: EventId
+  readonly registrationId: RegistrationId
+  readonly notes: string
+}
+
+/**
+ * What the unit of work read under the locks of a batch's events.
+ *
+ * @since 0.2.0
+ */
+export interface Snapshot {
+  /** The batch's events that exist, as they are under their locks. */
+  readonly events: ReadonlyArray<Event>
+  /** The active (confirmed or waitlisted) registrations of the batch's (event, user) pairs. */
+  readonly active: ReadonlyArray<Registration>
+  /** The batch's users that exist, and whether each is erased. */
+  readonly users: ReadonlyArray<{ readonly userId: UserId; readonly erased: boolean }>
+}
+
+/** @since 0.2.0 */
+export type RegisterFailure = Waitlist.RegisterError | EventNotFound | UserErased
+
+/**
+ * The decisions of a batch: one outcome per command (same order), and per event the plan to commit.
+ *
+ * @since 0.2.0
+ */
+export interface BatchPlan {
+  readonly outcomes: ReadonlyArray<Result.Result<Registration, RegisterFailure>>
+  /** Events in the order their commands first appear; only events with something to write. */
+  readonly plans: ReadonlyArray<{ readonly eventId: EventId; readonly plan: Waitlist.Plan }>
+}
+
+const pairKey = (eventId: EventId, userId: UserId) => `${eventId} ${userId}`
+
+/** The mutable planning state of one event within a batch. */
+interface EventState {
+  event: Event
+  readonly changes: Array<Waitlist.Plan["changes"][number]>
+  readonly events: Array<Waitlist.Plan["events"][number]>
+}
+
+/**
+ * Decides every command of a batch over `snapshot` at time `now`.
+ *
+ * @since 0.2.0
+ */
+export const plan = (snapshot: Snapshot, commands: ReadonlyArray<RegisterCommand>, now: Date): BatchPlan => {
+  const states = new Map<EventId, EventState>()
+  for (const event of snapshot.events) states.set(event.id, { event, changes: [], events: [] })
+  const active = new Map<string, Registration>()
+  for (const registration of snapshot.active) active.set(pairKey(registration.eventId, registration.userId), registration)
+  const erased = new Map<UserId, boolean>()
+  for (const user of snapshot.users) erased.set(user.userId, user.erased)
+
+  const touched: Array<EventId> = []
+  const outcomes = commands.map((command): Result.Result<Registration, RegisterFailure> => {
+    const state = states.get(command.eventId)
+    const userErased = erased.get(command.actor.userId)
+    // An unknown user cannot hold a registration: answered like an unknown event, as a single
+    // registration's lock (which joins the user) always did.
+    if (state === undefined || userErased === undefined || !Policy.canViewEvent(command.actor, state.event)) {
+      return Result.fail(new EventNotFound({ eventId: command.eventId }))
+    }
+    // Erased while this request was on its way: its token was valid when it arrived.
+    if (userErased) return Result.fail(new UserErased({}))
+    const key = pairKey(command.eventId, command.actor.userId)
+    const placement = Waitlist.decidePlacement({ event: state.event, active: active.get(key), now })
+    if (Result.isFailure(placement)) return Result.fail(placement.failure)
+    const registration: Registration = {
+      id: command.registrationId,
+      eventId: command.eventId,
+      userId: command.actor.userId,
+      status: placement.success.status,
+      waitlistPosition: placement.success.status === "waitlisted" ? placement.success.position : null,
+      notes: command.notes,
+      createdAt: now,
+      updatedAt: now,
+      confirmedAt: placement.success.status === "confirmed" ? now : null,
+      cancelledAt: null
+    }
+    const decided = Waitlist.planRegistration(state.event, registration)
+    if (state.changes.length === 0) touched.push(command.eventId)
+    state.changes.push(...decided.changes)
+    state.events.push(...decided.events)
+    const confirmed = registration.status === "confirmed"
+    state.event = {
+      ...state.event,
+      confirmedCount: state.event.confirmedCount + (confirmed ? 1 : 0),
+      waitlistCount: state.event.waitlistCount + (confirmed ? 0 : 1)
+    }
+    active.set(key, registration)
+    return Result.succeed(registration)
+  })
+  return {
+    outcomes,
+    plans: touched.map((eventId) => {
+      const state = states.get(eventId)!
+      return { eventId, plan: { changes: state.changes, events: state.events } }
+    })
+  }
+}

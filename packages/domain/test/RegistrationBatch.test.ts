@@ -1,0 +1,216 @@
+/**
+ * Registrations committed in batches: the pure planner decides a batch exactly as one command at a
+ * time would, concurrent registrations share units of work, and a command that makes its batch fail
+ * fails alone.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Result } from "effect"
+import * as fc from "fast-check"
+import {
+  DomainError,
+  Events,
+  Ids,
+  Memory,
+  RegistrationBatch,
+  RegistrationRepository,
+  Registrations,
+  UnitOfWork,
+  Users
+} from "@live-events/domain"
+import type { Event, Registration, User } from "@live-events/domain"
+
+const at = new Date("2030-01-01T00:00:00Z")
+
+const event = (overrides: Partial<Event.Event> = {}): Event.Event => ({
+  id: "00000000-0000-7000-8000-000000000001" as Ids.EventId,
+  organizerId: "00000000-0000-7000-8000-0000000000ff" as Ids.UserId,
+  title: "T",
+  description: "",
+  startsAt: new Date("2031-01-01T00:00:00Z"),
+  endsAt: new Date("2031-01-02T00:00:00Z"),
+  timeZone: "Europe/Berlin",
+  location: "Here",
+  capacity: 3,
+  waitlist: { enabled: true, limit: null },
+  registrationClosesAt: new Date("2031-01-01T00:00:00Z"),
+  status: "published",
+  confirmedCount: 0,
+  waitlistCount: 0,
+  version: 1,
+  createdAt: at,
+  updatedAt: at,
+  ...overrides
+})
+
+const userId = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, "0")}` as Ids.UserId
+const command = (n: number, user: number, eventId: Ids.EventId): RegistrationBatch.RegisterCommand => ({
+  actor: { userId: userId(user), roles: ["attendee"] },
+  eventId,
+  registrationId: `00000000-0000-7000-9000-${String(n).padStart(12, "0")}` as Ids.RegistrationId,
+  notes: ""
+})
+
+/** What a batch leaves behind, as the next batch's snapshot would read it. */
+const after = (snapshot: RegistrationBatch.Snapshot, batch: RegistrationBatch.BatchPlan): RegistrationBatch.Snapshot => {
+  const registered = batch.outcomes.flatMap((outcome) => Result.isSuccess(outcome) ? [outcome.success] : [])
+  return {
+    ...snapshot,
+    events: snapshot.events.map((e) => {
+      const own = registered.filter((r) => r.eventId === e.id)
+      return {
+        ...e,
+        confirmedCount: e.confirmedCount + own.filter((r) => r.status === "confirmed").length,
+        waitlistCount: e.waitlistCount + own.filter((r) => r.status === "waitlisted").length
+      }
+    }),
+    active: [...snapshot.active, ...registered]
+  }
+}
+
+const describeOutcome = (outcome: Result.Result<Registration.Registration, RegistrationBatch.RegisterFailure>) =>
+  Result.isSuccess(outcome)
+    ? [outcome.success.id, outcome.success.status, outcome.success.waitlistPosition]
+    : [outcome.failure._tag]
+
+describe("RegistrationBatch.plan", () => {
+  it("decides a batch as the same commands one at a time, in arrival order (any grouping)", () => {
+    const events = [
+      event(),
+      event({ id: "00000000-0000-7000-8000-000000000002" as Ids.EventId, capacity: 1, waitlist: { enabled: true, limit: 2 } }),
+      event({ id: "00000000-0000-7000-8000-000000000003" as Ids.EventId, capacity: 1, waitlist: { enabled: false, limit: null } })
+    ]
+    const users = Array.from({ length: 6 }, (_, i) => ({ userId: userId(i), erased: i === 5 }))
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 2 })), { minLength: 1, maxLength: 25 }),
+      fc.array(fc.integer({ min: 1, max: 25 }), { minLength: 1, maxLength: 25 }),
+      (draws, sizes) => {
+        const commands = draws.map(([user, e], n) => command(n, user, events[e]!.id))
+        const start: RegistrationBatch.Snapshot = { events, active: [], users }
+        let one = start
+        const oneByOne = commands.map((c) => {
+          const batch = RegistrationBatch.plan(one, [c], at)
+          one = after(one, batch)
+          return describeOutcome(batch.outcomes[0]!)
+        })
+        let grouped = start
+        const inGroups: Array<unknown> = []
+        for (let i = 0, s = 0; i < commands.length; s++) {
+          const size = sizes[s % sizes.length]!
+          const batch = RegistrationBatch.plan(grouped, commands.slice(i, i + size), at)
+          grouped = after(grouped, batch)
+          inGroups.push(...batch.outcomes.map(describeOutcome))
+          i += size
+        }
+        expect(inGroups).toEqual(oneByOne)
+        expect(grouped.events).toEqual(one.events)
+      }
+    ))
+  })
+
+  it("refuses unknown events and users, erased users and a second registration in the same batch", () => {
+    const e = event()
+    const snapshot: RegistrationBatch.Snapshot = {
+      events: [e],
+      active: [],
+      users: [{ userId: userId(1), erased: false }, { userId: userId(2), erased: true }]
+    }
+    const batch = RegistrationBatch.plan(snapshot, [
+      command(1, 1, e.id),
+      command(2, 1, e.id),
+      command(3, 2, e.id),
+      command(4, 3, e.id),
+      command(5, 1, "00000000-0000-7000-8000-00000000dead" as Ids.EventId)
+    ], at)
+    expect(batch.outcomes.map((o) => Result.isSuccess(o) ? o.success.status : o.failure._tag)).toEqual([
+      "confirmed",
+      "AlreadyRegistered",
+      "UserErased",
+      "EventNotFound",
+      "EventNotFound"
+    ])
+    expect(batch.plans.map((p) => [p.eventId, p.plan.changes.length, p.plan.events.length])).toEqual([[e.id, 1, 1]])
+  })
+})
+
+/** Counts units of work and makes every unit of work that writes a registration of `poison` fail. */
+class Probe extends Context.Service<Probe, { transactions: number; readonly poison: Set<Ids.UserId> }>()("test/Probe") {}
+
+const probed = Layer.effectContext(Effect.gen(function*() {
+  const probe = { transactions: 0, poison: new Set<Ids.UserId>() }
+  const unitOfWork = yield* UnitOfWork.UnitOfWork
+  const registrations = yield* RegistrationRepository.RegistrationRepository
+  return Context.make(Probe, probe).pipe(
+    Context.add(UnitOfWork.UnitOfWork, {
+      transact: (effect) => Effect.suspend(() => {
+        probe.transactions++
+        return unitOfWork.transact(effect)
+      })
+    }),
+    Context.add(RegistrationRepository.RegistrationRepository, {
+      ...registrations,
+      applyMany: (batch) =>
+        batch.some(({ changes }) => changes.some((change) => probe.poison.has(change.registration.userId)))
+          ? Effect.fail(new DomainError.RepositoryError({ reason: "constraint", operation: "test poison" }))
+          : registrations.applyMany(batch)
+    })
+  )
+}))
+
+const TestLayer = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer).pipe(
+  Layer.provideMerge(probed),
+  Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest))
+)
+
+const setup = (seats: number, people: number) =>
+  Effect.gen(function*() {
+    const users = yield* Users.Users
+    const events = yield* Events.Events
+    const org = yield* users.provision({ subject: "org" })
+    const organizer = { userId: org.id, roles: ["organizer" as const] }
+    const created = yield* events.create(organizer, {
+      title: "T",
+      startsAt: new Date("2099-01-01T00:00:00Z"),
+      endsAt: new Date("2099-01-02T00:00:00Z"),
+      timeZone: "Europe/Berlin",
+      location: "Here",
+      capacity: seats
+    })
+    yield* events.publish(organizer, created.id)
+    const actors: Array<User.Actor> = []
+    for (let i = 0; i < people; i++) {
+      const user = yield* users.provision({ subject: `p${i}` })
+      actors.push({ userId: user.id, roles: ["attendee"] })
+    }
+    return { eventId: created.id, actors }
+  })
+
+describe("Registrations.register in batches", () => {
+  it.effect("concurrent registrations share units of work and keep FIFO", () =>
+    Effect.gen(function*() {
+      const { actors, eventId } = yield* setup(5, 40)
+      const probe = yield* Probe
+      const before = probe.transactions
+      const registrations = yield* Registrations.Registrations
+      const answers = yield* Effect.forEach(actors, (actor) => registrations.register(actor, eventId, {}), {
+        concurrency: "unbounded"
+      })
+      expect(probe.transactions - before).toBeLessThan(actors.length / 4)
+      expect(answers.map((r) => r.status)).toEqual([...Array(5).fill("confirmed"), ...Array(35).fill("waitlisted")])
+      expect(answers.slice(5).map((r) => r.waitlistPosition)).toEqual(Array.from({ length: 35 }, (_, i) => i + 1))
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("a command that makes its batch fail fails alone; its neighbours commit", () =>
+    Effect.gen(function*() {
+      const { actors, eventId } = yield* setup(3, 10)
+      const probe = yield* Probe
+      probe.poison.add(actors[4]!.userId)
+      const registrations = yield* Registrations.Registrations
+      const exits = yield* Effect.forEach(actors, (actor) => Effect.exit(registrations.register(actor, eventId, {})), {
+        concurrency: "unbounded"
+      })
+      const failed = exits.flatMap((exit, i) => Exit.isFailure(exit) ? [i] : [])
+      expect(failed).toEqual([4])
+      const seated = exits.flatMap((exit) => Exit.isSuccess(exit) ? [exit.value.status] : [])
+      expect(seated).toEqual([...Array(3).fill("confirmed"), ...Array(6).fill("waitlisted")])
+    }).pipe(Effect.provide(TestLayer)))
+})
