@@ -93,7 +93,7 @@ describe.each([
         return { status: response.status, body: await json(response) as RegistrationJson, token, wave }
       })))
     }
-    expect(answers.filter((a) => a.status !== 201).map((a) => [a.status, a.body])).toEqual([])
+    expect(answers.filter((a) => a.status !== 201).map((a) => [a.status, JSON.stringify(a.body)])).toEqual([])
     const confirmed = answers.filter((a) => a.body.status === "confirmed")
     const waitlisted = answers.filter((a) => a.body.status === "waitlisted")
     expect(confirmed).toHaveLength(capacity)

@@ -1,14 +1,17 @@
 /**
  * `UserRepository` on PostgreSQL. Provisioning is an upsert on the unique subject, so two first requests
- * of the same person racing on two processes end with one user.
+ * of the same person racing on two processes end with one user; concurrent provisionings outside a
+ * transaction share one statement (Effect's request batching).
  *
  * @since 0.1.0
  */
-import { Page, type User, UserRepository } from "@live-events/domain"
-import { Effect, Layer, Option } from "effect"
+import { type DomainError, Page, type User, UserRepository } from "@live-events/domain"
+import { Effect, Exit, Layer, Option, Request, RequestResolver } from "effect"
 import { SqlClient } from "effect/sql"
 import { toUser, userColumns, type UserRow } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
+
+class InsertIfAbsent extends Request.Class<{ readonly user: User.User }, User.User, DomainError.RepositoryError> {}
 
 /** @since 0.1.0 */
 export const make: Effect.Effect<UserRepository.UserRepository["Service"], never, SqlClient.SqlClient> = Effect.gen(
@@ -17,7 +20,7 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
     const columns = sql.literal(userColumns)
     const one = (rows: ReadonlyArray<UserRow>) => Option.map(Option.fromNullishOr(rows[0]), toUser)
 
-    const insertIfAbsent = (user: User.User) =>
+    const insertOne = (user: User.User) =>
       sql<UserRow>`
         WITH inserted AS (
           INSERT INTO users (id, subject, email, name, phone, created_at, updated_at)
@@ -38,6 +41,74 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
               toUser(again[0]!))
         ),
         mapSqlError("UserRepository.insertIfAbsent")
+      )
+
+    /**
+     * Many first requests at once (a registration rush of new people) provision in one statement: the
+     * users of a batch are inserted together, the subjects that already existed are read back.
+     */
+    const insertMany = (candidates: ReadonlyArray<User.User>) => {
+      const bySubject = new Map<string, User.User>()
+      for (const user of candidates) if (!bySubject.has(user.subject)) bySubject.set(user.subject, user)
+      const rows = [...bySubject.values()].map((user) => ({
+        id: user.id,
+        subject: user.subject,
+        email: user.email,
+        name: user.name,
+        phone: user.phone,
+        at: user.createdAt.toISOString()
+      }))
+      return sql<UserRow>`
+        WITH input AS (
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+            AS i(id uuid, subject text, email text, name text, phone text, at timestamptz)
+        ), inserted AS (
+          INSERT INTO users (id, subject, email, name, phone, created_at, updated_at)
+          SELECT id, subject, email, name, phone, at, at FROM input ORDER BY subject
+          ON CONFLICT (subject) DO NOTHING
+          RETURNING *
+        )
+        SELECT ${columns} FROM inserted u
+        UNION ALL
+        SELECT ${columns} FROM users u
+        WHERE u.subject IN (SELECT subject FROM input) AND u.subject NOT IN (SELECT subject FROM inserted)`.pipe(
+        Effect.flatMap((found) => {
+          const stored = new Map(found.map((row) => [row.subject, toUser(row)]))
+          const missing = [...bySubject.keys()].filter((subject) => !stored.has(subject))
+          // Committed by a concurrent statement after this one's snapshot: a new statement sees them.
+          return missing.length === 0 ? Effect.succeed(stored) : Effect.map(
+            sql<UserRow>`SELECT ${columns} FROM users u WHERE u.subject = ANY(${`{${missing.map((m) => JSON.stringify(m)).join(",")}}`}::text[])`,
+            (again) => {
+              for (const row of again) stored.set(row.subject, toUser(row))
+              return stored
+            }
+          )
+        }),
+        mapSqlError("UserRepository.insertIfAbsent")
+      )
+    }
+
+    const provisioning = RequestResolver.make<InsertIfAbsent>((entries) =>
+      Effect.flatMap(Effect.exit(insertMany(entries.map((entry) => entry.request.user))), (exit) =>
+        Effect.sync(() => {
+          for (const entry of entries) {
+            if (Exit.isFailure(exit)) entry.completeUnsafe(Exit.failCause(exit.cause))
+            else {
+              const user = exit.value.get(entry.request.user.subject)
+              entry.completeUnsafe(user === undefined ? Exit.die(new Error("provisioned user not found")) : Exit.succeed(user))
+            }
+          }
+        }))
+    )
+
+    // Inside a transaction the statement must run on that transaction's connection: no batching there.
+    const insertIfAbsent = (user: User.User) =>
+      Effect.flatMap(
+        Effect.serviceOption(sql.transactionService),
+        Option.match({
+          onNone: () => Effect.request(new InsertIfAbsent({ user }), provisioning),
+          onSome: () => insertOne(user)
+        })
       )
 
     // An erased row is final: the update skips it and the row is returned as stored (one statement).

@@ -86,6 +86,27 @@ describe("concurrency on PostgreSQL", () => {
       expect(waitingNow.items.map((r) => r.waitlistPosition)).toEqual(waitingNow.items.map((_, i) => i + 1))
     }).pipe(Effect.provide(PostgresLayer)), 120_000)
 
+  it.live("concurrent first requests provision in shared statements: one user per subject, each answered its own", () =>
+    Effect.gen(function*() {
+      const users = yield* Users.Users
+      const sql = yield* SqlClient.SqlClient
+      const existing = yield* users.provision({ subject: "prov-existing", email: "old@example.org" })
+      // 200 new subjects, each asked twice at once, plus one that exists already.
+      const subjects = [...Array.from({ length: 200 }, (_, i) => `prov-${i}`), "prov-existing"]
+      const claims = [...subjects, ...subjects].map((subject) => ({ subject, email: `${subject}@example.org` }))
+      const provisioned = yield* Effect.forEach(claims, (c) => users.provision(c), { concurrency: "unbounded" })
+      expect(provisioned.map((u) => u.subject)).toEqual(claims.map((c) => c.subject))
+      const idOf = new Map<string, string>()
+      for (const user of provisioned) {
+        if (idOf.has(user.subject)) expect(user.id).toBe(idOf.get(user.subject))
+        else idOf.set(user.subject, user.id)
+      }
+      expect(idOf.get("prov-existing")).toBe(existing.id)
+      expect(provisioned.find((u) => u.subject === "prov-existing")!.email).toBe("old@example.org")
+      const stored = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE subject LIKE 'prov-%'`
+      expect(stored[0]!.n).toBe(201)
+    }).pipe(Effect.provide(PostgresLayer)), 60_000)
+
   it.live("an erase racing the person's own registrations leaves none of them active", () =>
     Effect.gen(function*() {
       const users = yield* Users.Users
