@@ -281,6 +281,19 @@ export const make = Effect.gen(function*() {
           })
         }
       }),
+    lockForCancellations: (ids) =>
+      Effect.sync(() => {
+        const named = [...new Set(ids)].flatMap((id) => state.registrations.get(id) ?? [])
+        const perEvent = new Map<EventId, number>()
+        for (const r of named) perEvent.set(r.eventId, (perEvent.get(r.eventId) ?? 0) + 1)
+        return {
+          events: [...perEvent.keys()].flatMap((id) => state.events.get(id) ?? []),
+          registrations: named.map(toRegistration),
+          heads: [...perEvent].flatMap(([eventId, count]) =>
+            waitlistOf(eventId).slice(0, 2 * count).map((id) => toRegistration(state.registrations.get(id)!))
+          )
+        }
+      }),
     findById: (id) => Effect.sync(() => Option.map(Option.fromNullishOr(state.registrations.get(id)), toRegistration)),
     waitlistHead: (eventId, count) =>
       Effect.sync(() =>

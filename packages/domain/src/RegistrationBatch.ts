@@ -1,6 +1,7 @@
 /**
- * Registrations decided together: the "register" commands that arrived while the previous batch was
- * being committed, planned over one snapshot of their events taken under the events' locks.
+ * Registrations decided together: the "register" (and "cancel") commands that arrived while the
+ * previous batch was being committed, planned over one snapshot of their events taken under the
+ * events' locks.
  *
  * Planning a batch is the single-registration rule applied command after command, in arrival order,
  * each over the event as the commands before it left it. So a batch decides exactly what the same
@@ -14,11 +15,11 @@
  * @since 0.2.0
  */
 import { Result } from "effect"
-import { EventNotFound, UserErased } from "./DomainError.ts"
+import { EventNotFound, type InvalidTransition, RegistrationNotFound, UserErased } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import * as Policy from "./Policy.ts"
-import type { Registration } from "./Registration.ts"
+import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
 import type { Actor } from "./User.ts"
 import * as Waitlist from "./Waitlist.ts"
 
@@ -128,6 +129,158 @@ export const plan = (snapshot: Snapshot, commands: ReadonlyArray<RegisterCommand
     plans: touched.map((eventId) => {
       const state = states.get(eventId)!
       return { eventId, plan: { changes: state.changes, events: state.events } }
+    })
+  }
+}
+
+/**
+ * One "cancel" command.
+ *
+ * @since 0.2.0
+ */
+export interface CancelCommand {
+  readonly actor: Actor
+  readonly registrationId: RegistrationId
+}
+
+/**
+ * What the unit of work read for a batch of cancellations, under the locks of their events.
+ *
+ * @since 0.2.0
+ */
+export interface CancelSnapshot {
+  readonly events: ReadonlyArray<Event>
+  /** The named registrations that exist, with their waitlist positions. */
+  readonly registrations: ReadonlyArray<Registration>
+  /** Per event, the first waitlisted registrations in position order (positions 1..k). */
+  readonly heads: ReadonlyArray<Registration>
+}
+
+/** @since 0.2.0 */
+export type CancelFailure = RegistrationNotFound | InvalidTransition
+
+/**
+ * A cancellation as decided: the registration before and after (for the audit trail of cancels by
+ * someone other than the attendee).
+ *
+ * @since 0.2.0
+ */
+export interface Cancelled {
+  readonly before: Registration
+  readonly after: Registration
+}
+
+/** @since 0.2.0 */
+export interface CancelBatchPlan {
+  readonly outcomes: ReadonlyArray<Result.Result<Cancelled, CancelFailure>>
+  readonly plans: ReadonlyArray<{ readonly eventId: EventId; readonly plan: Waitlist.Plan }>
+}
+
+const holdsSeat = (status: RegistrationStatus) => status === "confirmed" || status === "attended" || status === "no_show"
+
+const afterChange = (change: RegistrationChange): Registration =>
+  change._tag === "Insert" ? change.registration : {
+    ...change.registration,
+    status: change.to,
+    waitlistPosition: null,
+    updatedAt: change.at,
+    confirmedAt: change.to === "confirmed" ? change.at : change.registration.confirmedAt,
+    cancelledAt: change.to === "cancelled" ? change.at : change.registration.cancelledAt
+  }
+
+/** The queue of one event as a batch changes it: who has left, by their position at read time. */
+interface QueueState {
+  event: Event
+  /** The head of the waitlist as read, in order; departed ones are skipped. */
+  readonly heads: ReadonlyArray<Registration>
+  /** Positions (as read) of the people who left the queue during this batch. */
+  readonly departed: Array<number>
+  readonly changes: Array<RegistrationChange>
+  readonly events: Array<Waitlist.Plan["events"][number]>
+}
+
+/**
+ * Decides every cancellation of a batch, in arrival order, each over the event and the waitlist as
+ * the commands before it left them: a freed seat goes to whoever heads the queue at that moment, and
+ * positions account for everyone who left before.
+ *
+ * @since 0.2.0
+ */
+export const planCancellations = (
+  snapshot: CancelSnapshot,
+  commands: ReadonlyArray<CancelCommand>,
+  now: Date
+): CancelBatchPlan => {
+  const queues = new Map<EventId, QueueState>()
+  for (const event of snapshot.events) {
+    queues.set(event.id, {
+      event,
+      heads: snapshot.heads.filter((head) => head.eventId === event.id)
+        .sort((a, b) => a.waitlistPosition! - b.waitlistPosition!),
+      departed: [],
+      changes: [],
+      events: []
+    })
+  }
+  // Current state of every registration the batch may touch; `readPosition` is its position as read.
+  const current = new Map<RegistrationId, Registration>()
+  const readPosition = new Map<RegistrationId, number>()
+  for (const registration of [...snapshot.heads, ...snapshot.registrations]) {
+    current.set(registration.id, registration)
+    if (registration.waitlistPosition !== null) readPosition.set(registration.id, registration.waitlistPosition)
+  }
+  const positionNow = (queue: QueueState, id: RegistrationId) => {
+    const read = readPosition.get(id)!
+    return read - queue.departed.filter((position) => position < read).length
+  }
+
+  const touched: Array<EventId> = []
+  const outcomes = commands.map((command): Result.Result<Cancelled, CancelFailure> => {
+    const found = current.get(command.registrationId)
+    const queue = found && queues.get(found.eventId)
+    if (found === undefined || queue === undefined || !Policy.canViewRegistration(command.actor, found, queue.event)) {
+      return Result.fail(new RegistrationNotFound({ registrationId: command.registrationId }))
+    }
+    const registration = found.status === "waitlisted"
+      ? { ...found, waitlistPosition: positionNow(queue, found.id) }
+      : found
+    const next = registration.status === "confirmed"
+      ? queue.heads.find((head) => current.get(head.id)!.status === "waitlisted")
+      : undefined
+    const decision = Waitlist.decideCancellation({
+      event: queue.event,
+      registration,
+      head: next && { ...next, waitlistPosition: 1 },
+      reason: registration.userId === command.actor.userId ? "attendee" : "organizer",
+      now
+    })
+    if (Result.isFailure(decision)) return Result.fail(decision.failure)
+    const { plan } = decision.success
+    if (plan.changes.length > 0 && queue.changes.length === 0) touched.push(queue.event.id)
+    let seats = 0
+    let waiting = 0
+    for (const change of plan.changes) {
+      if (change._tag !== "Transition") continue
+      const from = change.registration.status
+      seats += (holdsSeat(change.to) ? 1 : 0) - (holdsSeat(from) ? 1 : 0)
+      waiting += (change.to === "waitlisted" ? 1 : 0) - (from === "waitlisted" ? 1 : 0)
+      if (from === "waitlisted" && change.to !== "waitlisted") queue.departed.push(readPosition.get(change.registration.id)!)
+      current.set(change.registration.id, afterChange(change))
+    }
+    queue.changes.push(...plan.changes)
+    queue.events.push(...plan.events)
+    queue.event = {
+      ...queue.event,
+      confirmedCount: queue.event.confirmedCount + seats,
+      waitlistCount: queue.event.waitlistCount + waiting
+    }
+    return Result.succeed({ before: found, after: decision.success.registration })
+  })
+  return {
+    outcomes,
+    plans: touched.map((eventId) => {
+      const queue = queues.get(eventId)!
+      return { eventId, plan: { changes: queue.changes, events: queue.events } }
     })
   }
 }

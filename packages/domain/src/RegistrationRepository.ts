@@ -14,7 +14,7 @@ import type { Event } from "./Event.ts"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import type { Page, PageRequest } from "./Page.ts"
 import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
-import type { Snapshot } from "./RegistrationBatch.ts"
+import type { CancelSnapshot, Snapshot } from "./RegistrationBatch.ts"
 
 /** @since 0.1.0 */
 export class RegistrationRepository extends Context.Service<RegistrationRepository, {
@@ -39,6 +39,12 @@ export class RegistrationRepository extends Context.Service<RegistrationReposito
   readonly lockForRegistrations: (
     pairs: ReadonlyArray<{ readonly eventId: EventId; readonly userId: UserId }>
   ) => Effect.Effect<Snapshot, RepositoryError>
+  /**
+   * For a batch of cancellations: locks the events of the named registrations (in id order), then
+   * reads those registrations and, per event, the head of its waitlist — twice as many waiting people
+   * as the batch names registrations of that event, which covers every promotion the batch can make.
+   */
+  readonly lockForCancellations: (ids: ReadonlyArray<RegistrationId>) => Effect.Effect<CancelSnapshot, RepositoryError>
   readonly findById: (id: RegistrationId) => Effect.Effect<Option.Option<Registration>, RepositoryError>
   /** The first `count` waitlisted registrations of the event, in position order. */
   readonly waitlistHead: (eventId: EventId, count: number) => Effect.Effect<ReadonlyArray<Registration>, RepositoryError>

@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Effect, Exit, Layer, Option, Request, RequestResolver, Result, Semaphore } from "effect"
-import type { NonEmptyReadonlyArray } from "effect/Array"
+import { Clock, Context, Effect, Exit, Layer, Option, Request, Result, Semaphore } from "effect"
+import * as CommandBatching from "./CommandBatching.ts"
 import { commitPlan, recordEvents } from "./Commit.ts"
 import { EventNotFound, RegistrationNotFound, type RepositoryError } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
@@ -37,6 +37,17 @@ export class RegisterRequest extends Request.Class<
   RegistrationBatch.RegisterCommand,
   Registration,
   RegistrationBatch.RegisterFailure | RepositoryError
+> {}
+
+/**
+ * A "cancel" command on its way into a batch.
+ *
+ * @since 0.2.0
+ */
+export class CancelRequest extends Request.Class<
+  RegistrationBatch.CancelCommand,
+  Registration,
+  RegistrationBatch.CancelFailure | RepositoryError
 > {}
 
 /**
@@ -91,53 +102,30 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
       return batch
     })).pipe(Span.named("Registrations.commitBatch"), Effect.annotateSpans("batch.size", commands.length))
 
-  const answer = (
-    entries: ReadonlyArray<Request.Entry<RegisterRequest>>,
-    batch: RegistrationBatch.BatchPlan
-  ) =>
-    Effect.gen(function*() {
-      for (const { plan } of batch.plans) yield* Metrics.recordPlan(plan)
-      for (let i = 0; i < entries.length; i++) {
-        const outcome = batch.outcomes[i]!
-        if (Result.isFailure(outcome)) yield* Metrics.recordRejection(outcome.failure)
-        entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success) : Exit.fail(outcome.failure))
-      }
-    })
-
-  const fail = (entry: Request.Entry<RegisterRequest>, cause: Cause.Cause<RepositoryError>) =>
-    Effect.sync(() => entry.completeUnsafe(Exit.failCause(cause))).pipe(
-      Effect.andThen(Option.match(Cause.findErrorOption(cause), { onNone: () => Effect.void, onSome: Metrics.recordRejection }))
-    )
-
-  /**
-   * Commits a batch; when the batch as a whole fails (after the unit of work's own retries of
-   * conflicts), each command is committed alone, in arrival order, so that one poison command fails by
-   * itself instead of failing its neighbours.
-   */
-  const runBatch = (entries: NonEmptyReadonlyArray<Request.Entry<RegisterRequest>>) =>
-    Effect.gen(function*() {
-      const exit = yield* Effect.exit(commitBatch(entries.map((entry) => entry.request)))
-      if (Exit.isSuccess(exit)) return yield* answer(entries, exit.value)
-      if (entries.length === 1) return yield* fail(entries[0], exit.cause)
-      for (const entry of entries) {
-        const alone = yield* Effect.exit(commitBatch([entry.request]))
-        if (Exit.isSuccess(alone)) yield* answer([entry], alone.value)
-        else yield* fail(entry, alone.cause)
-      }
-    })
-
-  // Natural batching: a batch is what arrived while the previous one (or `concurrency` of them) was in
-  // flight. The delay waits for a free slot without taking it (one pending batch at a time, so nothing
-  // can take it in between); the batch takes it while it runs. Idle, a command waits one `yieldNow`.
+  // A batch is what arrived while the previous one (or `concurrency` of them) was in flight; register
+  // and cancel batches share the slots, so a process commits one batch after another by default.
   const slots = yield* Semaphore.make(options.concurrency ?? 1)
-  const resolver = RequestResolver.make<RegisterRequest>((entries) => slots.withPermits(1)(runBatch(entries))).pipe(
-    RequestResolver.setDelayEffect(Effect.andThen(Effect.yieldNow, slots.withPermits(1)(Effect.void))),
-    RequestResolver.batchN(options.maxBatchSize ?? 64)
-  )
+  const maxBatchSize = options.maxBatchSize ?? 64
+
+  const registerResolver = CommandBatching.resolver<RegisterRequest, RegistrationBatch.BatchPlan>({
+    slots,
+    maxBatchSize,
+    commit: commitBatch,
+    answer: (entries, batch) =>
+      Effect.gen(function*() {
+        for (const { plan } of batch.plans) yield* Metrics.recordPlan(plan)
+        for (let i = 0; i < entries.length; i++) {
+          const outcome = batch.outcomes[i]!
+          if (Result.isFailure(outcome)) yield* Metrics.recordRejection(outcome.failure)
+          entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success) : Exit.fail(outcome.failure))
+        }
+      }),
+    onFailure: Metrics.recordRejection
+  })
 
   const register = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
     const registrationId = yield* provide(nextRegistrationId)
-    return yield* Effect.request(new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "" }), resolver)
+    return yield* Effect.request(new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "" }), registerResolver)
   }, Span.named("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
@@ -159,27 +147,42 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   const requireManager = (actor: Actor, event: Event) =>
     Policy.require(Policy.canManageEvent(actor, event), "Only the organizer or an admin may do this")
 
-  const cancel = Effect.fnUntraced(function*(actor: Actor, id: RegistrationId) {
-    const decision = yield* unitOfWork.transact(Effect.gen(function*() {
+  /** A batch of cancellations in one unit of work, audited where someone else cancels. */
+  const commitCancellations = (commands: ReadonlyArray<RegistrationBatch.CancelCommand>) =>
+    unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
-      const { event, registration } = yield* lockRegistration(actor, id)
-      const head = registration.status === "confirmed"
-        ? (yield* registrations.waitlistHead(event.id, 1))[0]
-        : undefined
-      const decision = yield* Effect.fromResult(Waitlist.decideCancellation({
-        event,
-        registration,
-        head,
-        reason: registration.userId === actor.userId ? "attendee" : "organizer",
-        now: at
-      }))
-      yield* provide(commitPlan(event.id, decision.plan))
-      if (registration.userId !== actor.userId) yield* audit(actor, "registration.cancel", registration, decision.registration)
-      return decision
-    }))
-    yield* Metrics.recordPlan(decision.plan)
-    return decision.registration
-  }, Span.named("Registrations.cancel"))
+      const snapshot = yield* registrations.lockForCancellations(commands.map((command) => command.registrationId))
+      const batch = RegistrationBatch.planCancellations(snapshot, commands, at)
+      if (batch.plans.length > 0) {
+        yield* registrations.applyMany(batch.plans.map(({ eventId, plan }) => ({ eventId, changes: plan.changes })))
+        yield* provide(recordEvents(batch.plans.flatMap(({ plan }) => plan.events)))
+      }
+      for (let i = 0; i < commands.length; i++) {
+        const outcome = batch.outcomes[i]!
+        const actor = commands[i]!.actor
+        if (Result.isSuccess(outcome) && outcome.success.before.userId !== actor.userId) {
+          yield* audit(actor, "registration.cancel", outcome.success.before, outcome.success.after)
+        }
+      }
+      return batch
+    })).pipe(Span.named("Registrations.commitCancellations"), Effect.annotateSpans("batch.size", commands.length))
+
+  const cancelResolver = CommandBatching.resolver<CancelRequest, RegistrationBatch.CancelBatchPlan>({
+    slots,
+    maxBatchSize,
+    commit: commitCancellations,
+    answer: (entries, batch) =>
+      Effect.gen(function*() {
+        for (const { plan } of batch.plans) yield* Metrics.recordPlan(plan)
+        for (let i = 0; i < entries.length; i++) {
+          const outcome = batch.outcomes[i]!
+          entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success.after) : Exit.fail(outcome.failure))
+        }
+      })
+  })
+
+  const cancel = (actor: Actor, registrationId: RegistrationId) =>
+    Effect.request(new CancelRequest({ actor, registrationId }), cancelResolver).pipe(Span.named("Registrations.cancel"))
 
   const confirm = Effect.fnUntraced(function*(actor: Actor, id: RegistrationId) {
     const decision = yield* unitOfWork.transact(Effect.gen(function*() {

@@ -214,3 +214,75 @@ describe("Registrations.register in batches", () => {
       expect(seated).toEqual([...Array(3).fill("confirmed"), ...Array(6).fill("waitlisted")])
     }).pipe(Effect.provide(TestLayer)))
 })
+
+/** A fresh memory store with an event of 3 seats and 10 people registered in order (3 seated, 7 waiting). */
+const fullEvent = Effect.gen(function*() {
+  const { actors, eventId } = yield* setup(3, 10)
+  const registrations = yield* Registrations.Registrations
+  const placed: Array<Registration.Registration> = []
+  for (const actor of actors) placed.push(yield* registrations.register(actor, eventId, {}))
+  return { actors, eventId, placed }
+})
+
+const stateOf = (eventId: Ids.EventId) =>
+  Effect.gen(function*() {
+    const store = yield* Memory.MemoryStore
+    const rows = yield* store.registrations(eventId)
+    return [...rows].sort((a, b) => a.id < b.id ? -1 : 1).map((r) => [r.id, r.status, r.waitlistPosition])
+  })
+
+describe("Registrations.cancel in batches", () => {
+  it("decides concurrent cancels exactly as the same cancels one at a time", async () => {
+    await fc.assert(fc.asyncProperty(
+      // (whose registration, who cancels: its attendee or the organizer)
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.boolean()), { minLength: 1, maxLength: 15 }),
+      async (draws) => {
+        const run = (concurrency: "unbounded" | 1) =>
+          Effect.gen(function*() {
+            const { actors, eventId, placed } = yield* fullEvent
+            const registrations = yield* Registrations.Registrations
+            const events = yield* Events.Events
+            const organizerId = (yield* events.get(actors[0]!, eventId)).organizerId
+            const organizer: User.Actor = { userId: organizerId, roles: ["organizer"] }
+            const answers = yield* Effect.forEach(draws, ([who, byOrganizer]) =>
+              Effect.exit(registrations.cancel(byOrganizer ? organizer : actors[who]!, placed[who]!.id)).pipe(
+                Effect.map((exit) => Exit.isSuccess(exit) ? [exit.value.id, exit.value.status] : ["failed"])
+              ), { concurrency })
+            const probe = yield* Probe
+            return { answers, state: yield* stateOf(eventId), transactions: probe.transactions }
+          }).pipe(Effect.provide(TestLayer), Effect.runPromise)
+        const together = await run("unbounded")
+        const alone = await run(1)
+        expect(together.answers).toEqual(alone.answers)
+        expect(together.state).toEqual(alone.state)
+      }
+    ), { numRuns: 40 })
+  })
+
+  it.effect("promotes the heads in order when several seats are freed in one batch, and cancels a promoted head", () =>
+    Effect.gen(function*() {
+      const { actors, placed } = yield* fullEvent
+      const registrations = yield* Registrations.Registrations
+      const probe = yield* Probe
+      const before = probe.transactions
+      // Two seats freed, then the first promoted person (position 1 at the start) cancels too.
+      const answers = yield* Effect.forEach([0, 1, 3], (i) => registrations.cancel(actors[i]!, placed[i]!.id), {
+        concurrency: "unbounded"
+      })
+      expect(probe.transactions - before).toBe(1)
+      expect(answers.map((r) => r.status)).toEqual(["cancelled", "cancelled", "cancelled"])
+      const after = yield* Effect.forEach(placed, (r, i) => registrations.get(actors[i]!, r.id))
+      expect(after.map((r) => [r.status, r.waitlistPosition])).toEqual([
+        ["cancelled", null],
+        ["cancelled", null],
+        ["confirmed", null],
+        ["cancelled", null],
+        ["confirmed", null],
+        ["confirmed", null],
+        ["waitlisted", 1],
+        ["waitlisted", 2],
+        ["waitlisted", 3],
+        ["waitlisted", 4]
+      ])
+    }).pipe(Effect.provide(TestLayer)))
+})

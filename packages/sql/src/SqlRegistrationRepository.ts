@@ -119,12 +119,14 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
      * registrations: every write to an event's registrations commits under that event's lock, so the
      * second statement sees all of them.
      */
+    const lockEvents = (eventIds: ReadonlyArray<string>) =>
+      sql<EventRow>`SELECT ${sql.literal(eventColumns)} FROM events e
+        WHERE e.id = ANY(string_to_array(${[...new Set(eventIds)].join(",")}, ',')::uuid[])
+        ORDER BY e.id FOR UPDATE`
+
     const lockForRegistrations = (pairs: ReadonlyArray<{ readonly eventId: string; readonly userId: string }>) =>
       Effect.gen(function*() {
-        const eventIds = [...new Set(pairs.map((pair) => pair.eventId))].join(",")
-        const eventRows = yield* sql<EventRow>`SELECT ${sql.literal(eventColumns)} FROM events e
-          WHERE e.id = ANY(string_to_array(${eventIds}, ',')::uuid[])
-          ORDER BY e.id FOR UPDATE`
+        const eventRows = yield* lockEvents(pairs.map((pair) => pair.eventId))
         const rows = yield* sql<RegistrationRow & { readonly known_user: string | null; readonly erased: boolean | null }>`
           WITH pairs AS (
             SELECT p.event_id, p.user_id FROM jsonb_to_recordset(${JSON.stringify(pairs.map((pair) => ({ event_id: pair.eventId, user_id: pair.userId })))}::jsonb)
@@ -149,6 +151,38 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
       }).pipe(mapSqlError("RegistrationRepository.lockForRegistrations"))
 
     /**
+     * The events are found through the registrations (whose event never changes) and locked in id
+     * order in one statement; the registrations and the waitlist heads are read by a second one, whose
+     * snapshot is taken once the locks are held.
+     */
+    const lockForCancellations = (ids: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const list = [...new Set(ids)].join(",")
+        const eventRows = yield* sql<EventRow>`SELECT ${sql.literal(eventColumns)} FROM events e
+          WHERE e.id IN (SELECT event_id FROM registrations WHERE id = ANY(string_to_array(${list}, ',')::uuid[]))
+          ORDER BY e.id FOR UPDATE`
+        const rows = yield* sql<RegistrationRow & { readonly head: boolean }>`
+          WITH named AS (
+            SELECT r.id, r.event_id FROM registrations r WHERE r.id = ANY(string_to_array(${list}, ',')::uuid[])
+          )
+          SELECT ${columns}, false AS head FROM registrations r WHERE r.id IN (SELECT id FROM named)
+          UNION ALL
+          SELECT h.*, true FROM (SELECT event_id, count(*) AS named FROM named GROUP BY event_id) q,
+            LATERAL (
+              SELECT r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at, r.updated_at,
+                r.confirmed_at, r.cancelled_at, (row_number() OVER (ORDER BY r.waitlist_seq))::int AS waitlist_position
+              FROM registrations r
+              WHERE r.event_id = q.event_id AND r.status = 'waitlisted'
+              ORDER BY r.waitlist_seq LIMIT 2 * q.named
+            ) h`
+        return {
+          events: eventRows.map(toEvent),
+          registrations: rows.filter((row) => !row.head).map(toRegistration),
+          heads: rows.filter((row) => row.head).map(toRegistration)
+        }
+      }).pipe(mapSqlError("RegistrationRepository.lockForCancellations"))
+
+    /**
      * All of a batch's inserts and transitions, the waitlist buckets and every event's counters in
      * one statement (data-modifying CTEs over JSON arrays): one round trip per batch, whatever its
      * size and however many events it touches. Insert rows are listed in plan order, so waitlist_seq
@@ -156,7 +190,15 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
      */
     const applyMany = (batch: ReadonlyArray<{ readonly eventId: string; readonly changes: ReadonlyArray<Registration.RegistrationChange> }>) => {
       const inserts: Array<unknown> = []
-      const transitions: Array<unknown> = []
+      const transitions = new Map<string, {
+        readonly id: string
+        readonly event_id: string
+        readonly from_status: string
+        readonly to_status: string
+        readonly at: string
+        readonly confirmed_at: string | null
+        readonly cancelled_at: string | null
+      }>()
       const deltas: Array<unknown> = []
       for (const { changes, eventId } of batch) {
         if (changes.length === 0) continue
@@ -175,12 +217,18 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
             })
             if (registration.createdAt > at) at = registration.createdAt
           } else {
-            transitions.push({
+            // A registration changed twice in one batch (promoted, then cancelled) is one row update:
+            // from its first status to its last, with every timestamp the steps set.
+            const earlier = transitions.get(change.registration.id)
+            const stamp = change.at.toISOString()
+            transitions.set(change.registration.id, {
               id: change.registration.id,
               event_id: eventId,
-              from_status: change.registration.status,
+              from_status: earlier?.from_status ?? change.registration.status,
               to_status: change.to,
-              at: change.at.toISOString()
+              at: stamp,
+              confirmed_at: change.to === "confirmed" ? stamp : earlier?.confirmed_at ?? null,
+              cancelled_at: change.to === "cancelled" ? stamp : earlier?.cancelled_at ?? null
             })
             if (change.at > at) at = change.at
           }
@@ -207,10 +255,11 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
           RETURNING 1
         ), transitioned AS (
           UPDATE registrations r SET status = c.to_status, updated_at = c.at,
-            confirmed_at = CASE WHEN c.to_status = 'confirmed' THEN c.at ELSE r.confirmed_at END,
-            cancelled_at = CASE WHEN c.to_status = 'cancelled' THEN c.at ELSE r.cancelled_at END
-          FROM jsonb_to_recordset(${JSON.stringify(transitions)}::jsonb)
-            AS c(id uuid, event_id uuid, from_status text, to_status text, at timestamptz)
+            confirmed_at = coalesce(c.confirmed_at, r.confirmed_at),
+            cancelled_at = coalesce(c.cancelled_at, r.cancelled_at)
+          FROM jsonb_to_recordset(${JSON.stringify([...transitions.values()])}::jsonb)
+            AS c(id uuid, event_id uuid, from_status text, to_status text, at timestamptz, confirmed_at timestamptz,
+              cancelled_at timestamptz)
           WHERE r.id = c.id AND r.event_id = c.event_id
           RETURNING r.event_id, r.waitlist_seq, c.from_status, c.to_status
         ), left_queue AS (
@@ -293,6 +342,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
     return RegistrationRepository.RegistrationRepository.of({
       lockForRegistration,
       lockForRegistrations,
+      lockForCancellations,
       findById: (id) => findById(id).pipe(mapSqlError("RegistrationRepository.findById")),
       waitlistHead,
       listActive,

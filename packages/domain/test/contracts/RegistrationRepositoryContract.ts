@@ -404,6 +404,34 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
           )
         }))
 
+      it.effect("lockForCancellations: the registrations' events, the registrations, and twice as many heads per event", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const unitOfWork = yield* UnitOfWork
+          const first = yield* insertEvent({ capacity: 1 })
+          const second = yield* insertEvent({ capacity: 1 })
+          const untouched = yield* insertEvent({ capacity: 1 })
+          const people = []
+          for (let i = 0; i < 6; i++) people.push(yield* insertUser())
+          const seat = yield* register(first.id, people[0]!.id, "confirmed")
+          const waiting = []
+          for (const person of people.slice(1)) waiting.push(yield* register(first.id, person.id, "waitlisted"))
+          const elsewhere = yield* register(second.id, people[0]!.id, "confirmed")
+          yield* register(untouched.id, people[0]!.id, "confirmed")
+
+          const snapshot = yield* unitOfWork.transact(
+            registrations.lockForCancellations([seat.id, waiting[2]!.id, elsewhere.id, yield* freshId<RegistrationId>()])
+          )
+          expect(snapshot.events.map((e) => e.id).sort()).toEqual([first.id, second.id].sort())
+          expect([...snapshot.registrations].sort((a, b) => a.id < b.id ? -1 : 1)).toEqual(
+            [seat, { ...waiting[2]!, waitlistPosition: 3 }, elsewhere].sort((a, b) => a.id < b.id ? -1 : 1)
+          )
+          // Two registrations named in the first event: its first four waiting people; none in the second.
+          expect(snapshot.heads.map((r) => [r.id, r.waitlistPosition])).toEqual(
+            waiting.slice(0, 4).map((r, i) => [r.id, i + 1])
+          )
+        }))
+
       it.effect("applyMany writes several events' changes and counters at once, in join order", () =>
         Effect.gen(function*() {
           const registrations = yield* RegistrationRepository

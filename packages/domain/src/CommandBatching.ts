@@ -1,0 +1,61 @@
+/**
+ * Natural batching of commands into units of work (group commit): a batch is whatever arrived while
+ * the previous batch was being committed, up to a maximum size. Idle, a command waits one `yieldNow`;
+ * under load, one transaction (one lock per event, one write per table) serves many commands.
+ *
+ * Built on Effect's request batching: every caller's `Effect.request` made before the resolver's
+ * delay completes lands in the same `runAll`, whichever fiber (HTTP request) it came from.
+ *
+ * @since 0.2.0
+ */
+import { Cause, Effect, Exit, Option, type Request, RequestResolver, type Semaphore } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
+
+/** @since 0.2.0 */
+export interface Options<R extends Request.Request<any, any, never>, P> {
+  /** Commits the commands of a batch in one unit of work, returning what was decided. */
+  readonly commit: (requests: ReadonlyArray<R>) => Effect.Effect<P, Request.Error<R>>
+  /** Completes every entry of a committed batch with its own outcome (success or refusal). */
+  readonly answer: (entries: ReadonlyArray<Request.Entry<R>>, plan: P) => Effect.Effect<void>
+  /** Called for a command that failed (its batch and then itself alone). */
+  readonly onFailure?: ((error: Request.Error<R>) => Effect.Effect<void>) | undefined
+  /** The most commands one batch commits. */
+  readonly maxBatchSize: number
+  /** Batches in flight at once (their permits); one permit: strictly one batch after another. */
+  readonly slots: Semaphore.Semaphore
+}
+
+/**
+ * A resolver committing batches of `R`. When a batch fails as a whole (after the unit of work's own
+ * retries), its commands are committed one by one in arrival order, so that a poison command fails
+ * alone instead of failing its neighbours.
+ *
+ * @since 0.2.0
+ */
+export const resolver = <R extends Request.Request<any, any, never>, P>(options: Options<R, P>): RequestResolver.RequestResolver<R> => {
+  const fail = (entry: Request.Entry<R>, cause: Cause.Cause<Request.Error<R>>) =>
+    Effect.sync(() => entry.completeUnsafe(Exit.failCause(cause) as Exit.Exit<Request.Success<R>, Request.Error<R>>)).pipe(
+      Effect.andThen(
+        options.onFailure === undefined
+          ? Effect.void
+          : Option.match(Cause.findErrorOption(cause), { onNone: () => Effect.void, onSome: options.onFailure })
+      )
+    )
+  const run = (entries: NonEmptyReadonlyArray<Request.Entry<R>>) =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(options.commit(entries.map((entry) => entry.request)))
+      if (Exit.isSuccess(exit)) return yield* options.answer(entries, exit.value)
+      if (entries.length === 1) return yield* fail(entries[0], exit.cause)
+      for (const entry of entries) {
+        const alone = yield* Effect.exit(options.commit([entry.request]))
+        if (Exit.isSuccess(alone)) yield* options.answer([entry], alone.value)
+        else yield* fail(entry, alone.cause)
+      }
+    })
+  // The delay waits for a free slot without taking it: there is one pending batch at a time, so
+  // nothing can take the slot in between; the batch takes it while it runs.
+  return RequestResolver.make<R>((entries) => options.slots.withPermits(1)(run(entries))).pipe(
+    RequestResolver.setDelayEffect(Effect.andThen(Effect.yieldNow, options.slots.withPermits(1)(Effect.void))),
+    RequestResolver.batchN(options.maxBatchSize)
+  )
+}
