@@ -6,6 +6,7 @@
  *
  *   node bench/run.ts                       every scenario, then pgbench
  *   node bench/run.ts register-low read     only those scenarios (no pgbench unless --pgbench)
+ *   node bench/run.ts register-low --embedded   also ours on embedded PGlite (no DATABASE_URL)
  *
  * Environment (defaults in brackets): BENCH_DURATION [10] s per measurement, BENCH_WARMUP [2] s,
  * BENCH_ROUNDS [1] (each round runs every server once; the order alternates per round),
@@ -27,14 +28,14 @@ import { createScratchDatabase, serverVersion } from "./lib/db.ts"
 import { boolEnv, intEnv, sleep, strEnv } from "./lib/env.ts"
 import { requestJson } from "./lib/http.ts"
 import { type LoadResult, runLoad } from "./lib/load.ts"
-import { freePort, nodeBinary, type ServerKind, type ServerProcess, startServer, stopServer, waitReady } from "./lib/process.ts"
+import { cpuMillis, freePort, nodeBinary, type ServerKind, type ServerProcess, startServer, stopServer, waitReady } from "./lib/process.ts"
 import { runPgbench } from "./pgbench.ts"
 import { type Scenario, scenarios, type Target } from "./scenarios.ts"
 
 const durationSeconds = intEnv("BENCH_DURATION", 10)
 const warmupSeconds = intEnv("BENCH_WARMUP", 2)
 const rounds = Math.max(1, intEnv("BENCH_ROUNDS", 1))
-const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours">
+const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours" | "embedded">
 const oursEnv = Object.fromEntries(
   strEnv("BENCH_OURS_ENV", "").split(/\s+/).filter((pair) => pair.includes("=")).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
 )
@@ -64,6 +65,8 @@ const config = {
 }
 
 const args = process.argv.slice(2)
+// `--embedded`: also ours on embedded PGlite, for the scenarios that have a goal for it.
+if (args.includes("--embedded") && !servers.includes("embedded")) servers.push("embedded")
 const all = scenarios(config)
 const selectedNames = args.filter((arg) => !arg.startsWith("--"))
 for (const name of selectedNames) {
@@ -81,6 +84,8 @@ interface Measurement {
   readonly server: ServerKind
   readonly round: number
   readonly result: LoadResult
+  /** Server CPU (user + system) per 2xx answer, in milliseconds. */
+  readonly cpuPerOk: number
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -131,7 +136,8 @@ const runScenario = async (
   console.log(`\n== ${scenario.name}: ${scenario.description}; ${scenario.connections} connections`)
   const measurements: Array<Measurement> = []
   const runnable = targets.filter((t) =>
-    (t.kind !== "raw" || scenario.alsoRaw === true) && (t.kind !== "baseline" || scenario.withoutBaseline !== true)
+    (t.kind !== "raw" || scenario.alsoRaw === true) && (t.kind !== "baseline" || scenario.withoutBaseline !== true) &&
+      (t.kind !== "embedded" || scenario.embeddedGoal !== undefined)
   )
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? runnable : [...runnable].reverse()
@@ -147,6 +153,7 @@ const runScenario = async (
       } else if (prepared.amount === undefined && warmupSeconds > 0) {
         await runLoad({ port: target.port, connections: scenario.connections, durationSeconds: warmupSeconds, next: prepared.next })
       }
+      const cpuBefore = cpuMillis(target.pid)
       const result = await runLoad({
         port: target.port,
         connections: scenario.connections,
@@ -154,8 +161,9 @@ const runScenario = async (
         ...(prepared.amount !== undefined ? { amount: prepared.amount } : {}),
         next: prepared.next
       })
-      measurements.push({ scenario: scenario.name, server: target.kind, round, result })
-      console.log(`  round ${round} ${target.kind.padEnd(8)} ${describe(result)}`)
+      const cpuPerOk = (cpuMillis(target.pid) - cpuBefore) / Math.max(1, result.ok)
+      measurements.push({ scenario: scenario.name, server: target.kind, round, result, cpuPerOk })
+      console.log(`  round ${round} ${target.kind.padEnd(8)} ${describe(result)}  server CPU ${fmt(cpuPerOk, 2)} ms/ok`)
       if (prepared.report !== undefined) console.log(`    ${await prepared.report()}`)
       await drain(target)
     }
@@ -168,6 +176,16 @@ const runScenario = async (
   const baseline = summary("baseline")
   if (ours !== null && baseline !== null) {
     console.log(`  ratio ours/baseline: throughput ${fmt(ours.throughput / baseline.throughput, 2)}×, p99 ${fmt(ours.p99 / baseline.p99, 2)}×`)
+  }
+  const cpu = median(measurements.filter((m) => m.server === "ours").map((m) => m.cpuPerOk))
+  if (scenario.cpuGoalMs !== undefined && !Number.isNaN(cpu)) {
+    console.log(`  goal: server CPU ≤ ${scenario.cpuGoalMs} ms per request → ${fmt(cpu, 2)} ms: ${cpu <= scenario.cpuGoalMs ? "MET" : "NOT MET"}`)
+  }
+  const embedded = summary("embedded")
+  if (scenario.embeddedGoal !== undefined && embedded !== null) {
+    console.log(
+      `  goal (embedded PGlite): ≥ ${scenario.embeddedGoal} ok/s → ${fmt(embedded.throughput)}: ${embedded.throughput >= scenario.embeddedGoal ? "MET" : "NOT MET"}`
+    )
   }
   for (const goal of scenario.goals ?? []) {
     const reference = summary(goal.against, goal.scenario)
@@ -188,17 +206,17 @@ const runScenario = async (
 }
 
 const markdownTable = (measurements: ReadonlyArray<Measurement>, scenarioList: ReadonlyArray<Scenario>) => {
-  const lines = ["| scenario | server | conns | ok/s | p50 ms | p99 ms | errors | non-2xx | ours/baseline |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+  const lines = ["| scenario | server | conns | ok/s | p50 ms | p99 ms | errors | non-2xx | CPU ms/ok | ours/baseline |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
   for (const scenario of scenarioList) {
     const rows = measurements.filter((m) => m.scenario === scenario.name)
     const base = median(rows.filter((m) => m.server === "baseline").map((m) => m.result.throughput))
-    for (const kind of ["baseline", "ours", "raw"] as const) {
+    for (const kind of ["baseline", "ours", "embedded", "raw"] as const) {
       const own = rows.filter((m) => m.server === kind)
       if (own.length === 0) continue
       const throughput = median(own.map((m) => m.result.throughput))
       const ratio = kind === "ours" && !Number.isNaN(base) ? `${fmt(throughput / base, 2)}×` : ""
       lines.push(
-        `| ${scenario.name} | ${kind} | ${scenario.connections} | ${fmt(throughput)} | ${fmt(median(own.map((m) => m.result.p50)))} | ${fmt(median(own.map((m) => m.result.p99)))} | ${own.reduce((n, m) => n + m.result.errors, 0)} | ${own.reduce((n, m) => n + m.result.non2xx, 0)} | ${ratio} |`
+        `| ${scenario.name} | ${kind} | ${scenario.connections} | ${fmt(throughput)} | ${fmt(median(own.map((m) => m.result.p50)))} | ${fmt(median(own.map((m) => m.result.p99)))} | ${own.reduce((n, m) => n + m.result.errors, 0)} | ${own.reduce((n, m) => n + m.result.non2xx, 0)} | ${fmt(median(own.map((m) => m.cpuPerOk)), 2)} | ${ratio} |`
       )
     }
   }
@@ -224,11 +242,11 @@ const main = async () => {
     if (selected.some((s) => s.alsoRaw === true)) kinds.push("raw")
     for (const kind of kinds) {
       const port = await freePort()
-      const server = startServer({ kind, port, databaseUrl: database.url, secret, logDir, ...(kind === "ours" ? { env: { ...oursDefaults, ...oursEnv } } : {}) })
+      const server = startServer({ kind, port, databaseUrl: database.url, secret, logDir, ...(kind === "ours" || kind === "embedded" ? { env: { ...oursDefaults, ...oursEnv } } : {}) })
       started.push(server)
       try {
-        await waitReady(server, kind === "ours" ? 120_000 : 30_000)
-        targets.push({ kind, port, secret, tag: `${kind}${process.pid}`, shared: new Map(), isAlive: server.isAlive })
+        await waitReady(server, kind === "ours" || kind === "embedded" ? 120_000 : 30_000)
+        targets.push({ kind, port, pid: server.child.pid, secret, tag: `${kind}${process.pid}`, shared: new Map(), isAlive: server.isAlive })
         console.log(`${kind} ready on 127.0.0.1:${port}`)
       } catch (error) {
         console.log(`${kind} unavailable: ${(error as Error).message} (see ${logDir}); continuing without it`)

@@ -3,17 +3,19 @@
  * start servers through here so they run with the same Node binary, flags and environment.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { closeSync, mkdirSync, openSync } from "node:fs"
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { loopback, repoRoot, sleep } from "./env.ts"
 
 /** Which implementation to start. */
-export type ServerKind = "ours" | "baseline" | "raw"
+export type ServerKind = "ours" | "baseline" | "raw" | "embedded"
 
 /** Entry points, relative to the repository root. */
 const entryPoints: Record<ServerKind, string> = {
   ours: "packages/server/src/main.ts",
+  // Ours on its embedded default: PGlite in a data directory of its own, no DATABASE_URL.
+  embedded: "packages/server/src/main.ts",
   baseline: "bench/baseline/server.ts",
   raw: "bench/baseline/raw.ts"
 }
@@ -31,6 +33,19 @@ export interface ServerOptions {
   readonly logDir: string
   /** Extra environment (e.g. switches that relax rate limits for load tests). */
   readonly env?: Readonly<Record<string, string>>
+}
+
+/**
+ * CPU time (user + system) the process has used so far, in milliseconds (Linux `/proc`; NaN elsewhere).
+ */
+export const cpuMillis = (pid: number | undefined): number => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    // utime and stime are fields 14 and 15 of the line (12 and 13 after the command name).
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return Number.NaN
+  }
 }
 
 /** A running (or exited) server process. */
@@ -53,20 +68,25 @@ export const startServer = (options: ServerOptions): ServerProcess => {
   // The child writes its log straight to the file: piping it through this process would make the
   // load generator pay for the server's logging.
   const log = openSync(join(options.logDir, `${options.kind}-${options.port}-${launchCounter}.log`), "a")
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NODE_ENV: "production",
+    DATABASE_URL: options.databaseUrl,
+    PORT: String(options.port),
+    HOST: loopback,
+    AUTH_DEV_SECRET: options.secret,
+    // Load tests send thousands of requests a minute from one address: our per-IP limit is off
+    // unless a run asks for it (BENCH_OURS_ENV / CHAOS_SERVER_ENV="RATE_LIMIT_ENABLED=true").
+    RATE_LIMIT_ENABLED: "false",
+    ...options.env
+  }
+  if (options.kind === "embedded") {
+    delete env.DATABASE_URL
+    env.DATA_DIR = join(options.logDir, `embedded-${options.port}`)
+  }
   const child = spawn(nodeBinary, ["--conditions=@live-events/source", entryPoints[options.kind]], {
     cwd: repoRoot,
-    env: {
-      ...process.env,
-      NODE_ENV: "production",
-      DATABASE_URL: options.databaseUrl,
-      PORT: String(options.port),
-      HOST: loopback,
-      AUTH_DEV_SECRET: options.secret,
-      // Load tests send thousands of requests a minute from one address: our per-IP limit is off
-      // unless a run asks for it (BENCH_OURS_ENV / CHAOS_SERVER_ENV="RATE_LIMIT_ENABLED=true").
-      RATE_LIMIT_ENABLED: "false",
-      ...options.env
-    },
+    env,
     stdio: ["ignore", log, log]
   })
   closeSync(log)
