@@ -34,7 +34,7 @@ export const startServer = async (env: Record<string, string>): Promise<ServerPr
   const child = spawn(process.execPath, ["--conditions=@live-events/source", "packages/server/src/main.ts"], {
     cwd: repoRoot,
     // Rate limiting off unless a test asks for it: most tests send far more than 100 requests a minute.
-    env: { ...process.env, RATE_LIMIT_ENABLED: "false", ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "Warning" },
+    env: { ...process.env, RATE_LIMIT_ENABLED: "false", ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: process.env.TEST_SERVER_LOG_LEVEL ?? "Warning" },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
