@@ -10,6 +10,7 @@
  */
 import { Cause, Effect, Exit, Option, type Request, RequestResolver, type Semaphore } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
+import { RepositoryError } from "./DomainError.ts"
 
 /** @since 0.2.0 */
 export interface Options<R extends Request.Request<any, any, never>, P> {
@@ -25,10 +26,17 @@ export interface Options<R extends Request.Request<any, any, never>, P> {
   readonly slots: Semaphore.Semaphore
 }
 
+/** The store is unavailable or timed out: no command of the batch can have caused it. */
+const isOutage = (cause: Cause.Cause<unknown>) =>
+  Option.match(Cause.findErrorOption(cause), {
+    onNone: () => Cause.hasInterrupts(cause),
+    onSome: (error) => error instanceof RepositoryError && (error.reason === "unavailable" || error.reason === "timeout")
+  })
+
 /**
  * A resolver committing batches of `R`. When a batch fails as a whole (after the unit of work's own
  * retries), its commands are committed one by one in arrival order, so that a poison command fails
- * alone instead of failing its neighbours.
+ * alone instead of failing its neighbours — unless the failure is an outage of the store.
  *
  * @since 0.2.0
  */
@@ -45,7 +53,11 @@ export const resolver = <R extends Request.Request<any, any, never>, P>(options:
     Effect.gen(function*() {
       const exit = yield* Effect.exit(options.commit(entries.map((entry) => entry.request)))
       if (Exit.isSuccess(exit)) return yield* options.answer(entries, exit.value)
-      if (entries.length === 1) return yield* fail(entries[0], exit.cause)
+      // An outage fails every command as it is: committing them one by one would only add load.
+      if (entries.length === 1 || isOutage(exit.cause)) {
+        for (const entry of entries) yield* fail(entry, exit.cause)
+        return
+      }
       for (const entry of entries) {
         const alone = yield* Effect.exit(options.commit([entry.request]))
         if (Exit.isSuccess(alone)) yield* options.answer([entry], alone.value)

@@ -344,19 +344,22 @@ export const make = Effect.gen(function*() {
       })
   }
 
+  const insertIfAbsent = (user: User) =>
+    Effect.suspend(() => {
+      const existing = state.usersBySubject.get(user.subject)
+      if (existing !== undefined) return Effect.succeed(state.users.get(existing)!)
+      return Effect.as(
+        Effect.andThen(
+          write(setMap(state.users, user.id, user)),
+          write(setMap(state.usersBySubject, user.subject, user.id))
+        ),
+        user
+      )
+    })
+
   const userRepository: UserRepository["Service"] = {
-    insertIfAbsent: (user) =>
-      Effect.suspend(() => {
-        const existing = state.usersBySubject.get(user.subject)
-        if (existing !== undefined) return Effect.succeed(state.users.get(existing)!)
-        return Effect.as(
-          Effect.andThen(
-            write(setMap(state.users, user.id, user)),
-            write(setMap(state.usersBySubject, user.subject, user.id))
-          ),
-          user
-        )
-      }),
+    insertIfAbsent,
+    insertAllIfAbsent: (users) => Effect.forEach(users, insertIfAbsent),
     update: (user) =>
       Effect.suspend(() => {
         const stored = state.users.get(user.id)

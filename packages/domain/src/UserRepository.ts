@@ -14,6 +14,11 @@ export class UserRepository extends Context.Service<UserRepository, {
   /** Inserts unless a user with the same subject exists; returns the stored user either way. */
   readonly insertIfAbsent: (user: User) => Effect.Effect<User, RepositoryError>
   /**
+   * `insertIfAbsent` for many users at once (one statement in SQL): the stored user of each input, in
+   * input order; inputs sharing a subject get the same user.
+   */
+  readonly insertAllIfAbsent: (users: ReadonlyArray<User>) => Effect.Effect<ReadonlyArray<User>, RepositoryError>
+  /**
    * Stores the user's profile — unless the stored row is erased: an erased row is never changed, and is
    * returned as stored (callers compare `erasedAt`).
    */

@@ -3,8 +3,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Option } from "effect"
-import { ErasedUserImmutable, UserErased, UserNotFound } from "./DomainError.ts"
+import { Clock, Context, Effect, Exit, Layer, Option, Request, Semaphore } from "effect"
+import * as CommandBatching from "./CommandBatching.ts"
+import { ErasedUserImmutable, type RepositoryError, UserErased, UserNotFound } from "./DomainError.ts"
 import { Ids, nextUserId, type UserId } from "./Ids.ts"
 import type { PageRequest } from "./Page.ts"
 import * as Audit from "./Audit.ts"
@@ -20,6 +21,9 @@ const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 /** Which profile fields an admin input sets (names, never values). */
 const profileFieldsSet = (input: { readonly email?: unknown; readonly name?: unknown; readonly phone?: unknown }) =>
   (["email", "name", "phone"] as const).filter((field) => input[field] !== undefined)
+
+/** A first request's user on its way into a provisioning batch. */
+class ProvisionRequest extends Request.Class<{ readonly user: User }, User, RepositoryError> {}
 
 /** @since 0.1.0 */
 export const make = Effect.gen(function*() {
@@ -45,12 +49,23 @@ export const make = Effect.gen(function*() {
     return user
   })
 
+  // First requests of many new people at once (a registration rush) provision in one statement: a
+  // batch is what arrived while the previous one was being written.
+  const provisioning = CommandBatching.resolver<ProvisionRequest, ReadonlyArray<User>>({
+    slots: yield* Semaphore.make(1),
+    maxBatchSize: 256,
+    commit: (requests) => users.insertAllIfAbsent(requests.map((request) => request.user)),
+    answer: (entries, stored) =>
+      Effect.sync(() => entries.forEach((entry, i) => entry.completeUnsafe(Exit.succeed(stored[i]!))))
+  })
+
   /**
    * The user behind a token: created from the claims the first time, found by subject afterwards — one
-   * `insertIfAbsent` either way (hosts cache the result per subject).
+   * `insertAllIfAbsent` for every first request of a batch (hosts cache the result per subject).
    */
   const provision = Effect.fnUntraced(function*(claims: Claims) {
-    const user = yield* users.insertIfAbsent(yield* newUser(claims.subject, { email: claims.email, name: claims.name }))
+    const candidate = yield* newUser(claims.subject, { email: claims.email, name: claims.name })
+    const user = yield* Effect.request(new ProvisionRequest({ user: candidate }), provisioning)
     if (user.erasedAt !== null) return yield* new UserErased({})
     return user
   }, Span.named("Users.provision"))

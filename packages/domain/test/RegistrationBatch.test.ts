@@ -133,10 +133,10 @@ describe("RegistrationBatch.plan", () => {
 })
 
 /** Counts units of work and makes every unit of work that writes a registration of `poison` fail. */
-class Probe extends Context.Service<Probe, { transactions: number; readonly poison: Set<Ids.UserId> }>()("test/Probe") {}
+class Probe extends Context.Service<Probe, { transactions: number; outage: boolean; readonly poison: Set<Ids.UserId> }>()("test/Probe") {}
 
 const probed = Layer.effectContext(Effect.gen(function*() {
-  const probe = { transactions: 0, poison: new Set<Ids.UserId>() }
+  const probe = { transactions: 0, outage: false, poison: new Set<Ids.UserId>() }
   const unitOfWork = yield* UnitOfWork.UnitOfWork
   const registrations = yield* RegistrationRepository.RegistrationRepository
   return Context.make(Probe, probe).pipe(
@@ -149,7 +149,9 @@ const probed = Layer.effectContext(Effect.gen(function*() {
     Context.add(RegistrationRepository.RegistrationRepository, {
       ...registrations,
       applyMany: (batch) =>
-        batch.some(({ changes }) => changes.some((change) => probe.poison.has(change.registration.userId)))
+        probe.outage
+          ? Effect.fail(new DomainError.RepositoryError({ reason: "unavailable", operation: "test outage" }))
+          : batch.some(({ changes }) => changes.some((change) => probe.poison.has(change.registration.userId)))
           ? Effect.fail(new DomainError.RepositoryError({ reason: "constraint", operation: "test poison" }))
           : registrations.applyMany(batch)
     })
@@ -230,6 +232,22 @@ const stateOf = (eventId: Ids.EventId) =>
     const rows = yield* store.registrations(eventId)
     return [...rows].sort((a, b) => a.id < b.id ? -1 : 1).map((r) => [r.id, r.status, r.waitlistPosition])
   })
+
+describe("Registrations.register when the store is down", () => {
+  it.effect("an outage fails the whole batch at once, without committing its commands one by one", () =>
+    Effect.gen(function*() {
+      const { actors, eventId } = yield* setup(3, 10)
+      const probe = yield* Probe
+      probe.outage = true
+      const before = probe.transactions
+      const registrations = yield* Registrations.Registrations
+      const exits = yield* Effect.forEach(actors, (actor) => Effect.exit(registrations.register(actor, eventId, {})), {
+        concurrency: "unbounded"
+      })
+      expect(exits.every((exit) => Exit.isFailure(exit) && String(exit.cause).includes("unavailable"))).toBe(true)
+      expect(probe.transactions - before).toBeLessThan(actors.length)
+    }).pipe(Effect.provide(TestLayer)))
+})
 
 describe("Registrations.cancel in batches", () => {
   it("decides concurrent cancels exactly as the same cancels one at a time", async () => {

@@ -1,17 +1,15 @@
 /**
  * `UserRepository` on PostgreSQL. Provisioning is an upsert on the unique subject, so two first requests
- * of the same person racing on two processes end with one user; concurrent provisionings outside a
- * transaction share one statement (Effect's request batching).
+ * of the same person racing on two processes end with one user; `insertAllIfAbsent` provisions many
+ * people in one statement (the use-case batches concurrent first requests).
  *
  * @since 0.1.0
  */
-import { type DomainError, Page, type User, UserRepository } from "@live-events/domain"
-import { Effect, Exit, Layer, Option, Request, RequestResolver } from "effect"
+import { Page, type User, UserRepository } from "@live-events/domain"
+import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { toUser, userColumns, type UserRow } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
-
-class InsertIfAbsent extends Request.Class<{ readonly user: User.User }, User.User, DomainError.RepositoryError> {}
 
 /** @since 0.1.0 */
 export const make: Effect.Effect<UserRepository.UserRepository["Service"], never, SqlClient.SqlClient> = Effect.gen(
@@ -20,7 +18,7 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
     const columns = sql.literal(userColumns)
     const one = (rows: ReadonlyArray<UserRow>) => Option.map(Option.fromNullishOr(rows[0]), toUser)
 
-    const insertOne = (user: User.User) =>
+    const insertIfAbsent = (user: User.User) =>
       sql<UserRow>`
         WITH inserted AS (
           INSERT INTO users (id, subject, email, name, phone, created_at, updated_at)
@@ -45,7 +43,7 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
 
     /**
      * Many first requests at once (a registration rush of new people) provision in one statement: the
-     * users of a batch are inserted together, the subjects that already existed are read back.
+     * users are inserted together, the subjects that already existed are read back.
      */
     const insertMany = (candidates: ReadonlyArray<User.User>) => {
       const bySubject = new Map<string, User.User>()
@@ -88,28 +86,8 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
       )
     }
 
-    const provisioning = RequestResolver.make<InsertIfAbsent>((entries) =>
-      Effect.flatMap(Effect.exit(insertMany(entries.map((entry) => entry.request.user))), (exit) =>
-        Effect.sync(() => {
-          for (const entry of entries) {
-            if (Exit.isFailure(exit)) entry.completeUnsafe(Exit.failCause(exit.cause))
-            else {
-              const user = exit.value.get(entry.request.user.subject)
-              entry.completeUnsafe(user === undefined ? Exit.die(new Error("provisioned user not found")) : Exit.succeed(user))
-            }
-          }
-        }))
-    )
-
-    // Inside a transaction the statement must run on that transaction's connection: no batching there.
-    const insertIfAbsent = (user: User.User) =>
-      Effect.flatMap(
-        Effect.serviceOption(sql.transactionService),
-        Option.match({
-          onNone: () => Effect.request(new InsertIfAbsent({ user }), provisioning),
-          onSome: () => insertOne(user)
-        })
-      )
+    const insertAllIfAbsent = (users: ReadonlyArray<User.User>) =>
+      Effect.map(insertMany(users), (stored) => users.map((user) => stored.get(user.subject)!))
 
     // An erased row is final: the update skips it and the row is returned as stored (one statement).
     const update = (user: User.User) =>
@@ -149,7 +127,7 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
       return { items, nextCursor: rows.length > request.limit && last ? Page.encodeCursor([last.id]) : null }
     })
 
-    return UserRepository.UserRepository.of({ insertIfAbsent, update, findById, findBySubject, list })
+    return UserRepository.UserRepository.of({ insertIfAbsent, insertAllIfAbsent, update, findById, findBySubject, list })
   }
 )
 
