@@ -58,7 +58,12 @@ export class CancelRequest extends Request.Class<
 export interface Options {
   /** The most commands one batch commits (default 64); more wait for the next batch. */
   readonly maxBatchSize?: number | undefined
-  /** Batches of one process in flight at once (default 1: a batch is what arrived during the last one). */
+  /**
+   * Lanes of one process (default 1). Registrations go to the lane of their event (a hash of its id),
+   * each lane commits one batch after another, so one event's registrations are always batched
+   * together behind each other while different events' batches commit side by side. Cancellations
+   * have as many batches in flight as there are lanes.
+   */
   readonly concurrency?: number | undefined
 }
 
@@ -102,13 +107,12 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
       return batch
     })).pipe(Span.named("Registrations.commitBatch"), Effect.annotateSpans("batch.size", commands.length))
 
-  // A batch is what arrived while the previous one (or `concurrency` of them) was in flight; register
-  // and cancel batches share the slots, so a process commits one batch after another by default.
-  const slots = yield* Semaphore.make(options.concurrency ?? 1)
+  // A batch is what arrived while the previous one of its lane was in flight.
+  const lanes = Math.max(1, options.concurrency ?? 1)
   const maxBatchSize = options.maxBatchSize ?? 64
 
-  const registerResolver = CommandBatching.resolver<RegisterRequest, RegistrationBatch.BatchPlan>({
-    slots,
+  const registerLane = () => CommandBatching.resolver<RegisterRequest, RegistrationBatch.BatchPlan>({
+    slots: Semaphore.makeUnsafe(1),
     maxBatchSize,
     commit: commitBatch,
     answer: (entries, batch) =>
@@ -122,10 +126,13 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
       }),
     onFailure: Metrics.recordRejection
   })
+  const registerLanes = Array.from({ length: lanes }, registerLane)
+  // The random tail of the id (UUID v7: 62 random bits at the end) spreads events over the lanes.
+  const laneOf = (eventId: EventId) => lanes === 1 ? 0 : Number.parseInt(eventId.slice(-6), 16) % lanes
 
   const register = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
     const registrationId = yield* provide(nextRegistrationId)
-    return yield* Effect.request(new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "" }), registerResolver)
+    return yield* Effect.request(new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "" }), registerLanes[laneOf(eventId)] ?? registerLanes[0]!)
   }, Span.named("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
@@ -168,7 +175,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
     })).pipe(Span.named("Registrations.commitCancellations"), Effect.annotateSpans("batch.size", commands.length))
 
   const cancelResolver = CommandBatching.resolver<CancelRequest, RegistrationBatch.CancelBatchPlan>({
-    slots,
+    slots: Semaphore.makeUnsafe(lanes),
     maxBatchSize,
     commit: commitCancellations,
     answer: (entries, batch) =>

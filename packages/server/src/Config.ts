@@ -23,6 +23,16 @@ export const database = Config.all({
   dataDir
 })
 
+/**
+ * How registrations and cancellations are batched into units of work (see `Registrations.Options`).
+ *
+ * @since 0.2.0
+ */
+export const batching = Config.all({
+  maxBatchSize: Config.Int("REGISTRATION_BATCH_MAX_SIZE").pipe(Config.withDefault(64)),
+  concurrency: Config.Int("REGISTRATION_BATCH_CONCURRENCY").pipe(Config.withDefault(4))
+})
+
 /** @since 0.1.0 */
 export const authMode = Config.Literals(["development", "production"], "AUTH_MODE").pipe(
   Config.withDefault("development" as const)

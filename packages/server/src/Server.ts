@@ -150,7 +150,7 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
 /** The use-cases over the store's ports. @since 0.1.0 */
 export const useCases = Layer.mergeAll(
   Events.Events.layer,
-  Registrations.Registrations.layer,
+  Layer.unwrap(Effect.map(ServerConfig.batching, (options) => Registrations.Registrations.layerWith(options))),
   Users.Users.layer,
   Privacy.Privacy.layer,
   AuditTrail.AuditTrail.layer
