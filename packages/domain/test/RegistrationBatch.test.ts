@@ -304,3 +304,24 @@ describe("Registrations.cancel in batches", () => {
       ])
     }).pipe(Effect.provide(TestLayer)))
 })
+
+describe("Registrations.register in lanes", () => {
+  const LanesLayer = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layerWith({ concurrency: 4 }), Users.Users.layer).pipe(
+    Layer.provideMerge(probed),
+    Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest))
+  )
+
+  it.effect("one event's registrations stay in one lane: few units of work, FIFO positions", () =>
+    Effect.gen(function*() {
+      const { actors, eventId } = yield* setup(5, 40)
+      const probe = yield* Probe
+      const before = probe.transactions
+      const registrations = yield* Registrations.Registrations
+      const answers = yield* Effect.forEach(actors, (actor) => registrations.register(actor, eventId, {}), {
+        concurrency: "unbounded"
+      })
+      expect(probe.transactions - before).toBeLessThan(actors.length / 4)
+      expect(answers.map((r) => r.status)).toEqual([...Array(5).fill("confirmed"), ...Array(35).fill("waitlisted")])
+      expect(answers.slice(5).map((r) => r.waitlistPosition)).toEqual(Array.from({ length: 35 }, (_, i) => i + 1))
+    }).pipe(Effect.provide(LanesLayer)))
+})
