@@ -8,7 +8,7 @@
  *
  * @since 0.2.0
  */
-import { Cause, Effect, Exit, Option, type Request, RequestResolver, type Semaphore } from "effect"
+import { Cause, Effect, Exit, Option, type Request, RequestResolver, Result, type Semaphore } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { RepositoryError } from "./DomainError.ts"
 
@@ -16,9 +16,11 @@ import { RepositoryError } from "./DomainError.ts"
 export interface Options<R extends Request.Request<any, any, never>, P> {
   /** Commits the commands of a batch in one unit of work, returning what was decided. */
   readonly commit: (requests: ReadonlyArray<R>) => Effect.Effect<P, Request.Error<R>>
-  /** Completes every entry of a committed batch with its own outcome (success or refusal). */
-  readonly answer: (entries: ReadonlyArray<Request.Entry<R>>, plan: P) => Effect.Effect<void>
-  /** Called for a command that failed (its batch and then itself alone). */
+  /** Each command's own outcome in a committed batch (same order as the requests): a result or a refusal. */
+  readonly outcomes: (plan: P) => ReadonlyArray<Result.Result<Request.Success<R>, Request.Error<R>>>
+  /** Runs once a batch has committed, before its commands are answered (e.g. business metrics). */
+  readonly onCommitted?: ((plan: P) => Effect.Effect<void>) | undefined
+  /** Called for each command refused or failed. */
   readonly onFailure?: ((error: Request.Error<R>) => Effect.Effect<void>) | undefined
   /** The most commands one batch commits. */
   readonly maxBatchSize: number
@@ -49,10 +51,20 @@ export const resolver = <R extends Request.Request<any, any, never>, P>(options:
           : Option.match(Cause.findErrorOption(cause), { onNone: () => Effect.void, onSome: options.onFailure })
       )
     )
+  const answer = (entries: ReadonlyArray<Request.Entry<R>>, plan: P) =>
+    Effect.gen(function*() {
+      if (options.onCommitted !== undefined) yield* options.onCommitted(plan)
+      const outcomes = options.outcomes(plan)
+      for (let i = 0; i < entries.length; i++) {
+        const outcome = outcomes[i]!
+        if (Result.isFailure(outcome) && options.onFailure !== undefined) yield* options.onFailure(outcome.failure)
+        entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success) : Exit.fail(outcome.failure))
+      }
+    })
   const run = (entries: NonEmptyReadonlyArray<Request.Entry<R>>) =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(options.commit(entries.map((entry) => entry.request)))
-      if (Exit.isSuccess(exit)) return yield* options.answer(entries, exit.value)
+      if (Exit.isSuccess(exit)) return yield* answer(entries, exit.value)
       // An outage fails every command as it is: committing them one by one would only add load.
       if (entries.length === 1 || isOutage(exit.cause)) {
         for (const entry of entries) yield* fail(entry, exit.cause)
@@ -60,7 +72,7 @@ export const resolver = <R extends Request.Request<any, any, never>, P>(options:
       }
       for (const entry of entries) {
         const alone = yield* Effect.exit(options.commit([entry.request]))
-        if (Exit.isSuccess(alone)) yield* options.answer([entry], alone.value)
+        if (Exit.isSuccess(alone)) yield* answer([entry], alone.value)
         else yield* fail(entry, alone.cause)
       }
     })

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Exit, Layer, Option, Request, Result, Semaphore } from "effect"
+import { Clock, Context, Effect, Layer, Option, Request, Result, Semaphore } from "effect"
 import * as CommandBatching from "./CommandBatching.ts"
 import { commitPlan, recordEvents } from "./Commit.ts"
 import { EventNotFound, RegistrationNotFound, type RepositoryError } from "./DomainError.ts"
@@ -111,19 +111,15 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   const lanes = Math.max(1, options.concurrency ?? 1)
   const maxBatchSize = options.maxBatchSize ?? 64
 
+  const recordPlans = (batch: { readonly plans: ReadonlyArray<{ readonly plan: Waitlist.Plan }> }) =>
+    Effect.forEach(batch.plans, ({ plan }) => Metrics.recordPlan(plan), { discard: true })
+
   const registerLane = () => CommandBatching.resolver<RegisterRequest, RegistrationBatch.BatchPlan>({
     slots: Semaphore.makeUnsafe(1),
     maxBatchSize,
     commit: commitBatch,
-    answer: (entries, batch) =>
-      Effect.gen(function*() {
-        for (const { plan } of batch.plans) yield* Metrics.recordPlan(plan)
-        for (let i = 0; i < entries.length; i++) {
-          const outcome = batch.outcomes[i]!
-          if (Result.isFailure(outcome)) yield* Metrics.recordRejection(outcome.failure)
-          entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success) : Exit.fail(outcome.failure))
-        }
-      }),
+    outcomes: (batch) => batch.outcomes,
+    onCommitted: recordPlans,
     onFailure: Metrics.recordRejection
   })
   const registerLanes = Array.from({ length: lanes }, registerLane)
@@ -178,14 +174,8 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
     slots: Semaphore.makeUnsafe(lanes),
     maxBatchSize,
     commit: commitCancellations,
-    answer: (entries, batch) =>
-      Effect.gen(function*() {
-        for (const { plan } of batch.plans) yield* Metrics.recordPlan(plan)
-        for (let i = 0; i < entries.length; i++) {
-          const outcome = batch.outcomes[i]!
-          entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success.after) : Exit.fail(outcome.failure))
-        }
-      })
+    outcomes: (batch) => batch.outcomes.map(Result.map((cancelled) => cancelled.after)),
+    onCommitted: recordPlans
   })
 
   const cancel = (actor: Actor, registrationId: RegistrationId) =>

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Exit, Layer, Option, Request, Semaphore } from "effect"
+import { Clock, Context, Effect, Layer, Option, Request, Result, Semaphore } from "effect"
 import * as CommandBatching from "./CommandBatching.ts"
 import { ErasedUserImmutable, type RepositoryError, UserErased, UserNotFound } from "./DomainError.ts"
 import { Ids, nextUserId, type UserId } from "./Ids.ts"
@@ -55,8 +55,7 @@ export const make = Effect.gen(function*() {
     slots: yield* Semaphore.make(1),
     maxBatchSize: 256,
     commit: (requests) => users.insertAllIfAbsent(requests.map((request) => request.user)),
-    answer: (entries, stored) =>
-      Effect.sync(() => entries.forEach((entry, i) => entry.completeUnsafe(Exit.succeed(stored[i]!))))
+    outcomes: (stored) => stored.map(Result.succeed)
   })
 
   /**
