@@ -158,10 +158,13 @@ const probed = Layer.effectContext(Effect.gen(function*() {
   )
 }))
 
-const TestLayer = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer).pipe(
-  Layer.provideMerge(probed),
-  Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest))
-)
+const testLayer = (options: Registrations.Options = {}) =>
+  Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layerWith(options), Users.Users.layer).pipe(
+    Layer.provideMerge(probed),
+    Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest))
+  )
+
+const TestLayer = testLayer()
 
 const setup = (seats: number, people: number) =>
   Effect.gen(function*() {
@@ -186,20 +189,26 @@ const setup = (seats: number, people: number) =>
     return { eventId: created.id, actors }
   })
 
+/** 40 people register at once for 5 seats of one event: few units of work, FIFO positions. */
+const concurrentRegistrations = Effect.gen(function*() {
+  const { actors, eventId } = yield* setup(5, 40)
+  const probe = yield* Probe
+  const before = probe.transactions
+  const registrations = yield* Registrations.Registrations
+  const answers = yield* Effect.forEach(actors, (actor) => registrations.register(actor, eventId, {}), {
+    concurrency: "unbounded"
+  })
+  expect(probe.transactions - before).toBeLessThan(actors.length / 4)
+  expect(answers.map((r) => r.status)).toEqual([...Array(5).fill("confirmed"), ...Array(35).fill("waitlisted")])
+  expect(answers.slice(5).map((r) => r.waitlistPosition)).toEqual(Array.from({ length: 35 }, (_, i) => i + 1))
+})
+
 describe("Registrations.register in batches", () => {
   it.effect("concurrent registrations share units of work and keep FIFO", () =>
-    Effect.gen(function*() {
-      const { actors, eventId } = yield* setup(5, 40)
-      const probe = yield* Probe
-      const before = probe.transactions
-      const registrations = yield* Registrations.Registrations
-      const answers = yield* Effect.forEach(actors, (actor) => registrations.register(actor, eventId, {}), {
-        concurrency: "unbounded"
-      })
-      expect(probe.transactions - before).toBeLessThan(actors.length / 4)
-      expect(answers.map((r) => r.status)).toEqual([...Array(5).fill("confirmed"), ...Array(35).fill("waitlisted")])
-      expect(answers.slice(5).map((r) => r.waitlistPosition)).toEqual(Array.from({ length: 35 }, (_, i) => i + 1))
-    }).pipe(Effect.provide(TestLayer)))
+    concurrentRegistrations.pipe(Effect.provide(TestLayer)))
+
+  it.effect("with four lanes, one event's registrations stay in one lane: few units of work, FIFO positions", () =>
+    concurrentRegistrations.pipe(Effect.provide(testLayer({ concurrency: 4 }))))
 
   it.effect("a command that makes its batch fail fails alone; its neighbours commit", () =>
     Effect.gen(function*() {
@@ -303,25 +312,4 @@ describe("Registrations.cancel in batches", () => {
         ["waitlisted", 4]
       ])
     }).pipe(Effect.provide(TestLayer)))
-})
-
-describe("Registrations.register in lanes", () => {
-  const LanesLayer = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layerWith({ concurrency: 4 }), Users.Users.layer).pipe(
-    Layer.provideMerge(probed),
-    Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest))
-  )
-
-  it.effect("one event's registrations stay in one lane: few units of work, FIFO positions", () =>
-    Effect.gen(function*() {
-      const { actors, eventId } = yield* setup(5, 40)
-      const probe = yield* Probe
-      const before = probe.transactions
-      const registrations = yield* Registrations.Registrations
-      const answers = yield* Effect.forEach(actors, (actor) => registrations.register(actor, eventId, {}), {
-        concurrency: "unbounded"
-      })
-      expect(probe.transactions - before).toBeLessThan(actors.length / 4)
-      expect(answers.map((r) => r.status)).toEqual([...Array(5).fill("confirmed"), ...Array(35).fill("waitlisted")])
-      expect(answers.slice(5).map((r) => r.waitlistPosition)).toEqual(Array.from({ length: 35 }, (_, i) => i + 1))
-    }).pipe(Effect.provide(LanesLayer)))
 })
