@@ -1,6 +1,6 @@
 /**
  * bench:cache — tiered get / getOrSet throughput of @live-events/cache beside bentocache, in the same run
- * (issue 5 acceptance: ours ≥ 1.0× bentocache).
+ * (goal: ours ≥ 1.0× bentocache).
  *
  * Both caches are tiered: an in-process LRU in front of the same Redis, through the same driver
  * (node-redis; bentocache gets a small L2 driver over it, below, because its own Redis driver needs

@@ -1,5 +1,5 @@
 /**
- * bench:cancel — does cancelling cost grow with the waitlist? (issue 2 acceptance, goal ≤ 1.3×)
+ * bench:cancel — does cancelling cost grow with the waitlist? (goal: ≤ 1.3×)
  *
  * For a waitlist of 100 and of 50,000 on real PostgreSQL, through the Registrations use-case and the SQL
  * store: cancel confirmed registrations one after another (each promotes the head of the waitlist and

@@ -1,5 +1,5 @@
 /**
- * bench:policies — per-call overhead of each resilience policy against a bare effect (issue 6).
+ * bench:policies — per-call overhead of each resilience policy against a bare effect.
  *
  * Each case runs ITERATIONS sequential calls of a trivial effect (`Effect.sync`) wrapped in one policy,
  * ROUNDS times after a warm-up round; the median round gives the cost per call and the overhead over

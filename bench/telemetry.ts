@@ -1,5 +1,5 @@
 /**
- * bench:telemetry — register throughput with telemetry on and off, in the same run (issue 7 acceptance:
+ * bench:telemetry — register throughput with telemetry on and off, in the same run (goal:
  * the overhead stays under 10 % of throughput).
  *
  * Four server processes on one local PostgreSQL (a scratch database each), same code, same pool:

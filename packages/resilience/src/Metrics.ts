@@ -3,7 +3,7 @@
  *
  * Labels are bounded on purpose: policy, circuit and rate-limit policy names come from configuration,
  * reasons and outcomes are small enums. Keys (client IPs, user ids) never become labels.
- * Counters are `incremental` so OpenTelemetry exports them as counters, not gauges (STACK.md).
+ * Counters are `incremental` so OpenTelemetry exports them as counters, not gauges (OpenTelemetry reads a non-incremental Effect counter as a gauge).
  *
  * @since 0.1.0
  */

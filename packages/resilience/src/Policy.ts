@@ -53,8 +53,8 @@ export interface Settings {
 }
 
 /**
- * Defaults, sized for a small pool (5–10 connections, STACK.md) and the SPEC's "503 within 1 s, back
- * within 5 s" goal: a dead database trips the circuit after 5 consecutive transient failures, each
+ * Defaults, sized for a small pool (5–10 connections: small pools measured best here) and the promise "503 within 1 s, back
+ * within 5 s": a dead database trips the circuit after 5 consecutive transient failures, each
  * attempt is bounded by 1 s, and the circuit probes again after 1 s, then 2 s, capped at 4 s.
  *
  * @since 0.1.0

@@ -96,7 +96,7 @@ describe("ops/alerts.yml", () => {
     }
   })
 
-  it("has the alerts of issue 7 with their thresholds", () => {
+  it("has the documented alerts with their thresholds", () => {
     const rules = new Map(
       (document as { groups: Array<{ rules: Array<Rule> }> }).groups
         .flatMap((group) => group.rules)

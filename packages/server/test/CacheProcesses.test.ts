@@ -1,5 +1,5 @@
 /**
- * Issue 5 acceptance, server side, with real processes: two servers sharing PostgreSQL and Redis (a
+ * The read cache, server side, with real processes: two servers sharing PostgreSQL and Redis (a
  * write through A is never served stale by B once B has the invalidation), and one server whose private
  * Redis is killed during a read load (every read still succeeds, a write is still read back, readiness
  * stays 200 and reports the cache degraded). Redis at 127.0.0.1:6379 is used under a key prefix unique to

@@ -1,5 +1,5 @@
 /**
- * Issue 5, server side, in one process: the cache-aside decorators of the read ports
+ * The read cache, server side, in one process: the cache-aside decorators of the read ports
  * (`Cache/CachedStore.ts`). Through HTTP: GET event answered from the cache (store reads counted),
  * read-your-writes after register and PATCH, ETag from the cached entity, readiness reporting the
  * cache. Through the ports: a read racing a write never leaves a stale entry (a forced interleaving,

@@ -1,5 +1,5 @@
 /**
- * Acceptance (issue 4, live updates): two real server processes on one PostgreSQL, once with the
+ * Live updates: two real server processes on one PostgreSQL, once with the
  * PostgreSQL broadcast (`LISTEN live_events`) and once with NATS. A client connected to process A
  * sees the waitlist shift caused by a cancel through process B within 1 s; reconnecting with
  * `Last-Event-ID` misses nothing within the window; `/v1/me/live` shows only the caller's

@@ -1,5 +1,5 @@
 /**
- * Issue 4 (server wiring): `GET /v1/admin/outbox` lists dead letters and
+ * Outbox administration: `GET /v1/admin/outbox` lists dead letters and
  * `POST /v1/admin/outbox/{id}/retry` redrives one — admins only (401 anonymous, 403 others); an
  * unknown id is 404 `dead-letter-not-found`; a redriven message is published by the relay running in
  * the server; `/health/ready` reports the outbox lag. On the embedded database (PGlite).

@@ -1,5 +1,5 @@
 /**
- * Acceptance (issue 6), with real server processes:
+ * Resilience, with real server processes:
  *
  * - PostgreSQL goes away (a TCP proxy between one server and its own database is cut, so the shared
  *   PostgreSQL other tests use stays up): within 1 s requests get 503 + `Retry-After`, none hangs,

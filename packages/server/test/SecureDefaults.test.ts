@@ -1,5 +1,5 @@
 /**
- * Acceptance (issue 6): secure defaults on every response, errors included; CORS allow-list and
+ * Secure defaults on every response, errors included; CORS allow-list and
  * preflight; body limit; rate limits with the draft-10 fields; client keys (trusted proxies, IPv6 /64).
  */
 import { Duration } from "effect"

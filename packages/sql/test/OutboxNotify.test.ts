@@ -1,5 +1,5 @@
 /**
- * Issue 4 wiring note 1: on PostgreSQL the outbox writer `pg_notify`s the relay channel in the
+ * On PostgreSQL the outbox writer `pg_notify`s the relay channel in the
  * insert's own statement, so the notification is delivered on commit and never for a rollback.
  */
 import { describe, expect, it } from "@effect/vitest"
