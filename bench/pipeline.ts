@@ -17,6 +17,7 @@
  *   -<stage>        the same without one stage (telemetry, security, bodyLimit, timeout, rateLimit,
  *                   problems)
  *   authenticated   `all` with a (repeated) bearer token: minus `all` = authentication
+ *   httpApi         `all` with the endpoint served by HttpApi instead of its lean handler
  *   handler         `all` minus the same pipeline answering a fixed body from a bare route
  *
  *   node --conditions=@live-events/source bench/pipeline.ts
@@ -41,7 +42,7 @@ const budgets: Record<string, number> = {
   handler: 25
 }
 
-type Config = "raw" | "routing" | "all" | "bare" | "authenticated" | `-${Stage}`
+type Config = "raw" | "routing" | "all" | "bare" | "authenticated" | "httpApi" | `-${Stage}`
 type Stage = "telemetry" | "security" | "bodyLimit" | "timeout" | "rateLimit" | "problems"
 const stages: ReadonlyArray<Stage> = ["telemetry", "security", "bodyLimit", "timeout", "rateLimit", "problems"]
 const stageNames: Record<Stage, string> = {
@@ -115,7 +116,8 @@ const serveOne = async (config: Config, port: number) => {
       security: !off.has("security"),
       bodyLimit: !off.has("bodyLimit"),
       timeout: !off.has("timeout"),
-      problems: !off.has("problems")
+      problems: !off.has("problems"),
+      hotPaths: config !== "httpApi"
     },
     routes: config === "bare" ? Layer.mergeAll(fixed("/v1/events/:id"), fixed("/health/ready")) : undefined,
     port,
@@ -164,7 +166,7 @@ const bench = async () => {
   const organizer = mintToken(secret, { sub: "pipeline-bench-organizer", roles: ["organizer"] }, 3600)
   const reader = mintToken(secret, { sub: "pipeline-bench-reader", roles: ["attendee"] }, 3600)
 
-  const every: ReadonlyArray<Config> = ["raw", "routing", "bare", "all", "authenticated", ...stages.map((s) => `-${s}` as const)]
+  const every: ReadonlyArray<Config> = ["raw", "routing", "bare", "all", "authenticated", "httpApi", ...stages.map((s) => `-${s}` as const)]
   const only = (process.env.BENCH_CONFIGS ?? "").split(",").filter((name) => name !== "")
   const configs = only.length === 0 ? every : every.filter((config) => only.includes(config))
   const ports = {} as Record<Config, number>
@@ -266,6 +268,7 @@ const bench = async () => {
     console.log(`| raw node:http (floor) | ${best.get("raw")!.toFixed(1)} | | |`)
     console.log(`| cached GET /v1/events/{id}, everything on | ${all.toFixed(1)} | | |`)
     console.log(`| the same, authenticated (repeated token) | ${best.get("authenticated")!.toFixed(1)} | | |`)
+    console.log(`| the same, served by HttpApi instead of its lean handler | ${best.get("httpApi")!.toFixed(1)} | | |`)
     console.log(`\nStages are differences of noisy medians (the machine is shared): one under ~3 µs reads as 0 ± 3. Logs: ${logDir}`)
   } finally {
     child.kill("SIGTERM")

@@ -84,7 +84,11 @@ export const startServer = (options: ServerOptions): ServerProcess => {
     delete env.DATABASE_URL
     env.DATA_DIR = join(options.logDir, `embedded-${options.port}`)
   }
-  const child = spawn(nodeBinary, ["--conditions=@live-events/source", entryPoints[options.kind]], {
+  // BENCH_PROFILE=1: our server writes a V8 CPU profile into the log directory when it stops.
+  const profile = process.env.BENCH_PROFILE === "1" && options.kind !== "baseline" && options.kind !== "raw"
+    ? ["--cpu-prof", `--cpu-prof-dir=${options.logDir}`]
+    : []
+  const child = spawn(nodeBinary, [...profile, "--conditions=@live-events/source", entryPoints[options.kind]], {
     cwd: repoRoot,
     env,
     stdio: ["ignore", log, log]

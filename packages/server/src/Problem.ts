@@ -302,9 +302,18 @@ export const fieldErrors = (issue: SchemaIssue.Issue, root: string): ReadonlyArr
  *
  * @since 0.1.0
  */
-export const fromSchemaError = (error: HttpApiError.HttpApiSchemaError): Problem => {
-  const slot = slotNames[error.kind]
-  const errors = fieldErrors(error.cause.issue, slot)
+export const fromSchemaError = (error: HttpApiError.HttpApiSchemaError): Problem =>
+  fromDecodeIssue(error.kind, error.cause.issue)
+
+/**
+ * The 400 problem of a request slot that failed to decode (what {@link fromSchemaError} answers for
+ * HttpApi, for handlers that decode themselves).
+ *
+ * @since 0.1.0
+ */
+export const fromDecodeIssue = (kind: HttpApiError.HttpApiSchemaError["kind"], issue: SchemaIssue.Issue): Problem => {
+  const slot = slotNames[kind]
+  const errors = fieldErrors(issue, slot)
   const fields = [...new Set(errors.map((e) => e.field))].join(", ")
   return make(400, "validation-failed", `Invalid ${slot === "body" ? "request body" : slot}: ${fields}`, { errors })
 }

@@ -40,6 +40,8 @@ import { TokenVerifier } from "./Auth/TokenVerifier.ts"
 import * as ServerConfig from "./Config.ts"
 import { EventsLive } from "./Events/Http.ts"
 import { HealthLive } from "./Health/Http.ts"
+import * as HotReads from "./HotPaths/Reads.ts"
+import * as RouteOverrides from "./HotPaths/RouteOverrides.ts"
 import { LiveLive } from "./Live/Http.ts"
 import type * as LiveFeed from "./Live/LiveFeed.ts"
 import { Readiness } from "./Health/Readiness.ts"
@@ -169,10 +171,20 @@ export interface PipelineStages extends SecurityMiddleware.Stages {
   readonly timeout: boolean
   /** Framework errors and defects turned into problems (`Problem.middleware`). */
   readonly problems: boolean
+  /**
+   * The hottest endpoints served by their lean handlers (`HotPaths/`); off, HttpApi serves them like
+   * every other endpoint (the equivalence test compares the two).
+   */
+  readonly hotPaths: boolean
 }
 
 /** @since 0.1.0 */
-export const allStages: PipelineStages = { ...SecurityMiddleware.allStages, timeout: true, problems: true }
+export const allStages: PipelineStages = {
+  ...SecurityMiddleware.allStages,
+  timeout: true,
+  problems: true,
+  hotPaths: true
+}
 
 /**
  * The routes: the HttpApi handlers behind rate limiting (route middleware, so limits key on the route
@@ -182,7 +194,11 @@ export const allStages: PipelineStages = { ...SecurityMiddleware.allStages, time
  */
 export const routesWith = (stages: PipelineStages = allStages) =>
   Layer.mergeAll(
-    HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide(HttpRateLimit.routeMiddleware.layer)),
+    HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
+      Layer.provide(HttpRateLimit.routeMiddleware.layer),
+      // The hottest reads are served by lean handlers (see `HotPaths/RouteOverrides.ts`).
+      stages.hotPaths ? Layer.provide(RouteOverrides.router(HotReads.overrides)) : (layer) => layer
+    ),
     HttpApiScalar.layer(Api, { path: "/docs" }),
     stages.problems ? Problem.middleware : Layer.empty,
     SecurityMiddleware.make(stages)

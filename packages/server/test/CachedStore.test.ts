@@ -27,7 +27,7 @@ import * as Server from "../src/Server.ts"
 import { eventInput, start, type TestServer } from "./support/TestServer.ts"
 
 /** Counts the store's reads under the cache. */
-const counters = { eventFindById: 0, eventLock: 0, userFindById: 0, registrationFindById: 0 }
+const counters = { eventFindById: 0, eventLock: 0, userFindById: 0, registrationFindById: 0, listByUser: 0 }
 const countingStore = Layer.effectContext(Effect.gen(function*() {
   const events = yield* EventRepository.EventRepository
   const users = yield* UserRepository.UserRepository
@@ -43,7 +43,8 @@ const countingStore = Layer.effectContext(Effect.gen(function*() {
     }),
     Context.add(RegistrationRepository.RegistrationRepository, {
       ...registrations,
-      findById: (id) => Effect.suspend(() => (counters.registrationFindById++, registrations.findById(id)))
+      findById: (id) => Effect.suspend(() => (counters.registrationFindById++, registrations.findById(id))),
+      listByUser: (id, request) => Effect.suspend(() => (counters.listByUser++, registrations.listByUser(id, request)))
     })
   )
 })).pipe(Layer.provideMerge(Server.storeMemory))
@@ -139,6 +140,48 @@ describe("cached reads through HTTP (memory store, in-process cache)", () => {
     expect(afterPatch.body.title).toBe("Renamed")
     expect(afterPatch.headers.get("etag")).toBe(patched.headers.get("etag"))
     expect(afterPatch.headers.get("etag")).not.toBe(etagBefore)
+  })
+
+  it("serves a user's first page of registrations from the cache, with statuses and positions as they move", async () => {
+    const first = await createPublished({ capacity: 1 })
+    const second = await createPublished()
+    const [holder, ahead, waiter] = await Promise.all(["mine-holder", "mine-ahead", "mine-waiter"].map((s) => server.token(s)))
+    const register = async (token: string, id: string) => {
+      const answer = await server.request("POST", `/v1/events/${id}/registrations`, { token, json: {} })
+      expect(answer.status).toBe(201)
+      return answer.body
+    }
+    const held = await register(holder, first)
+    const aheadOf = await register(ahead, first)
+    await register(waiter, first)
+    const mine = async () => {
+      const answer = await server.request("GET", "/v1/me/registrations", { token: waiter })
+      expect(answer.status).toBe(200)
+      return answer.body.items as ReadonlyArray<{ readonly eventId: string; readonly status: string; readonly waitlistPosition: number | null }>
+    }
+    const lists = counters.listByUser
+    expect((await mine()).map((r) => r.waitlistPosition)).toEqual([2])
+    expect((await mine()).map((r) => r.waitlistPosition)).toEqual([2])
+    expect(counters.listByUser - lists).toBe(1)
+    // The one ahead leaves: the waiter moves up without the list being read again.
+    expect((await server.request("POST", `/v1/registrations/${aheadOf.id}/cancel`, { token: ahead })).status).toBe(200)
+    expect((await mine()).map((r) => r.waitlistPosition)).toEqual([1])
+    expect(counters.listByUser - lists).toBe(1)
+    // A new registration of the user is a new member of the list.
+    await register(waiter, second)
+    expect((await mine()).map((r) => [r.eventId, r.status])).toEqual([[first, "waitlisted"], [second, "confirmed"]])
+    expect(counters.listByUser - lists).toBe(2)
+    // The seat holder leaves: the waiter is promoted.
+    expect((await server.request("POST", `/v1/registrations/${held.id}/cancel`, { token: holder })).status).toBe(200)
+    expect((await mine()).map((r) => [r.status, r.waitlistPosition])).toEqual([["confirmed", null], ["confirmed", null]])
+    // Another page size, or a later page, is read from the store.
+    const limited = await server.request("GET", "/v1/me/registrations?limit=1", { token: waiter })
+    expect(limited.body.items).toHaveLength(1)
+    const next = await server.request("GET", `/v1/me/registrations?limit=1&cursor=${encodeURIComponent(limited.body.nextCursor)}`, {
+      token: waiter
+    })
+    expect(next.body.items.map((r: { eventId: string }) => r.eventId)).toEqual([second])
+    expect(counters.listByUser - lists).toBe(4)
   })
 
   it("unpublish hides a cached event from anonymous readers at once (policy runs on the cached entity)", async () => {

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
 import type { User, UserRepository, Users } from "@live-events/domain"
@@ -84,6 +84,65 @@ export const authenticate = (
 
 const refused = (response: HttpServerResponse.HttpServerResponse) => ({ _tag: "Refused" as const, response })
 
+/**
+ * The credential of an `Authorization: Bearer …` field, as HttpApi's bearer security reads it (scheme
+ * case-insensitive, one or more spaces); `undefined` for no field, another scheme or an empty token.
+ *
+ * @since 0.1.0
+ */
+export const bearerCredential = (authorization: string | undefined): string | undefined => {
+  if (authorization === undefined || authorization.length <= 6 || authorization.charCodeAt(6) !== 32) return undefined
+  if (authorization.slice(0, 6).toLowerCase() !== "bearer") return undefined
+  let start = 7
+  while (authorization.charCodeAt(start) === 32) start++
+  return start === authorization.length ? undefined : authorization.slice(start)
+}
+
+/** @since 0.1.0 */
+export type Resolution =
+  | { readonly _tag: "Anonymous" }
+  | { readonly _tag: "Authenticated"; readonly actor: User.Actor }
+  | { readonly _tag: "Refused"; readonly response: HttpServerResponse.HttpServerResponse }
+
+const anonymousResolution: Resolution = { _tag: "Anonymous" }
+
+/**
+ * The one decision of both middlewares, from the request's `Authorization` field: a required token
+ * that is missing is refused; an optional one may be missing, but a credential of another scheme is
+ * not anonymity and is refused too. The lean handlers (`HotPaths`) call it directly.
+ *
+ * @since 0.1.0
+ */
+export const resolve = (
+  verifier: TokenVerifier["Service"],
+  provisioned: ProvisionedUsers["Service"],
+  authorization: string | undefined,
+  required: boolean
+): Effect.Effect<Resolution> => {
+  const token = bearerCredential(authorization)
+  if (token === undefined) {
+    if (required) return Effect.map(unauthenticated("A bearer token is required", false), refused)
+    return authorization === undefined
+      ? Effect.succeed(anonymousResolution)
+      : Effect.map(unauthenticated("Use the Bearer authorization scheme", true), refused)
+  }
+  return Effect.tap(authenticate(verifier, provisioned, token), (result) =>
+    result._tag === "Authenticated" ? HttpTelemetry.reportRoles(result.actor.roles) : Effect.void)
+}
+
+/** The middleware's request: the decoded credential is ignored for `resolve`'s reading of the field. */
+const fromRequest = <E, R>(
+  verifier: TokenVerifier["Service"],
+  provisioned: ProvisionedUsers["Service"],
+  required: boolean,
+  use: (
+    resolution: Exclude<Resolution, { readonly _tag: "Refused" }>
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(Effect.service(HttpServerRequest.HttpServerRequest), (request) =>
+    Effect.flatMap(resolve(verifier, provisioned, request.headers["authorization"], required), (resolution) =>
+      resolution._tag === "Refused" ? Effect.succeed(resolution.response) : use(resolution)))
+
 /** @since 0.1.0 */
 export const layer: Layer.Layer<
   Authentication | OptionalAuthentication | ProvisionedUsers,
@@ -96,17 +155,11 @@ export const layer: Layer.Layer<
       const verifier = yield* TokenVerifier
       const provisioned = yield* ProvisionedUsers
       return Authentication.of({
-        bearer: (httpEffect, { credential }) => {
-          const token = Redacted.value(credential)
-          if (token === "") return unauthenticated("A bearer token is required", false)
-          return Effect.flatMap(authenticate(verifier, provisioned, token), (result) => {
-            if (result._tag === "Refused") return Effect.succeed(result.response)
-            return Effect.andThen(
-              HttpTelemetry.reportRoles(result.actor.roles),
-              Effect.provideService(httpEffect, CurrentActor, result.actor)
-            )
-          })
-        }
+        bearer: (httpEffect) =>
+          fromRequest(verifier, provisioned, true, (resolution) =>
+            resolution._tag === "Authenticated"
+              ? Effect.provideService(httpEffect, CurrentActor, resolution.actor)
+              : Effect.die("a required token resolved to no actor"))
       })
     })
   ),
@@ -117,23 +170,13 @@ export const layer: Layer.Layer<
       const provisioned = yield* ProvisionedUsers
       const anonymous = Option.none<User.Actor>()
       return OptionalAuthentication.of({
-        bearer: (httpEffect, { credential }) => {
-          const token = Redacted.value(credential)
-          if (token === "") {
-            return Effect.flatMap(Effect.service(HttpServerRequest.HttpServerRequest), (request) =>
-              // A credential of another scheme is not anonymity: refuse it rather than ignore it.
-              request.headers["authorization"] !== undefined
-                ? unauthenticated("Use the Bearer authorization scheme", true)
-                : Effect.provideService(httpEffect, MaybeActor, anonymous))
-          }
-          return Effect.flatMap(authenticate(verifier, provisioned, token), (result) => {
-            if (result._tag === "Refused") return Effect.succeed(result.response)
-            return Effect.andThen(
-              HttpTelemetry.reportRoles(result.actor.roles),
-              Effect.provideService(httpEffect, MaybeActor, Option.some(result.actor))
-            )
-          })
-        }
+        bearer: (httpEffect) =>
+          fromRequest(verifier, provisioned, false, (resolution) =>
+            Effect.provideService(
+              httpEffect,
+              MaybeActor,
+              resolution._tag === "Authenticated" ? Option.some(resolution.actor) : anonymous
+            ))
       })
     })
   )

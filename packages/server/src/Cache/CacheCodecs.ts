@@ -56,3 +56,18 @@ export const RegistrationCodec: Schema.Codec<Registration.Registration, any> = S
   cancelledAt: NullableDate
 })
 
+
+/**
+ * Which registrations make up the first page of a user's own list, in order (the registrations
+ * themselves are cached one by one). @since 0.1.0
+ */
+export interface RegistrationIdsPage {
+  readonly ids: ReadonlyArray<Ids.RegistrationId>
+  readonly nextCursor: string | null
+}
+
+/** @since 0.1.0 */
+export const RegistrationIdsPageCodec: Schema.Codec<RegistrationIdsPage, any> = Schema.Struct({
+  ids: Schema.Array(Ids.RegistrationId),
+  nextCursor: Schema.NullOr(Schema.String)
+})

@@ -37,6 +37,22 @@ export const userKey = (id: UserId): string => `user:${id}`
 export const positionKey = (id: RegistrationId): string => `position:${id}`
 
 /**
+ * The first page (of `limit` items) of a user's own registrations, as ids: `registrations-of:{userId}:{limit}`.
+ *
+ * @since 0.1.0
+ */
+export const userRegistrationsKey = (id: UserId, limit: number): string => `registrations-of:${id}:${limit}`
+
+/**
+ * Every cached list of a user's registrations: `user:{id}:registrations`. The list changes only when
+ * the user registers (a new row: re-registering after a cancellation is one too) or is erased; status
+ * and position changes reach it through the registrations themselves, cached one by one.
+ *
+ * @since 0.1.0
+ */
+export const userRegistrationsTag = (id: UserId): string => `user:${id}:registrations`
+
+/**
  * What to drop once a unit of work has committed.
  *
  * @since 0.1.0
@@ -61,7 +77,9 @@ export const isEmpty = (invalidations: Invalidations): boolean =>
  *   → tag `event:{eventId}:waitlist`, which every cached registration of the event carries. Joining the
  *   waitlist does not: a newcomer takes the last position and nobody else's moves, so the positions that
  *   waiters poll stay cached while others join;
- * - an erased user → key `user:{id}`.
+ * - a new registration (confirmed or waitlisted on arrival) → also the user's lists, tag
+ *   `user:{userId}:registrations`;
+ * - an erased user → key `user:{id}` and their lists.
  *
  * @since 0.1.0
  */
@@ -81,6 +99,10 @@ export const collect = (into: Invalidations, event: DomainEvent): void => {
       return
     case "RegistrationConfirmed":
     case "RegistrationWaitlisted":
+      into.tags.add(userRegistrationsTag(event.data.userId))
+      into.tags.add(eventTag(event.data.eventId))
+      into.keys.add(positionKey(event.data.registrationId))
+      return
     case "AttendanceMarked":
       into.tags.add(eventTag(event.data.eventId))
       into.keys.add(positionKey(event.data.registrationId))
@@ -97,6 +119,7 @@ export const collect = (into: Invalidations, event: DomainEvent): void => {
       return
     case "UserErased":
       into.keys.add(userKey(event.data.userId))
+      into.tags.add(userRegistrationsTag(event.data.userId))
       return
   }
 }

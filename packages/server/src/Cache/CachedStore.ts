@@ -181,16 +181,17 @@ export const make = Effect.gen(function*() {
   // A registration's event never changes; its cached reads are tagged with that event, so the first
   // read of a registration (event unknown yet) goes to the store and later ones are cached.
   const eventOfRegistration = new Map<Ids.RegistrationId, Ids.EventId>()
+  const rememberEvent = (id: Ids.RegistrationId, eventId: Ids.EventId) => {
+    if (eventOfRegistration.size >= knownEventCapacity) eventOfRegistration.clear()
+    eventOfRegistration.set(id, eventId)
+  }
   const registrationById = (id: Ids.RegistrationId) =>
     cachedRead(() => registrations.findById(id), () => {
       const eventId = eventOfRegistration.get(id)
       if (eventId === undefined) {
         return Effect.tap(registrations.findById(id), (found) =>
           Effect.sync(() => {
-            if (Option.isSome(found)) {
-              if (eventOfRegistration.size >= knownEventCapacity) eventOfRegistration.clear()
-              eventOfRegistration.set(id, found.value.eventId)
-            }
+            if (Option.isSome(found)) rememberEvent(id, found.value.eventId)
           }))
       }
       return toOption(cache.getOrSet(CacheKeys.positionKey(id), onMiss(() => registrations.findById(id)), {
@@ -200,6 +201,42 @@ export const make = Effect.gen(function*() {
       }))
     })
 
+  /**
+   * The first page of a user's own registrations: which ones (ids, in order) from the cache, under
+   * the user's tag; each one through {@link registrationById}, so statuses and waitlist positions are
+   * as fresh as single reads. Later pages, and any id the cache cannot resolve, go to the store.
+   */
+  const listByUser: RegistrationRepository.RegistrationRepository["Service"]["listByUser"] = (userId, request) => {
+    const direct = () => registrations.listByUser(userId, request)
+    if (request.cursor !== undefined) return direct()
+    return cachedRead(
+      () => Effect.map(direct(), Option.some),
+      () =>
+        Effect.flatMap(
+          toOption(cache.getOrSet(
+            CacheKeys.userRegistrationsKey(userId, request.limit),
+            Effect.map(direct(), (page): CacheCodecs.RegistrationIdsPage => {
+              for (const registration of page.items) rememberEvent(registration.id, registration.eventId)
+              return { ids: page.items.map((registration) => registration.id), nextCursor: page.nextCursor }
+            }),
+            {
+              codec: CacheCodecs.RegistrationIdsPageCodec,
+              category: "default",
+              tags: [CacheKeys.userRegistrationsTag(userId)]
+            }
+          )),
+          (ids) =>
+            Option.isNone(ids) ? Effect.map(direct(), Option.some) : Effect.map(
+              Effect.forEach(ids.value.ids, registrationById),
+              (found) =>
+                found.every(Option.isSome)
+                  ? Option.some({ items: found.map((item) => item.value), nextCursor: ids.value.nextCursor })
+                  : Option.none()
+            )
+        )
+    ).pipe(Effect.flatMap((page) => Option.isSome(page) ? Effect.succeed(page.value) : direct()))
+  }
+
   const invalidateChanges = (
     into: CacheKeys.Invalidations,
     eventId: Ids.EventId,
@@ -208,6 +245,7 @@ export const make = Effect.gen(function*() {
     into.tags.add(CacheKeys.eventTag(eventId))
     for (const change of changes) {
       into.keys.add(CacheKeys.positionKey(change.registration.id))
+      if (change._tag === "Insert") into.tags.add(CacheKeys.userRegistrationsTag(change.registration.userId))
       if (change._tag === "Transition" && change.registration.status === "waitlisted") {
         into.tags.add(CacheKeys.waitlistTag(eventId))
       }
@@ -233,6 +271,7 @@ export const make = Effect.gen(function*() {
     Context.add(RegistrationRepository.RegistrationRepository, {
       ...registrations,
       findById: registrationById,
+      listByUser,
       // The changed ids are known only once the write answered (no domain event names them all).
       eraseNotes: (userId) =>
         Effect.flatMap(Effect.service(CurrentUnitOfWork), (pending) =>

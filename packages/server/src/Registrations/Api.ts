@@ -27,6 +27,12 @@ export const RegistrationJson = Schema.Struct({
 /** @since 0.1.0 */
 export type RegistrationJson = typeof RegistrationJson.Type
 
+/** The wire form of a registration (what HttpApi encodes for a `RegistrationJson` success). @since 0.1.0 */
+export const encode = Schema.encodeSync(Schema.toCodecJson(RegistrationJson))
+
+/** The wire form of a page of registrations. @since 0.1.0 */
+export const encodePage = Schema.encodeSync(Schema.toCodecJson(Pagination.PageJson(RegistrationJson)))
+
 /** @since 0.1.0 */
 export const toJson = (registration: Registration.Registration): RegistrationJson => ({
   id: registration.id,

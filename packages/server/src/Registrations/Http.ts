@@ -14,10 +14,11 @@ import type { IdempotencyKeys as _IdempotencyKeys } from "@live-events/sql"
 import * as Idempotency from "../Idempotency.ts"
 import * as Pagination from "../Pagination.ts"
 import * as Problem from "../Problem.ts"
-import { RegistrationJson, toJson } from "./Api.ts"
+import * as RegistrationsApi from "./Api.ts"
+import { toJson } from "./Api.ts"
 import * as Csv from "./Csv.ts"
 
-const encodeRegistration = Schema.encodeSync(Schema.toCodecJson(RegistrationJson))
+const encodeRegistration = RegistrationsApi.encode
 const encodeRegisterInput = Schema.encodeSync(Schema.toCodecJson(Schema.NullOr(Registration.RegisterInput)))
 
 /** Pages through the whole list for the CSV export; the use-case checks access on every page. */

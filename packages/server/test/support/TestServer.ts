@@ -43,7 +43,7 @@ export const start = async (
   auth: Layer.Layer<TokenVerifier, any, never> = TokenVerifier.layerDevelopment(testKey),
   telemetry?: Layer.Layer<Telemetry.Telemetry, any, never>,
   /** Further `Server.make` options; rate limiting is off unless given here. */
-  extra: Pick<Server.Options<any, any, any, any>, "security" | "rateLimit" | "policies" | "cache"> = {}
+  extra: Pick<Server.Options<any, any, any, any>, "security" | "rateLimit" | "policies" | "cache" | "pipeline"> = {}
 ): Promise<TestServer> => {
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(

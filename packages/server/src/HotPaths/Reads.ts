@@ -1,0 +1,98 @@
+/**
+ * Lean handlers of the reads clients poll most: an event (public, conditional with `If-None-Match`),
+ * one registration, and the caller's own registrations. Each does what the HttpApi handler of the
+ * same endpoint does (`Events/Http.ts`, `Registrations/Http.ts`, `Me/Http.ts`), in straight-line code.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Result } from "effect"
+import { HttpServerResponse } from "effect/http"
+import { Events, type Ids, type Page, Registrations } from "@live-events/domain"
+import { Api } from "../Api.ts"
+import { ProvisionedUsers } from "../Auth/Provisioning.ts"
+import { TokenVerifier } from "../Auth/TokenVerifier.ts"
+import * as ETag from "../Events/ETag.ts"
+import { eventResponse } from "../Events/Http.ts"
+import * as Pagination from "../Pagination.ts"
+import * as Problem from "../Problem.ts"
+import * as RegistrationsApi from "../Registrations/Api.ts"
+import * as Endpoint from "./Endpoint.ts"
+import * as RouteOverrides from "./RouteOverrides.ts"
+
+/**
+ * The routes this module serves (a test checks that the API declares each).
+ *
+ * @since 0.1.0
+ */
+export const routes = {
+  event: RouteOverrides.key("GET", "/v1/events/:id"),
+  registration: RouteOverrides.key("GET", "/v1/registrations/:id"),
+  mine: RouteOverrides.key("GET", "/v1/me/registrations")
+} as const
+
+const endpoints = {
+  event: Api.groups.events.endpoints.get,
+  registration: Api.groups.registrations.endpoints.get,
+  mine: Api.groups.me.endpoints.registrations
+}
+
+const eventParams = Endpoint.paramsDecoder<{ readonly id: Ids.EventId }>(endpoints.event)
+const registrationParams = Endpoint.paramsDecoder<{ readonly id: Ids.RegistrationId }>(endpoints.registration)
+const pageQuery = Endpoint.queryDecoder<{ readonly limit?: number; readonly cursor?: string }>(endpoints.mine)
+const firstPage: Page.PageRequest = Pagination.request({})
+
+/**
+ * The overrides of this module, keyed by route.
+ *
+ * @since 0.1.0
+ */
+export const overrides = Effect.gen(function*() {
+  const events = yield* Events.Events
+  const registrations = yield* Registrations.Registrations
+  const auth: Endpoint.Authenticator = { verifier: yield* TokenVerifier, provisioned: yield* ProvisionedUsers }
+
+  const event: RouteOverrides.Handler = Endpoint.incoming(({ params, request }) =>
+    Endpoint.optionallyAuthenticated(auth, request, (actor) => {
+      const decoded = eventParams(params)
+      if (Result.isFailure(decoded)) return decoded.failure
+      return Problem.catchDomain(Effect.map(events.get(actor, decoded.success.id), (found) => {
+        const ifNoneMatch = request.headers["if-none-match"]
+        return ifNoneMatch !== undefined && ETag.noneMatch(ifNoneMatch, found)
+          ? HttpServerResponse.empty({ status: 304, headers: { etag: ETag.of(found) } })
+          : eventResponse(found)
+      }))
+    })
+  )
+
+  const registration: RouteOverrides.Handler = Endpoint.incoming(({ params, request }) =>
+    Endpoint.authenticated(auth, request, (actor) => {
+      const decoded = registrationParams(params)
+      if (Result.isFailure(decoded)) return decoded.failure
+      return Problem.catchDomain(Effect.map(
+        registrations.get(actor, decoded.success.id),
+        (found) => Endpoint.json(RegistrationsApi.encode(RegistrationsApi.toJson(found)))
+      ))
+    })
+  )
+
+  const mine: RouteOverrides.Handler = Endpoint.incoming(({ query, request }) =>
+    Endpoint.authenticated(auth, request, (actor) => {
+      let page = firstPage
+      if (Object.keys(query).length > 0) {
+        const decoded = pageQuery(query)
+        if (Result.isFailure(decoded)) return decoded.failure
+        page = Pagination.request(decoded.success)
+      }
+      return Problem.catchDomain(Effect.map(
+        registrations.listMine(actor, page),
+        (found) => Endpoint.json(RegistrationsApi.encodePage(Pagination.map(found, RegistrationsApi.toJson)))
+      ))
+    })
+  )
+
+  return new Map<string, RouteOverrides.Handler>([
+    [routes.event, event],
+    [routes.registration, registration],
+    [routes.mine, mine]
+  ])
+})

@@ -1,0 +1,110 @@
+/**
+ * The lean handlers of the hottest endpoints (`HotPaths/`) answer exactly as HttpApi answers the same
+ * endpoints: two servers over ONE store, one with the lean handlers and one without, get the same
+ * requests — successes, conditional reads, refused and malformed tokens, bad ids and queries, other
+ * people's registrations — and must give the same status, body and the headers a client reads.
+ */
+import { Effect, Exit, Layer, Scope } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Api } from "../src/Api.ts"
+import * as HotReads from "../src/HotPaths/Reads.ts"
+import * as Server from "../src/Server.ts"
+import { eventInput, start, type TestServer } from "./support/TestServer.ts"
+
+const comparedHeaders = ["content-type", "etag", "www-authenticate", "location", "cache-control"]
+
+describe("lean handlers", () => {
+  const scope = Effect.runSync(Scope.make())
+  let lean: TestServer
+  let generic: TestServer
+  let ids: { published: string; draft: string; registration: string }
+  let tokens: Record<"organizer" | "owner" | "other", string>
+
+  beforeAll(async () => {
+    // One store under both servers: the same data, whoever answers.
+    const store = await Effect.runPromise(Layer.buildWithScope(Server.storeMemory, scope))
+    const shared = Layer.succeedContext(store)
+    lean = await start(shared)
+    generic = await start(shared, undefined, undefined, { pipeline: { hotPaths: false } })
+    tokens = {
+      organizer: await lean.token("lean-organizer", "organizer"),
+      owner: await lean.token("lean-owner"),
+      other: await lean.token("lean-other")
+    }
+    const published = await lean.request("POST", "/v1/events", { token: tokens.organizer, json: eventInput() })
+    await lean.request("POST", `/v1/events/${published.body.id}/publish`, { token: tokens.organizer })
+    const draft = await lean.request("POST", "/v1/events", { token: tokens.organizer, json: eventInput() })
+    const registration = await lean.request("POST", `/v1/events/${published.body.id}/registrations`, {
+      token: tokens.owner,
+      json: { notes: "aisle seat" }
+    })
+    expect(registration.status).toBe(201)
+    // A second one, so that a page of one has a next cursor.
+    const second = await lean.request("POST", "/v1/events", { token: tokens.organizer, json: eventInput() })
+    await lean.request("POST", `/v1/events/${second.body.id}/publish`, { token: tokens.organizer })
+    await lean.request("POST", `/v1/events/${second.body.id}/registrations`, { token: tokens.owner, json: {} })
+    ids = { published: published.body.id, draft: draft.body.id, registration: registration.body.id }
+  })
+  afterAll(async () => {
+    await Promise.all([lean?.close(), generic?.close()])
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  it("serves only routes the API declares", () => {
+    const declared = new Set(
+      Object.values(Api.groups).flatMap((group) =>
+        Object.values(group.endpoints).map((endpoint) => `${endpoint.method} ${endpoint.path}`)
+      )
+    )
+    for (const route of Object.values(HotReads.routes)) expect(declared).toContain(route)
+  })
+
+  const same = async (
+    method: string,
+    path: string,
+    options: { readonly token?: string; readonly headers?: Record<string, string> } = {}
+  ) => {
+    const [a, b] = await Promise.all([lean.request(method, path, options), generic.request(method, path, options)])
+    const shape = (answer: typeof a) => {
+      const body = answer.body === undefined ? answer.text : { ...answer.body, traceId: typeof answer.body.traceId }
+      return { status: answer.status, body, headers: comparedHeaders.map((name) => answer.headers.get(name)) }
+    }
+    expect(shape(a)).toEqual(shape(b))
+    return a
+  }
+
+  it("GET /v1/events/{id}: public, draft, conditional, malformed ids and credentials", async () => {
+    expect((await same("GET", `/v1/events/${ids.published}`)).status).toBe(200)
+    const etag = (await same("GET", `/v1/events/${ids.published}`, { token: tokens.other })).headers.get("etag")!
+    expect((await same("GET", `/v1/events/${ids.published}`, { headers: { "if-none-match": etag } })).status).toBe(304)
+    expect((await same("GET", `/v1/events/${ids.published}`, { headers: { "if-none-match": `"other"` } })).status).toBe(200)
+    expect((await same("GET", `/v1/events/${ids.draft}`)).status).toBe(404)
+    expect((await same("GET", `/v1/events/${ids.draft}`, { token: tokens.organizer })).status).toBe(200)
+    expect((await same("GET", "/v1/events/not-a-uuid")).status).toBe(400)
+    expect((await same("GET", `/v1/events/${ids.published}`, { headers: { authorization: "Basic dTpw" } })).status).toBe(401)
+    expect((await same("GET", `/v1/events/${ids.published}`, { headers: { authorization: "Bearer nonsense" } })).status).toBe(401)
+    expect((await same("GET", `/v1/events/${ids.published}`, { headers: { authorization: "bearer   " } })).status).toBe(401)
+  })
+
+  it("GET /v1/registrations/{id}: the owner, someone else, nobody, a bad id", async () => {
+    expect((await same("GET", `/v1/registrations/${ids.registration}`, { token: tokens.owner })).body.notes).toBe("aisle seat")
+    expect((await same("GET", `/v1/registrations/${ids.registration}`, { token: tokens.other })).status).toBeGreaterThanOrEqual(400)
+    expect((await same("GET", `/v1/registrations/${ids.registration}`)).status).toBe(401)
+    expect((await same("GET", "/v1/registrations/123", { token: tokens.owner })).status).toBe(400)
+    // Authentication comes before decoding: an anonymous caller learns nothing about the shape.
+    expect((await same("GET", "/v1/registrations/123")).status).toBe(401)
+  })
+
+  it("GET /v1/me/registrations: pages, bad queries, nobody", async () => {
+    expect((await same("GET", "/v1/me/registrations", { token: tokens.owner })).body.items).toHaveLength(2)
+    const first = await same("GET", "/v1/me/registrations?limit=1", { token: tokens.owner })
+    expect(first.body.nextCursor).toEqual(expect.any(String))
+    const cursor = encodeURIComponent(first.body.nextCursor)
+    expect((await same("GET", `/v1/me/registrations?limit=1&cursor=${cursor}`, { token: tokens.owner })).body.items).toHaveLength(1)
+    expect((await same("GET", "/v1/me/registrations", { token: tokens.other })).body.items).toEqual([])
+    for (const query of ["limit=0", "limit=abc", "limit=1&limit=2", "cursor=", "cursor=garbage"]) {
+      expect((await same("GET", `/v1/me/registrations?${query}`, { token: tokens.owner })).status).toBe(400)
+    }
+    expect((await same("GET", "/v1/me/registrations")).status).toBe(401)
+  })
+})
