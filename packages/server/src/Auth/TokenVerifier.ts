@@ -21,6 +21,7 @@ import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose"
 import { createSecretKey } from "node:crypto"
 import * as ServerConfig from "../Config.ts"
 import * as DevKey from "./DevKey.ts"
+import * as Hs256 from "./Hs256.ts"
 
 /** @since 0.1.0 */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
@@ -164,15 +165,17 @@ export class TokenVerifier extends Context.Service<TokenVerifier, {
     Layer.sync(TokenVerifier, () => {
       // A KeyObject made once: handing jose raw bytes would import a new WebCrypto key on every request.
       const secretKey = createSecretKey(key)
-      return {
-        mode: "development" as const,
-        verify: cached(
-          verifyWith((token) =>
-            jwtVerify(token, secretKey, { issuer: DevKey.issuer, audience: DevKey.audience, algorithms: ["HS256"] })
-          ),
-          cache
-        )
-      }
+      const expectations = { issuer: DevKey.issuer, audience: DevKey.audience }
+      // Synchronous HMAC (`Hs256.ts`): jose's WebCrypto path costs a promise and an async digest per token.
+      const verify = (token: string) =>
+        Effect.withFiber<VerifiedToken, InvalidToken>((fiber) => {
+          const nowSeconds = Math.floor(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() / 1000)
+          const verification = Hs256.verify(secretKey, token, expectations, nowSeconds)
+          return verification._tag === "Invalid"
+            ? Effect.fail(new InvalidToken({ reason: verification.reason }))
+            : fromPayload(verification.payload, { nowSeconds })
+        })
+      return { mode: "development" as const, verify: cached(verify, cache) }
     })
 
   /**
