@@ -41,6 +41,7 @@ import * as ServerConfig from "./Config.ts"
 import { EventsLive } from "./Events/Http.ts"
 import { HealthLive } from "./Health/Http.ts"
 import * as HotReads from "./HotPaths/Reads.ts"
+import * as HotRegister from "./HotPaths/Register.ts"
 import * as RouteOverrides from "./HotPaths/RouteOverrides.ts"
 import { LiveLive } from "./Live/Http.ts"
 import type * as LiveFeed from "./Live/LiveFeed.ts"
@@ -196,8 +197,10 @@ export const routesWith = (stages: PipelineStages = allStages) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide(HttpRateLimit.routeMiddleware.layer),
-      // The hottest reads are served by lean handlers (see `HotPaths/RouteOverrides.ts`).
-      stages.hotPaths ? Layer.provide(RouteOverrides.router(HotReads.overrides)) : (layer) => layer
+      // The hottest endpoints are served by lean handlers (see `HotPaths/RouteOverrides.ts`).
+      stages.hotPaths
+        ? Layer.provide(RouteOverrides.router(RouteOverrides.combine(HotReads.overrides, HotRegister.overrides)))
+        : (layer) => layer
     ),
     HttpApiScalar.layer(Api, { path: "/docs" }),
     stages.problems ? Problem.middleware : Layer.empty,

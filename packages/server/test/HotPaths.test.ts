@@ -8,6 +8,7 @@ import { Effect, Exit, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Api } from "../src/Api.ts"
 import * as HotReads from "../src/HotPaths/Reads.ts"
+import * as HotRegister from "../src/HotPaths/Register.ts"
 import * as Server from "../src/Server.ts"
 import { eventInput, start, type TestServer } from "./support/TestServer.ts"
 
@@ -56,7 +57,7 @@ describe("lean handlers", () => {
         Object.values(group.endpoints).map((endpoint) => `${endpoint.method} ${endpoint.path}`)
       )
     )
-    for (const route of Object.values(HotReads.routes)) expect(declared).toContain(route)
+    for (const route of [...Object.values(HotReads.routes), HotRegister.route]) expect(declared).toContain(route)
   })
 
   const same = async (
@@ -106,5 +107,69 @@ describe("lean handlers", () => {
       expect((await same("GET", `/v1/me/registrations?${query}`, { token: tokens.owner })).status).toBe(400)
     }
     expect((await same("GET", "/v1/me/registrations")).status).toBe(401)
+  })
+
+  it("POST /v1/events/{id}/registrations: bodies, media types, idempotency keys, refusals", async () => {
+    const created = await lean.request("POST", "/v1/events", { token: tokens.organizer, json: eventInput({ capacity: 100 }) })
+    await lean.request("POST", `/v1/events/${created.body.id}/publish`, { token: tokens.organizer })
+    const path = `/v1/events/${created.body.id}/registrations`
+    let people = 0
+    // Each server registers its own person (the store is shared); ids and times differ, nothing else.
+    const pair = async () => {
+      people += 1
+      return Promise.all([lean.token(`lean-register-${people}`), lean.token(`generic-register-${people}`)])
+    }
+    const shape = (answer: Awaited<ReturnType<TestServer["request"]>>) => {
+      const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g
+      const body = answer.body === undefined ? answer.text : JSON.parse(JSON.stringify(answer.body).replace(uuid, "{id}"))
+      if (typeof body === "object") {
+        for (const field of ["id", "userId", "createdAt", "updatedAt", "confirmedAt", "traceId"]) {
+          if (field in body) body[field] = typeof body[field]
+        }
+      }
+      const location = answer.headers.get("location")
+      return {
+        status: answer.status,
+        body,
+        contentType: answer.headers.get("content-type"),
+        location: location === null ? null : location.replace(/[0-9a-f-]{36}$/, "{id}")
+      }
+    }
+    const similar = async (
+      options: { readonly body?: string; readonly headers?: Record<string, string>; readonly anonymous?: boolean },
+      target = path
+    ) => {
+      const [mine, theirs] = await pair()
+      const send = (server: TestServer, token: string) =>
+        server.request("POST", target, {
+          ...(options.anonymous ? {} : { token }),
+          ...(options.body !== undefined ? { body: options.body } : {}),
+          headers: { ...options.headers }
+        })
+      const a = await send(lean, mine)
+      const b = await send(generic, theirs)
+      expect(shape(a)).toEqual(shape(b))
+      return { a, again: () => send(lean, mine), againGeneric: () => send(generic, theirs) }
+    }
+    const json = { "content-type": "application/json" }
+    expect((await similar({ body: "{}", headers: json })).a.status).toBe(201)
+    expect((await similar({ body: `{"notes":"front row"}`, headers: json })).a.body.notes).toBe("front row")
+    expect((await similar({ body: `{"notes":"x","extra":1}`, headers: { "content-type": "application/json; charset=utf-8" } })).a.status).toBe(201)
+    expect((await similar({ body: "null", headers: json })).a.status).toBe(201)
+    expect((await similar({ body: "", headers: json })).a.status).toBe(201)
+    expect((await similar({})).a.status).toBe(201)
+    expect((await similar({ body: "{}", headers: { ...json, "idempotency-key": "key-1" } })).a.status).toBe(201)
+    for (const body of ["{", `{"notes":5}`, `{"notes":"${"x".repeat(5000)}"}`, `{"notes":"a\u0000b"}`, "[]", "42"]) {
+      expect((await similar({ body, headers: json })).a.status).toBe(400)
+    }
+    expect((await similar({ body: "notes", headers: { "content-type": "text/plain" } })).a.status).toBeGreaterThanOrEqual(400)
+    expect((await similar({ body: "{}", headers: json, anonymous: true })).a.status).toBe(401)
+    expect((await similar({ body: "{}", headers: { ...json, authorization: "Bearer nonsense" }, anonymous: true })).a.status).toBe(401)
+    expect((await similar({ body: "{}", headers: json }, "/v1/events/not-a-uuid/registrations")).a.status).toBe(400)
+    expect((await similar({ body: "{}", headers: json }, `/v1/events/${ids.draft}/registrations`)).a.status).toBe(404)
+    const twice = await similar({ body: "{}", headers: json })
+    const [again, againGeneric] = [await twice.again(), await twice.againGeneric()]
+    expect(again.status).toBe(409)
+    expect(shape(again)).toEqual(shape(againGeneric))
   })
 })

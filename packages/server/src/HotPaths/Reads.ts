@@ -90,9 +90,9 @@ export const overrides = Effect.gen(function*() {
     })
   )
 
-  return new Map<string, RouteOverrides.Handler>([
-    [routes.event, event],
-    [routes.registration, registration],
-    [routes.mine, mine]
+  return new Map([
+    [routes.event, () => event],
+    [routes.registration, () => registration],
+    [routes.mine, () => mine]
   ])
 })

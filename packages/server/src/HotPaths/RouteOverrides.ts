@@ -28,11 +28,13 @@ import { HttpRouter, type HttpServerResponse } from "effect/http"
 export type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, never, never>
 
 /**
- * Lean handlers by `"<METHOD> <router path>"`, e.g. `"GET /v1/events/:id"`.
+ * Lean handlers by `"<METHOD> <router path>"`, e.g. `"GET /v1/events/:id"`. Each is made from the
+ * route's HttpApi handler, which it may hand a request to that it does not serve itself (an unusual
+ * body, an idempotency key): HttpApi then answers it as it would have anyway.
  *
  * @since 0.1.0
  */
-export type Overrides = ReadonlyMap<string, Handler>
+export type Overrides = ReadonlyMap<string, (generic: Handler) => Handler>
 
 /** @since 0.1.0 */
 export const key = (method: string, path: string): string => `${method} ${path}`
@@ -56,8 +58,21 @@ export const router = <E, R>(
         addAll: (routes) =>
           outer.addAll(routes.map((route) => {
             const found = lean.get(key(route.method, route.path))
-            return found === undefined ? route : HttpRouter.route(route.method, route.path, found, { uninterruptible: route.uninterruptible })
+            return found === undefined ? route : HttpRouter.route(
+              route.method,
+              route.path,
+              found(route.handler as Handler),
+              { uninterruptible: route.uninterruptible }
+            )
           }) as unknown as typeof routes)
       })
     })
   )
+
+/**
+ * The overrides of several modules together.
+ *
+ * @since 0.1.0
+ */
+export const combine = <E, R>(...parts: ReadonlyArray<Effect.Effect<Overrides, E, R>>): Effect.Effect<Overrides, E, R> =>
+  Effect.map(Effect.all(parts), (maps) => new Map(maps.flatMap((map) => [...map])))

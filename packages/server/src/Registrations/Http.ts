@@ -6,7 +6,7 @@
 import { Effect, Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import { type Ids, Page, Registration, Registrations } from "@live-events/domain"
+import { type Ids, Page, Registration, Registrations, type User } from "@live-events/domain"
 import { Api } from "../Api.ts"
 import { CurrentActor } from "../Auth/Middleware.ts"
 // Imported so the emitted declaration of this layer can name the idempotency port it requires.
@@ -29,6 +29,27 @@ const exportAll = (
   status: Registration.RegistrationStatus | undefined
 ) => Page.collectAll((page) => registrations.listForEvent(actor, eventId, { ...page, status }))
 
+/**
+ * The answer to a registration, as stored for idempotent replays: 201 with the registration and its
+ * `Location`, or the problem of a refusal.
+ *
+ * @since 0.1.0
+ */
+export const registered = (
+  registrations: Registrations.Registrations["Service"],
+  actor: User.Actor,
+  eventId: Ids.EventId,
+  input: Registration.RegisterInput
+): Effect.Effect<Idempotency.Stored> =>
+  registrations.register(actor, eventId, input).pipe(
+    Effect.map((registration) =>
+      Idempotency.json(201, encodeRegistration(toJson(registration)), {
+        location: `/v1/registrations/${registration.id}`
+      })
+    ),
+    Effect.catch((error) => Effect.flatMap(Problem.reported(error), Idempotency.problem))
+  )
+
 /** @since 0.1.0 */
 export const RegistrationsLive = HttpApiBuilder.group(Api, "registrations", (handlers) =>
   Effect.gen(function*() {
@@ -38,14 +59,7 @@ export const RegistrationsLive = HttpApiBuilder.group(Api, "registrations", (han
         Effect.gen(function*() {
           const actor = yield* CurrentActor
           const path = `/v1/events/${params.id}/registrations`
-          const produce = registrations.register(actor, params.id, payload ?? {}).pipe(
-            Effect.map((registration) =>
-              Idempotency.json(201, encodeRegistration(toJson(registration)), {
-                location: `/v1/registrations/${registration.id}`
-              })
-            ),
-            Effect.catch((error) => Effect.flatMap(Problem.reported(error), Idempotency.problem))
-          )
+          const produce = registered(registrations, actor, params.id, payload ?? {})
           return yield* Idempotency.run({
             key: headers["idempotency-key"],
             scope: `${actor.userId} ${request.method} /v1/events/{id}/registrations`,
