@@ -25,7 +25,7 @@ import { writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { createScratchDatabase, serverVersion } from "./lib/db.ts"
-import { boolEnv, intEnv, sleep, strEnv } from "./lib/env.ts"
+import { boolEnv, intEnv, loopback, sleep, strEnv } from "./lib/env.ts"
 import { requestJson } from "./lib/http.ts"
 import { type LoadResult, runLoad } from "./lib/load.ts"
 import { cpuMillis, freePort, nodeBinary, type ServerKind, type ServerProcess, startServer, stopServer, waitReady } from "./lib/process.ts"
@@ -77,6 +77,41 @@ const withPgbench = args.includes("--pgbench") || (selectedNames.length === 0 &&
 
 const secret = `bench-secret-${process.pid}-${Date.now()}`
 const logDir = join(tmpdir(), `live-events-bench-${process.pid}`)
+
+/**
+ * Our server's SQL statements so far, by operation (`db_client_operation_duration_seconds_count` of
+ * its `/metrics`); undefined for the other servers or when `/metrics` does not answer.
+ */
+const sqlStatements = async (target: Target): Promise<Map<string, number> | undefined> => {
+  if (target.kind !== "ours" && target.kind !== "embedded") return undefined
+  try {
+    const response = await fetch(`http://${loopback}:${target.port}/metrics`)
+    const counts = new Map<string, number>()
+    for (const line of (await response.text()).split("\n")) {
+      const match = /^db_client_operation_duration_seconds_count\{([^}]*)\}\s+(\S+)/.exec(line)
+      if (match === null) continue
+      const operation = /operation="([^"]*)"/.exec(match[1]!)?.[1] ?? "?"
+      counts.set(operation, (counts.get(operation) ?? 0) + Number(match[2]))
+    }
+    return counts
+  } catch {
+    return undefined
+  }
+}
+
+/** "3.2 (apply 0.5, lock 0.5, …)": statements per answered request, the busiest operations first. */
+const statementsPerOk = (
+  before: Map<string, number> | undefined,
+  after: Map<string, number> | undefined,
+  ok: number
+): string | undefined => {
+  if (before === undefined || after === undefined || ok === 0) return undefined
+  const deltas = [...after].map(([operation, count]) => [operation, (count - (before.get(operation) ?? 0)) / ok] as const)
+    .filter(([, perOk]) => perOk > 0.005)
+    .sort((a, b) => b[1] - a[1])
+  const total = deltas.reduce((sum, [, perOk]) => sum + perOk, 0)
+  return `${fmt(total, 2)} (${deltas.slice(0, 8).map(([operation, perOk]) => `${operation} ${fmt(perOk, 2)}`).join(", ")})`
+}
 
 /** One measured phase. */
 interface Measurement {
@@ -154,6 +189,7 @@ const runScenario = async (
         await runLoad({ port: target.port, connections: scenario.connections, durationSeconds: warmupSeconds, next: prepared.next })
       }
       const cpuBefore = cpuMillis(target.pid)
+      const statementsBefore = await sqlStatements(target)
       const result = await runLoad({
         port: target.port,
         connections: scenario.connections,
@@ -164,6 +200,8 @@ const runScenario = async (
       const cpuPerOk = (cpuMillis(target.pid) - cpuBefore) / Math.max(1, result.ok)
       measurements.push({ scenario: scenario.name, server: target.kind, round, result, cpuPerOk })
       console.log(`  round ${round} ${target.kind.padEnd(8)} ${describe(result)}  server CPU ${fmt(cpuPerOk, 2)} ms/ok`)
+      const statements = statementsPerOk(statementsBefore, await sqlStatements(target), result.ok)
+      if (statements !== undefined) console.log(`    SQL statements per ok: ${statements}`)
       if (prepared.report !== undefined) console.log(`    ${await prepared.report()}`)
       await drain(target)
     }
