@@ -9,7 +9,7 @@ import * as DevKey from "../../src/Auth/DevKey.ts"
 import { TokenVerifier } from "../../src/Auth/TokenVerifier.ts"
 import * as HttpRateLimit from "../../src/RateLimit/HttpRateLimit.ts"
 import * as Server from "../../src/Server.ts"
-import type * as Telemetry from "../../src/Telemetry/Telemetry.ts"
+import * as Telemetry from "../../src/Telemetry/Telemetry.ts"
 
 export const testKey = new TextEncoder().encode("test-secret-for-the-server-tests-only")
 
@@ -53,7 +53,8 @@ export const start = async (
       port: 0,
       host: "127.0.0.1",
       logRequests: false,
-      telemetry,
+      // Quiet unless a test reads the logs (it then passes its own telemetry with a sink).
+      telemetry: telemetry ?? Telemetry.layer({ logRequests: false, logLevel: "warn" }),
       rateLimit: HttpRateLimit.layerDisabled,
       ...extra
     }), scope)
