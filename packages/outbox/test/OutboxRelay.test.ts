@@ -254,3 +254,51 @@ it.live("debounced wake-ups: any number of signals during a cycle cost one follo
     yield* Effect.sleep(300)
     expect(claims).toBe(4)
   }))
+
+it.live("a woken relay waits its wake delay, so commits right behind the first are claimed with it", () =>
+  Effect.gen(function*() {
+    const memory = yield* OutboxStore.makeMemory
+    const claimed: Array<number> = []
+    const store = OutboxStore.OutboxStore.of({
+      ...memory,
+      claimBatch: (options) =>
+        Effect.tap(memory.claimBatch(options), (batch) => Effect.sync(() => void claimed.push(batch.messages.length)))
+    })
+    const signal = yield* OutboxSignal.make
+    const recorder = makeRecorder()
+    const run = (wakeDelay: Duration.Input, owner: string) =>
+      Layer.build(
+        OutboxRelay.layer({ pollInterval: Duration.seconds(30), wakeDelay, owner }).pipe(
+          Layer.provide(Layer.mergeAll(
+            Layer.succeed(OutboxStore.OutboxStore, store),
+            recordingLayer(recorder, owner),
+            Layer.succeed(OutboxSignal.OutboxSignal, signal)
+          ))
+        )
+      )
+    // Five commits 5 ms apart, each with its signal.
+    const burst = Effect.forEach(Array.from({ length: 5 }), () =>
+      Effect.andThen(
+        Effect.andThen(store.enqueue([message(uuid())]), signal.nudge),
+        Effect.sleep(Duration.millis(5))
+      ), { discard: true })
+
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* run(Duration.millis(200), "relay-wake-delay")
+      yield* eventually(() => claimed.length === 1, 5_000, "the start-up claim")
+      yield* burst
+      yield* eventually(() => recorder.published.length === 5, 5_000, "published")
+      // All five in the claim the first signal woke.
+      expect(claimed.slice(1).filter((size) => size > 0)).toEqual([5])
+    }))
+
+    claimed.length = 0
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* run(Duration.zero, "relay-no-wake-delay")
+      yield* eventually(() => claimed.length === 1, 5_000, "the start-up claim")
+      yield* burst
+      yield* eventually(() => recorder.published.length === 10, 5_000, "published")
+      // Without the delay the burst takes several claims.
+      expect(claimed.slice(1).filter((size) => size > 0).length).toBeGreaterThan(1)
+    }))
+  }))
