@@ -9,7 +9,7 @@
  *   npm run bench:cancel            # BENCH_PG_URL overrides postgres://postgres@127.0.0.1:5432/postgres
  */
 import { Events, Ids, Registrations, Users } from "@live-events/domain"
-import { SqlStore } from "@live-events/sql"
+import { PersonalDataKeys, SqlStore } from "@live-events/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
@@ -98,7 +98,7 @@ const program = Effect.gen(function*() {
   url.pathname = `/${name}`
   const layer = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer).pipe(
     Layer.provideMerge(Layer.mergeAll(
-      SqlStore.layerPostgres({ url: Redacted.make(url.toString()), maxConnections: 2 }),
+      SqlStore.layerPostgres({ url: Redacted.make(url.toString()), maxConnections: 2, keyring: PersonalDataKeys.generate() }),
       Ids.Ids.layer
     ))
   )

@@ -22,7 +22,7 @@ import { type CursorPart, decodeCursor, encodeCursor, type Page, type PageReques
 import { isActive, type Registration, type RegistrationChange, type RegistrationStatus } from "./Registration.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
-import type { User } from "./User.ts"
+import { normaliseEmail, type User } from "./User.ts"
 import { UserRepository } from "./UserRepository.ts"
 
 /** A stored registration: the entity without its derived position, plus its join order. */
@@ -371,6 +371,14 @@ export const make = Effect.gen(function*() {
       Effect.sync(() => Option.flatMap(Option.fromNullishOr(state.usersBySubject.get(subject)), (id) =>
         Option.fromNullishOr(state.users.get(id))
       )),
+    findByEmail: (email) =>
+      Effect.sync(() => {
+        const wanted = normaliseEmail(email)
+        return [...state.users.values()]
+          .filter((user) => user.email !== null && normaliseEmail(user.email) === wanted)
+          .sort((a, b) => (a.id < b.id ? -1 : 1))
+          .slice(0, 100)
+      }),
     list: (request) =>
       Effect.suspend(() => {
         const rows = [...state.users.values()].sort((a, b) => (a.id < b.id ? -1 : 1))

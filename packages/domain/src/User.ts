@@ -58,6 +58,14 @@ export const Phone = Schema.Trim.check(
   Schema.isPattern(/^\+?[0-9 ()-]{3,32}$/, { expected: "a phone number" })
 )
 
+/**
+ * How emails compare (lookups, the blind index of stores that seal them): trimmed, Unicode-normalised
+ * (NFKC), lower case.
+ *
+ * @since 0.1.0
+ */
+export const normaliseEmail = (email: string): string => email.trim().normalize("NFKC").toLowerCase()
+
 /** The claims a token carries, used to provision a user on first sight. @since 0.1.0 */
 export interface Claims {
   readonly subject: string

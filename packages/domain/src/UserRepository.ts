@@ -25,5 +25,10 @@ export class UserRepository extends Context.Service<UserRepository, {
   readonly update: (user: User) => Effect.Effect<User, RepositoryError>
   readonly findById: (id: UserId) => Effect.Effect<Option.Option<User>, RepositoryError>
   readonly findBySubject: (subject: string) => Effect.Effect<Option.Option<User>, RepositoryError>
+  /**
+   * People whose email equals `email` once both are normalised (trimmed, NFKC, lower case); at most
+   * 100. Stores that seal emails answer through a blind index.
+   */
+  readonly findByEmail: (email: string) => Effect.Effect<ReadonlyArray<User>, RepositoryError>
   readonly list: (request: PageRequest) => Effect.Effect<Page<User>, RepositoryError | InvalidCursor>
 }>()("@live-events/domain/UserRepository") {}

@@ -50,6 +50,19 @@ export const authMode = Config.Literals(["development", "production"], "AUTH_MOD
 /** @since 0.1.0 */
 export const devSecret = Config.option(Config.Redacted("AUTH_DEV_SECRET"))
 
+/**
+ * The keyrings personal data is sealed with (see `Privacy/Keyring.ts`): `<id>=<base64 of 32 bytes>`
+ * entries, comma-separated, and the id of the active one (default: the first).
+ *
+ * @since 0.1.0
+ */
+export const personalDataKeys = Config.all({
+  dataKeys: Config.option(Config.Redacted("PERSONAL_DATA_KEYS")),
+  activeDataKey: Config.option(Config.String("PERSONAL_DATA_ACTIVE_KEY")),
+  indexKeys: Config.option(Config.Redacted("EMAIL_INDEX_KEYS")),
+  activeIndexKey: Config.option(Config.String("EMAIL_INDEX_ACTIVE_KEY"))
+})
+
 /** @since 0.1.0 */
 export const jwks = Config.all({
   url: Config.URL("AUTH_JWKS_URL"),

@@ -30,7 +30,7 @@ import {
 import type { Policy } from "@live-events/resilience"
 import type { TwoLevelCache } from "@live-events/cache"
 import type { OutboxStore } from "@live-events/outbox"
-import { IdempotencyKeys, SqlStore } from "@live-events/sql"
+import { IdempotencyKeys, PersonalDataKeys, SqlStore } from "@live-events/sql"
 import { createServer } from "node:http"
 import { Api } from "./Api.ts"
 import { AuditLive } from "./Audit/Http.ts"
@@ -50,6 +50,7 @@ import { MeLive } from "./Me/Http.ts"
 import * as OutboxDelivery from "./Outbox/Delivery.ts"
 import { OutboxAdminLive } from "./Outbox/Http.ts"
 import { PrivacyLive } from "./Privacy/Http.ts"
+import * as Keyring from "./Privacy/Keyring.ts"
 import * as Problem from "./Problem.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
@@ -128,26 +129,38 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
   })))
 }
 
-/** Embedded PGlite in `dataDir` (`undefined`: in memory, thrown away at exit). @since 0.1.0 */
-export const storeEmbedded = (options: SqlStore.EmbeddedOptions) =>
-  Layer.merge(Readiness.layerSql, OutboxDelivery.layerEmbedded).pipe(Layer.provideMerge(SqlStore.layerEmbedded(options)))
+/**
+ * Embedded PGlite in `dataDir` (`undefined`: in memory, thrown away at exit). Without a keyring, a
+ * random one: only a database thrown away with the process may do without one.
+ *
+ * @since 0.1.0
+ */
+export const storeEmbedded = (
+  options: { readonly dataDir: undefined; readonly keyring?: PersonalDataKeys.Keyring } | SqlStore.EmbeddedOptions
+) =>
+  Layer.merge(Readiness.layerSql, OutboxDelivery.layerEmbedded).pipe(Layer.provideMerge(SqlStore.layerEmbedded({
+    dataDir: options.dataDir,
+    keyring: options.keyring ?? PersonalDataKeys.generate()
+  })))
 
 /** `DATABASE_URL` → PostgreSQL; otherwise PGlite under `<DATA_DIR>/pglite`. @since 0.1.0 */
 export const storeConfig = Layer.unwrap(Effect.gen(function*() {
   const config = yield* ServerConfig.database
+  const keyring = yield* Keyring.fromConfig
   if (Option.isSome(config.url)) {
     const { dbPoolSampleSeconds } = yield* ServerConfig.telemetry
     return storePostgres({
       url: config.url.value,
       maxConnections: config.poolSize,
-      poolSampleInterval: Duration.seconds(dbPoolSampleSeconds)
+      poolSampleInterval: Duration.seconds(dbPoolSampleSeconds),
+      keyring
     })
   }
   const path = yield* Path.Path
   const fs = yield* FileSystem.FileSystem
   // PGlite creates only the last directory level itself.
   yield* fs.makeDirectory(config.dataDir, { recursive: true })
-  return storeEmbedded({ dataDir: path.join(config.dataDir, "pglite") })
+  return storeEmbedded({ dataDir: path.join(config.dataDir, "pglite"), keyring })
 }))
 
 /** The use-cases over the store's ports. @since 0.1.0 */

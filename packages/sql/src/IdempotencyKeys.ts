@@ -5,11 +5,16 @@
  * A key is claimed (`begin`) before the request runs, so two concurrent retries never both execute it:
  * the second sees `InProgress`.
  *
+ * A stored body may repeat what a person sent (their notes, their profile): it is sealed under a key
+ * derived from the active keyring key (`PersonalDataKeys.responseKey`), bound to its scope and key,
+ * with that key's id in `body_key_id`.
+ *
  * @since 0.1.0
  */
 import { DomainError } from "@live-events/domain"
 import { Clock, Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
+import * as Keys from "./PersonalDataKeys.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
 /** How long a stored response is replayed. @since 0.1.0 */
@@ -56,19 +61,51 @@ interface KeyRow {
   readonly status: number | null
   readonly headers: Record<string, string> | string | null
   readonly body: string | null
+  readonly body_key_id: string | null
   readonly created_at: Date
 }
 
-const fromRow = (row: KeyRow, requestHash: string): BeginResult => {
-  if (row.request_hash !== requestHash) return { _tag: "Mismatch" }
-  if (row.status === null) return { _tag: "InProgress" }
-  const headers = typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers ?? {}
-  return { _tag: "Replay", status: row.status, headers, body: row.body ?? "" }
+/** Sealing and opening stored bodies (keys derived once per keyring key). */
+const responseSealing = (keyring: Keys.Keyring) => {
+  const derived = new Map<string, Uint8Array>()
+  const keyOf = (keyId: string) => {
+    const known = derived.get(keyId)
+    if (known !== undefined) return known
+    const key = Keys.responseKey(keyring, keyId)
+    derived.set(keyId, key)
+    return key
+  }
+  const aad = (scope: string, key: string) => Keys.context("response", `${scope} ${key}`, "body")
+  return {
+    keyring,
+    seal: (scope: string, key: string, body: string, keyId = keyring.data.active) => ({
+      body: Keys.seal(keyOf(keyId), aad(scope, key), body),
+      keyId
+    }),
+    open: (scope: string, key: string, body: string, keyId: string | null) =>
+      keyId === null ? body : Keys.open(keyOf(keyId), aad(scope, key), body)
+  }
 }
 
 /** @since 0.1.0 */
-export const makeSql: Effect.Effect<IdempotencyKeys["Service"], never, SqlClient.SqlClient> = Effect.gen(function*() {
+export type ResponseSealing = ReturnType<typeof responseSealing>
+
+/** @since 0.1.0 */
+export const responseSealingFromContext = Effect.gen(function*() {
+  return responseSealing(yield* Keys.PersonalDataKeys)
+})
+
+const fromRow = (row: KeyRow, requestHash: string, opened: (row: KeyRow) => string): BeginResult => {
+  if (row.request_hash !== requestHash) return { _tag: "Mismatch" }
+  if (row.status === null) return { _tag: "InProgress" }
+  const headers = typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers ?? {}
+  return { _tag: "Replay", status: row.status, headers, body: opened(row) }
+}
+
+/** @since 0.1.0 */
+export const makeSql: Effect.Effect<IdempotencyKeys["Service"], never, SqlClient.SqlClient | Keys.PersonalDataKeys> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  const sealing = yield* responseSealingFromContext
   const begin = Effect.fnUntraced(function*(scope: string, key: string, requestHash: string) {
     const now = new Date(yield* Clock.currentTimeMillis)
     const expiredBefore = new Date(now.getTime() - RETENTION_MILLIS)
@@ -77,21 +114,27 @@ export const makeSql: Effect.Effect<IdempotencyKeys["Service"], never, SqlClient
       INSERT INTO idempotency_keys (scope, key, request_hash, created_at)
       VALUES (${scope}, ${key}, ${requestHash}, ${now})
       ON CONFLICT (scope, key) DO UPDATE
-        SET request_hash = EXCLUDED.request_hash, status = NULL, headers = NULL, body = NULL,
+        SET request_hash = EXCLUDED.request_hash, status = NULL, headers = NULL, body = NULL, body_key_id = NULL,
           created_at = EXCLUDED.created_at
         WHERE idempotency_keys.created_at < ${expiredBefore}
       RETURNING true AS claimed`
     if (claimed.length > 0) return { _tag: "Started" } as const
-    const rows = yield* sql<KeyRow>`SELECT request_hash, status, headers, body, created_at
+    const rows = yield* sql<KeyRow>`SELECT request_hash, status, headers, body, body_key_id, created_at
       FROM idempotency_keys WHERE scope = ${scope} AND key = ${key}`
     // Deleted between the two statements (abandoned): treat as in progress; the client retries.
-    return rows[0] === undefined ? { _tag: "InProgress" } as const : fromRow(rows[0], requestHash)
+    return rows[0] === undefined ? { _tag: "InProgress" } as const : fromRow(
+      rows[0],
+      requestHash,
+      (row) => row.body === null ? "" : sealing.open(scope, key, row.body, row.body_key_id)
+    )
   }, mapSqlError("IdempotencyKeys.begin"))
 
-  const complete = (scope: string, key: string, response: StoredResponse) =>
-    sql`UPDATE idempotency_keys SET status = ${response.status}, headers = ${JSON.stringify(response.headers)}::jsonb,
-        body = ${response.body}
+  const complete = (scope: string, key: string, response: StoredResponse) => {
+    const sealed = sealing.seal(scope, key, response.body)
+    return sql`UPDATE idempotency_keys SET status = ${response.status}, headers = ${JSON.stringify(response.headers)}::jsonb,
+        body = ${sealed.body}, body_key_id = ${sealed.keyId}
       WHERE scope = ${scope} AND key = ${key}`.pipe(Effect.asVoid, mapSqlError("IdempotencyKeys.complete"))
+  }
 
   const abandon = (scope: string, key: string) =>
     sql`DELETE FROM idempotency_keys WHERE scope = ${scope} AND key = ${key} AND status IS NULL`.pipe(

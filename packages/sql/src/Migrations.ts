@@ -9,12 +9,17 @@ import { Effect } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
 import initial from "./migrations/0001_initial.ts"
 import auditLog from "./migrations/0002_audit_log.ts"
+import personalDataSealed from "./migrations/0003_personal_data_sealed.ts"
 
 /** Arbitrary constant identifying "live-events migrations" among advisory locks. */
 const MIGRATION_LOCK = 7_246_001
 
 /** @since 0.1.0 */
-export const migrations = { "0001_initial": initial, "0002_audit_log": auditLog }
+export const migrations = {
+  "0001_initial": initial,
+  "0002_audit_log": auditLog,
+  "0003_personal_data_sealed": personalDataSealed
+}
 
 /** @since 0.1.0 */
 export const run = Effect.gen(function*() {

@@ -53,6 +53,16 @@ export const toEvent = (row: EventRow): Event.Event => ({
   updatedAt: row.updated_at
 })
 
+/**
+ * Whether the notes are sealed, and the owner's wrapped data key when they are (`<key id>:<wrapped>`,
+ * `NULL` once the owner is erased): read in the same statement, so opening them costs no round trip.
+ *
+ * @since 0.1.0
+ */
+export const registrationKeyColumns = `r.notes_sealed,
+  CASE WHEN r.notes_sealed THEN (SELECT pk.key_id || ':' || pk.wrapped FROM person_keys pk WHERE pk.user_id = r.user_id) END
+    AS owner_key`
+
 /** Join-order numbers per waitlist bucket (see the migration). @since 0.1.0 */
 export const BUCKET_BITS = 8
 
@@ -63,7 +73,7 @@ export const BUCKET_BITS = 8
  * @since 0.1.0
  */
 export const registrationColumns = `r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at,
-  r.updated_at, r.confirmed_at, r.cancelled_at,
+  r.updated_at, r.confirmed_at, r.cancelled_at, ${registrationKeyColumns},
   CASE WHEN r.status = 'waitlisted' THEN (
     (SELECT coalesce(sum(b.waiting), 0) FROM waitlist_buckets b
       WHERE b.event_id = r.event_id AND b.bucket < (r.waitlist_seq >> ${BUCKET_BITS}))
@@ -80,14 +90,17 @@ export interface RegistrationRow {
   readonly status: Registration.RegistrationStatus
   readonly waitlist_seq: bigint | string | null
   readonly waitlist_position: number | null
+  /** Sealed when `notes_sealed` (see `FieldSealing.ts`). */
   readonly notes: string
+  readonly notes_sealed: boolean
+  readonly owner_key: string | null
   readonly created_at: Date
   readonly updated_at: Date
   readonly confirmed_at: Date | null
   readonly cancelled_at: Date | null
 }
 
-/** @since 0.1.0 */
+/** The row as stored, notes unopened (see `FieldSealing.openRegistration`). @since 0.1.0 */
 export const toRegistration = (row: RegistrationRow): Registration.Registration => ({
   id: row.id as Ids.RegistrationId,
   eventId: row.event_id as Ids.EventId,
@@ -102,7 +115,8 @@ export const toRegistration = (row: RegistrationRow): Registration.Registration 
 })
 
 /** @since 0.1.0 */
-export const userColumns = `u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at`
+export const userColumns = `u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at, u.sealed,
+  (SELECT pk.key_id || ':' || pk.wrapped FROM person_keys pk WHERE pk.user_id = u.id) AS person_key`
 
 /** @since 0.1.0 */
 export interface UserRow {
@@ -114,9 +128,13 @@ export interface UserRow {
   readonly created_at: Date
   readonly updated_at: Date
   readonly erased_at: Date | null
+  /** `email`, `name` and `phone` are sealed under the person's data key (see `FieldSealing.ts`). */
+  readonly sealed: boolean
+  /** `<key id>:<wrapped data key>`; `NULL` for a row written before sealing, or erased. */
+  readonly person_key: string | null
 }
 
-/** @since 0.1.0 */
+/** The row as stored, personal fields unopened (see `FieldSealing.openUser`). @since 0.1.0 */
 export const toUser = (row: UserRow): User.User => ({
   id: row.id as Ids.UserId,
   subject: row.subject,

@@ -12,10 +12,15 @@ import { DomainEvent, PersonalDataCopies } from "@live-events/domain"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import * as IdempotencyKeys from "./IdempotencyKeys.ts"
+import type * as Keys from "./PersonalDataKeys.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
 /** @since 0.1.0 */
-export const make: Effect.Effect<PersonalDataCopies.PersonalDataCopies["Service"], never, SqlClient.SqlClient> = Effect
+export const make: Effect.Effect<
+  PersonalDataCopies.PersonalDataCopies["Service"],
+  never,
+  SqlClient.SqlClient | Keys.PersonalDataKeys
+> = Effect
   .gen(function*() {
     const sql = yield* SqlClient.SqlClient
 

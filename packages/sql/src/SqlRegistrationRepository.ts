@@ -6,21 +6,33 @@
  * transitions *and* the events' counters in one statement (data-modifying CTEs over a JSON batch),
  * which keeps the hot path at one round trip per batch of writes.
  *
+ * Notes are sealed under their owner's data key (`FieldSealing.ts`). The lock statements that precede
+ * every write already read the users' rows: they read the wrapped data keys with them, so sealing the
+ * notes of a batch costs no round trip either.
+ *
  * @since 0.1.0
  */
 import { type Event, type Ids, Page, type Registration, RegistrationRepository } from "@live-events/domain"
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
+import * as FieldSealing from "./FieldSealing.ts"
+import type * as Keys from "./PersonalDataKeys.ts"
 import {
   BUCKET_BITS,
   eventColumns,
   type EventRow,
   registrationColumns,
+  registrationKeyColumns,
   type RegistrationRow,
-  toEvent,
-  toRegistration
+  toEvent
 } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
+
+/** A user's wrapped data key, as the lock statements select it. */
+const userKeyColumn = `(SELECT pk.key_id || ':' || pk.wrapped FROM person_keys pk WHERE pk.user_id = u.id)`
+
+/** Unwrapped data keys kept between a batch's lock and its write (bounded: cleared whole when full). */
+const PENDING_KEYS_CAPACITY = 10_000
 
 const holdsSeat = (status: Registration.RegistrationStatus) =>
   status === "confirmed" || status === "attended" || status === "no_show"
@@ -39,10 +51,40 @@ const counterDeltas = (changes: ReadonlyArray<Registration.RegistrationChange>) 
 }
 
 /** @since 0.1.0 */
-export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["Service"], never, SqlClient.SqlClient> =
+export const make: Effect.Effect<
+  RegistrationRepository.RegistrationRepository["Service"],
+  never,
+  SqlClient.SqlClient | Keys.PersonalDataKeys
+> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const sealing = yield* FieldSealing.fromContext
+    const toRegistration = sealing.openRegistration
     const columns = sql.literal(registrationColumns)
+    const keyColumns = sql.literal(registrationKeyColumns)
+
+    /**
+     * Data keys of the users a lock statement just read, for the write that follows it. A user without
+     * one wrote before sealing existed: their notes are kept as they are until rotation seals them.
+     */
+    const dataKeys = new Map<string, Uint8Array>()
+    const remember = (userId: string, storedKey: string | null) => {
+      if (storedKey === null) return
+      if (dataKeys.size >= PENDING_KEYS_CAPACITY) dataKeys.clear()
+      dataKeys.set(userId, sealing.dataKeyOf(storedKey)!)
+    }
+    /** The keys of users not remembered (an `apply` without a lock before it): one statement. */
+    const dataKeysOf = (userIds: ReadonlyArray<string>) => {
+      const missing = [...new Set(userIds)].filter((id) => !dataKeys.has(id))
+      return missing.length === 0 ? Effect.void : Effect.map(
+        sql<{ readonly user_id: string; readonly person_key: string }>`
+          SELECT pk.user_id, pk.key_id || ':' || pk.wrapped AS person_key FROM person_keys pk
+          WHERE pk.user_id = ANY(string_to_array(${missing.join(",")}, ',')::uuid[])`,
+        (rows) => {
+          for (const row of rows) remember(row.user_id, row.person_key)
+        }
+      )
+    }
 
     /**
      * Lock and read in one round trip. After waiting for the lock, PostgreSQL hands back the newest event
@@ -59,11 +101,12 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
           readonly active_id: string | null
           readonly seen_version: number | null
           readonly user_erased: boolean | null
+          readonly user_key: string | null
         }
       >`
         SELECT ${sql.literal(eventColumns)}, r.id AS active_id,
           (SELECT s.version FROM events s WHERE s.id = ${eventId}) AS seen_version,
-          u.erased_at IS NOT NULL AS user_erased
+          u.erased_at IS NOT NULL AS user_erased, ${sql.literal(userKeyColumn)} AS user_key
         FROM events e
         CROSS JOIN users u
         LEFT JOIN registrations r
@@ -73,6 +116,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
         Effect.flatMap((rows) => {
           const row = rows[0]
           if (row === undefined) return Effect.succeed(Option.none())
+          remember(userId, row.user_key)
           const event: Event.Event = toEvent(row)
           const userErased = row.user_erased === true
           const stale = row.seen_version !== row.version
@@ -96,7 +140,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
     const waitlistHead = (eventId: string, count: number) =>
       count <= 0 ? Effect.succeed([]) : sql<RegistrationRow>`
         SELECT r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at, r.updated_at,
-          r.confirmed_at, r.cancelled_at, (row_number() OVER (ORDER BY r.waitlist_seq))::int AS waitlist_position
+          r.confirmed_at, r.cancelled_at, ${keyColumns}, (row_number() OVER (ORDER BY r.waitlist_seq))::int AS waitlist_position
         FROM registrations r
         WHERE r.event_id = ${eventId} AND r.status = 'waitlisted'
         ORDER BY r.waitlist_seq
@@ -127,20 +171,28 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
     const lockForRegistrations = (pairs: ReadonlyArray<{ readonly eventId: string; readonly userId: string }>) =>
       Effect.gen(function*() {
         const eventRows = yield* lockEvents(pairs.map((pair) => pair.eventId))
-        const rows = yield* sql<RegistrationRow & { readonly known_user: string | null; readonly erased: boolean | null }>`
+        const rows = yield* sql<
+          RegistrationRow & {
+            readonly known_user: string | null
+            readonly erased: boolean | null
+            readonly user_key: string | null
+          }
+        >`
           WITH pairs AS (
             SELECT p.event_id, p.user_id FROM jsonb_to_recordset(${JSON.stringify(pairs.map((pair) => ({ event_id: pair.eventId, user_id: pair.userId })))}::jsonb)
               AS p(event_id uuid, user_id uuid)
           ), locked_users AS (
-            SELECT u.id, u.erased_at IS NOT NULL AS erased FROM users u
+            SELECT u.id, u.erased_at IS NOT NULL AS erased, ${sql.literal(userKeyColumn)} AS user_key FROM users u
             WHERE u.id IN (SELECT user_id FROM pairs) ORDER BY u.id FOR SHARE
           )
-          SELECT ${columns}, NULL::uuid AS known_user, NULL::boolean AS erased
+          SELECT ${columns}, NULL::uuid AS known_user, NULL::boolean AS erased, NULL::text AS user_key
           FROM registrations r JOIN (SELECT DISTINCT event_id, user_id FROM pairs) p
             ON r.event_id = p.event_id AND r.user_id = p.user_id
           WHERE r.status IN ('confirmed', 'waitlisted')
           UNION ALL
-          SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased FROM locked_users`
+          SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased, user_key
+          FROM locked_users`
+        for (const row of rows) if (row.known_user !== null) remember(row.known_user, row.user_key)
         return {
           events: eventRows.map(toEvent),
           active: rows.filter((row) => row.known_user === null).map(toRegistration),
@@ -170,7 +222,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
           SELECT h.*, true FROM (SELECT event_id, count(*) AS named FROM named GROUP BY event_id) q,
             LATERAL (
               SELECT r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at, r.updated_at,
-                r.confirmed_at, r.cancelled_at, (row_number() OVER (ORDER BY r.waitlist_seq))::int AS waitlist_position
+                r.confirmed_at, r.cancelled_at, ${keyColumns}, (row_number() OVER (ORDER BY r.waitlist_seq))::int AS waitlist_position
               FROM registrations r
               WHERE r.event_id = q.event_id AND r.status = 'waitlisted'
               ORDER BY r.waitlist_seq LIMIT 2 * q.named
@@ -189,7 +241,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
      * (join order) follows it.
      */
     const applyMany = (batch: ReadonlyArray<{ readonly eventId: string; readonly changes: ReadonlyArray<Registration.RegistrationChange> }>) => {
-      const inserts: Array<unknown> = []
+      const inserts: Array<{ n: number; id: string; event_id: string; user_id: string; status: string; notes: string; notes_sealed: boolean; at: string }> = []
       const transitions = new Map<string, {
         readonly id: string
         readonly event_id: string
@@ -213,6 +265,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
               user_id: registration.userId,
               status: registration.status,
               notes: registration.notes,
+              notes_sealed: false,
               at: registration.createdAt.toISOString()
             })
             if (registration.createdAt > at) at = registration.createdAt
@@ -236,15 +289,26 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
         deltas.push({ event_id: eventId, ...counterDeltas(changes), at: at.toISOString() })
       }
       if (deltas.length === 0) return Effect.void
-      return sql`
+      // Empty notes say nothing about anyone and stay empty; the others are sealed under the owner's key.
+      const withNotes = inserts.filter((insert) => insert.notes !== "")
+      const sealed = Effect.map(dataKeysOf(withNotes.map((insert) => insert.user_id)), () => {
+        for (const insert of withNotes) {
+          const key = dataKeys.get(insert.user_id)
+          if (key === undefined) continue
+          insert.notes = sealing.sealNotes(insert.id, key, insert.notes)
+          insert.notes_sealed = true
+        }
+      })
+      return Effect.andThen(withNotes.length === 0 ? Effect.void : sealed, () => sql`
         WITH inserted AS (
-          INSERT INTO registrations (id, event_id, user_id, status, waitlist_seq, notes, created_at, updated_at,
-            confirmed_at)
+          INSERT INTO registrations (id, event_id, user_id, status, waitlist_seq, notes, notes_sealed, created_at,
+            updated_at, confirmed_at)
           SELECT c.id, c.event_id, c.user_id, c.status,
             CASE WHEN c.status = 'waitlisted' THEN nextval('registration_join_seq') END,
-            c.notes, c.at, c.at, CASE WHEN c.status = 'confirmed' THEN c.at END
+            c.notes, c.notes_sealed, c.at, c.at, CASE WHEN c.status = 'confirmed' THEN c.at END
           FROM jsonb_to_recordset(${JSON.stringify(inserts)}::jsonb)
-            AS c(id uuid, event_id uuid, user_id uuid, status text, notes text, at timestamptz, n int)
+            AS c(id uuid, event_id uuid, user_id uuid, status text, notes text, notes_sealed boolean, at timestamptz,
+              n int)
           ORDER BY c.n
           RETURNING event_id, waitlist_seq
         ), joined AS (
@@ -274,7 +338,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
         UPDATE events e SET confirmed_count = e.confirmed_count + d.seats, waitlist_count = e.waitlist_count + d.waiting,
           version = e.version + 1, updated_at = GREATEST(e.updated_at, d.at)
         FROM jsonb_to_recordset(${JSON.stringify(deltas)}::jsonb) AS d(event_id uuid, seats int, waiting int, at timestamptz)
-        WHERE e.id = d.event_id`.pipe(Effect.asVoid, mapSqlError("RegistrationRepository.apply"))
+        WHERE e.id = d.event_id`).pipe(Effect.asVoid, mapSqlError("RegistrationRepository.apply"))
     }
 
     const apply = (eventId: string, changes: ReadonlyArray<Registration.RegistrationChange>) =>
@@ -308,7 +372,7 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
       const afterSeq = after ? Number(after[0]) : 0
       const rows = yield* sql<RegistrationRow>`
         SELECT r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at, r.updated_at,
-          r.confirmed_at, r.cancelled_at,
+          r.confirmed_at, r.cancelled_at, ${keyColumns},
           (${afterSeq === 0 ? sql`0` : sql`(
             (SELECT coalesce(sum(b.waiting), 0) FROM waitlist_buckets b
               WHERE b.event_id = ${eventId} AND b.bucket < (${afterSeq}::bigint >> ${sql.literal(String(BUCKET_BITS))}))
@@ -332,9 +396,11 @@ export const make: Effect.Effect<RegistrationRepository.RegistrationRepository["
     })
 
     // `updated_at` is left alone: it belongs to the status history the export reports.
+    // The person's data key leaves this process's memory too (the store deletes it in the same unit of work).
     const eraseNotes = (userId: string) =>
-      sql<{ readonly id: string }>`UPDATE registrations SET notes = ''
+      sql<{ readonly id: string }>`UPDATE registrations SET notes = '', notes_sealed = false
         WHERE user_id = ${userId} AND notes <> '' RETURNING id`.pipe(
+        Effect.tap(() => Effect.sync(() => dataKeys.delete(userId))),
         Effect.map((rows) => rows.map((row) => row.id as Ids.RegistrationId)),
         mapSqlError("RegistrationRepository.eraseNotes")
       )

@@ -25,6 +25,7 @@ import * as SqlRegistrationRepository from "./SqlRegistrationRepository.ts"
 import * as SqlUnitOfWork from "./SqlUnitOfWork.ts"
 import * as SqlUserRepository from "./SqlUserRepository.ts"
 import * as IdempotencyKeys from "./IdempotencyKeys.ts"
+import * as Keys from "./PersonalDataKeys.ts"
 
 /** Every port the domain needs. @since 0.1.0 */
 export type Ports =
@@ -38,11 +39,12 @@ export type Ports =
   | PersonalDataCopies.PersonalDataCopies
 
 /**
- * The ports over an existing `SqlClient` (bring your own pool). Does not migrate.
+ * The ports over an existing `SqlClient` (bring your own pool) and the keyring personal data is sealed
+ * with (`PersonalDataKeys`). Does not migrate.
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Ports, never, SqlClient.SqlClient> = Layer.mergeAll(
+export const layer: Layer.Layer<Ports, never, SqlClient.SqlClient | Keys.PersonalDataKeys> = Layer.mergeAll(
   SqlEventRepository.layer,
   SqlRegistrationRepository.layer,
   SqlUserRepository.layer,
@@ -58,7 +60,9 @@ export const layer: Layer.Layer<Ports, never, SqlClient.SqlClient> = Layer.merge
  *
  * @since 0.1.0
  */
-export const layerNotifying = (outboxNotifyChannel: string): Layer.Layer<Ports, never, SqlClient.SqlClient> =>
+export const layerNotifying = (
+  outboxNotifyChannel: string
+): Layer.Layer<Ports, never, SqlClient.SqlClient | Keys.PersonalDataKeys> =>
   Layer.mergeAll(
     SqlEventRepository.layer,
     SqlRegistrationRepository.layer,
@@ -82,6 +86,8 @@ export const ping: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> =
 /** @since 0.1.0 */
 export interface PostgresOptions {
   readonly url: Redacted.Redacted<string>
+  /** The keys personal data is sealed with (see `PersonalDataKeys`). */
+  readonly keyring: Keys.Keyring
   /** Small pools beat large ones on this workload (measured: a pool of 5–10 beat 20–32, most clearly on a hot event); default 8. */
   readonly maxConnections?: number | undefined
   /**
@@ -101,6 +107,7 @@ export const layerPostgres = (
 ): Layer.Layer<Ports | SqlClient.SqlClient | PgClient.PgClient, SqlError.SqlError | Migrator.MigrationError> => {
   const channel = options.outboxNotifyChannel === undefined ? "outbox" : options.outboxNotifyChannel
   return Layer.mergeAll(channel === null ? layer : layerNotifying(channel), layerMigrations).pipe(
+    Layer.provide(Layer.succeed(Keys.PersonalDataKeys, options.keyring)),
     Layer.provideMerge(PgClient.layer({ url: options.url, maxConnections: options.maxConnections ?? 8 }))
   )
 }
@@ -109,6 +116,8 @@ export const layerPostgres = (
 export interface EmbeddedOptions {
   /** Where PGlite keeps its files; `undefined` for a throw-away in-memory database. */
   readonly dataDir: string | undefined
+  /** The keys personal data is sealed with (see `PersonalDataKeys`). */
+  readonly keyring: Keys.Keyring
 }
 
 /**
@@ -137,6 +146,7 @@ export const layerEmbedded = (
     )
     const [host, port] = server.getServerConn().split(":")
     return Layer.mergeAll(layer, layerMigrations).pipe(
+      Layer.provide(Layer.succeed(Keys.PersonalDataKeys, options.keyring)),
       Layer.provideMerge(PgClient.layer({
         host: host ?? "127.0.0.1",
         port: Number(port),

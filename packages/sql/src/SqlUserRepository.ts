@@ -3,43 +3,35 @@
  * of the same person racing on two processes end with one user; `insertAllIfAbsent` provisions many
  * people in one statement (the use-case batches concurrent first requests).
  *
+ * Personal fields are sealed under each person's data key (`FieldSealing.ts`): a new person's key is
+ * created and stored by the statement that inserts them, so sealing adds no round trip to provisioning.
+ * Erasing (an update with `erasedAt`) deletes the data key in the statement that anonymises the row.
+ *
  * @since 0.1.0
  */
-import { Page, type User, UserRepository } from "@live-events/domain"
+import { Page, User, UserRepository } from "@live-events/domain"
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
-import { toUser, userColumns, type UserRow } from "./Rows.ts"
+import * as FieldSealing from "./FieldSealing.ts"
+import * as Keys from "./PersonalDataKeys.ts"
+import { userColumns, type UserRow } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
 /** @since 0.1.0 */
-export const make: Effect.Effect<UserRepository.UserRepository["Service"], never, SqlClient.SqlClient> = Effect.gen(
+export const make: Effect.Effect<
+  UserRepository.UserRepository["Service"],
+  never,
+  SqlClient.SqlClient | Keys.PersonalDataKeys
+> = Effect.gen(
   function*() {
     const sql = yield* SqlClient.SqlClient
+    const sealing = yield* FieldSealing.fromContext
+    const toUser = (row: UserRow) => sealing.openUser(row)
     const columns = sql.literal(userColumns)
     const one = (rows: ReadonlyArray<UserRow>) => Option.map(Option.fromNullishOr(rows[0]), toUser)
 
     const insertIfAbsent = (user: User.User) =>
-      sql<UserRow>`
-        WITH inserted AS (
-          INSERT INTO users (id, subject, email, name, phone, created_at, updated_at)
-          VALUES (${user.id}, ${user.subject}, ${user.email}, ${user.name}, ${user.phone}, ${user.createdAt},
-            ${user.updatedAt})
-          ON CONFLICT (subject) DO NOTHING
-          RETURNING *
-        )
-        SELECT ${columns} FROM inserted u
-        UNION ALL
-        SELECT ${columns} FROM users u WHERE u.subject = ${user.subject} AND NOT EXISTS (SELECT 1 FROM inserted)`.pipe(
-        // A concurrent first request committed the same subject after this statement's snapshot was
-        // taken: the insert did nothing and the select could not see it. A new statement can.
-        Effect.flatMap((rows) =>
-          rows[0] !== undefined
-            ? Effect.succeed(toUser(rows[0]))
-            : Effect.map(sql<UserRow>`SELECT ${columns} FROM users u WHERE u.subject = ${user.subject}`, (again) =>
-              toUser(again[0]!))
-        ),
-        mapSqlError("UserRepository.insertIfAbsent")
-      )
+      Effect.map(insertMany([user]), (stored) => stored.get(user.subject)!)
 
     /**
      * Many first requests at once (a registration rush of new people) provision in one statement: the
@@ -48,23 +40,35 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
     const insertMany = (candidates: ReadonlyArray<User.User>) => {
       const bySubject = new Map<string, User.User>()
       for (const user of candidates) if (!bySubject.has(user.subject)) bySubject.set(user.subject, user)
-      const rows = [...bySubject.values()].map((user) => ({
-        id: user.id,
-        subject: user.subject,
-        email: user.email,
-        name: user.name,
-        phone: user.phone,
-        at: user.createdAt.toISOString()
-      }))
+      // The new people's data keys: the statement's own snapshot cannot read back the keys it inserts.
+      const fresh = new Map<string, Uint8Array>()
+      const rows = [...bySubject.values()].map((user) => {
+        const key = sealing.newPersonKey()
+        fresh.set(user.id, key.dataKey)
+        return {
+          id: user.id,
+          subject: user.subject,
+          ...sealing.sealUser(user, key.dataKey),
+          key_id: key.stored.keyId,
+          wrapped: key.stored.wrapped,
+          at: user.createdAt.toISOString()
+        }
+      })
+      const toUser = (row: UserRow) => sealing.openUser(row, fresh)
       return sql<UserRow>`
         WITH input AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-            AS i(id uuid, subject text, email text, name text, phone text, at timestamptz)
+            AS i(id uuid, subject text, email text, name text, phone text, email_index text, key_id text,
+              wrapped text, at timestamptz)
         ), inserted AS (
-          INSERT INTO users (id, subject, email, name, phone, created_at, updated_at)
-          SELECT id, subject, email, name, phone, at, at FROM input ORDER BY subject
+          INSERT INTO users (id, subject, email, name, phone, email_index, sealed, created_at, updated_at)
+          SELECT id, subject, email, name, phone, email_index, true, at, at FROM input ORDER BY subject
           ON CONFLICT (subject) DO NOTHING
           RETURNING *
+        ), keyed AS (
+          INSERT INTO person_keys (user_id, key_id, wrapped)
+          SELECT i.id, i.key_id, i.wrapped FROM input i WHERE i.id IN (SELECT id FROM inserted)
+          RETURNING 1
         )
         SELECT ${columns} FROM inserted u
         UNION ALL
@@ -89,20 +93,65 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
     const insertAllIfAbsent = (users: ReadonlyArray<User.User>) =>
       Effect.map(insertMany(users), (stored) => users.map((user) => stored.get(user.subject)!))
 
+    /**
+     * The person's data key, created for a row written before sealing existed (racing writers agree on
+     * whichever key was stored first).
+     */
+    const dataKeyFor = (userId: string) =>
+      Effect.gen(function*() {
+        const found = yield* sql<{ readonly person_key: string }>`
+          SELECT pk.key_id || ':' || pk.wrapped AS person_key FROM person_keys pk WHERE pk.user_id = ${userId}`
+        if (found[0] !== undefined) return sealing.dataKeyOf(found[0].person_key)!
+        const key = sealing.newPersonKey()
+        // Never for an erased row (its update does nothing; the key would outlive the erase).
+        yield* sql`INSERT INTO person_keys (user_id, key_id, wrapped)
+          SELECT ${userId}, ${key.stored.keyId}, ${key.stored.wrapped}
+          WHERE EXISTS (SELECT 1 FROM users WHERE id = ${userId} AND erased_at IS NULL)
+          ON CONFLICT (user_id) DO NOTHING`
+        const stored = yield* sql<{ readonly person_key: string }>`
+          SELECT pk.key_id || ':' || pk.wrapped AS person_key FROM person_keys pk WHERE pk.user_id = ${userId}`
+        return stored[0] === undefined ? key.dataKey : sealing.dataKeyOf(stored[0].person_key)!
+      })
+
     // An erased row is final: the update skips it and the row is returned as stored (one statement).
-    const update = (user: User.User) =>
+    const write = (user: User.User, fields: FieldSealing.SealedUserFields, shred: boolean) =>
       sql<UserRow>`
-        WITH updated AS (
-          UPDATE users u SET email = ${user.email}, name = ${user.name}, phone = ${user.phone},
-            updated_at = ${user.updatedAt}, erased_at = ${user.erasedAt}
+        WITH shredded AS (
+          DELETE FROM person_keys WHERE ${shred ? sql`user_id = ${user.id}` : sql`false`}
+          RETURNING 1
+        ), updated AS (
+          UPDATE users u SET email = ${fields.email}, name = ${fields.name}, phone = ${fields.phone},
+            email_index = ${fields.email_index}, sealed = ${!shred}, updated_at = ${user.updatedAt},
+            erased_at = ${user.erasedAt}
           WHERE u.id = ${user.id} AND u.erased_at IS NULL
           RETURNING *
         )
         SELECT ${columns} FROM updated u
         UNION ALL
-        SELECT ${columns} FROM users u WHERE u.id = ${user.id} AND NOT EXISTS (SELECT 1 FROM updated)`.pipe(
-        Effect.map((rows) => toUser(rows[0]!)),
-        mapSqlError("UserRepository.update")
+        SELECT ${columns} FROM users u WHERE u.id = ${user.id} AND NOT EXISTS (SELECT 1 FROM updated)`
+
+    /**
+     * An erase (`erasedAt` set, fields cleared) deletes the person's data key in the statement that
+     * anonymises the row: every copy of their sealed fields, wherever it went, stops opening.
+     */
+    const update = (user: User.User) =>
+      Effect.gen(function*() {
+        const erasing = user.erasedAt !== null && user.email === null && user.name === null && user.phone === null
+        const fields = erasing
+          ? { email: null, name: null, phone: null, email_index: null }
+          : sealing.sealUser(user, yield* dataKeyFor(user.id))
+        const rows = yield* write(user, fields, erasing)
+        return toUser(rows[0]!)
+      }).pipe(mapSqlError("UserRepository.update"))
+
+    /** People by email, through the blind index (every index key, so a lookup works during a rotation). */
+    const findByEmail = (email: string) =>
+      sql<UserRow>`SELECT ${columns} FROM users u
+        WHERE u.email_index = ANY(string_to_array(${Keys.emailIndexes(sealing.keyring, email).join(",")}, ','))
+          OR (NOT u.sealed AND lower(u.email) = ${User.normaliseEmail(email)})
+        ORDER BY u.id LIMIT 100`.pipe(
+        Effect.map((rows) => rows.map(toUser)),
+        mapSqlError("UserRepository.findByEmail")
       )
 
     const findById = (id: string) =>
@@ -127,7 +176,15 @@ export const make: Effect.Effect<UserRepository.UserRepository["Service"], never
       return { items, nextCursor: rows.length > request.limit && last ? Page.encodeCursor([last.id]) : null }
     })
 
-    return UserRepository.UserRepository.of({ insertIfAbsent, insertAllIfAbsent, update, findById, findBySubject, list })
+    return UserRepository.UserRepository.of({
+      insertIfAbsent,
+      insertAllIfAbsent,
+      update,
+      findById,
+      findBySubject,
+      findByEmail,
+      list
+    })
   }
 )
 

@@ -6,7 +6,11 @@
 /** @since 0.1.0 */
 export * as IdempotencyKeys from "./IdempotencyKeys.ts"
 /** @since 0.1.0 */
+export * as KeyRotation from "./KeyRotation.ts"
+/** @since 0.1.0 */
 export * as Migrations from "./Migrations.ts"
+/** @since 0.1.0 */
+export * as PersonalDataKeys from "./PersonalDataKeys.ts"
 /** @since 0.1.0 */
 export * as SqlAuditLog from "./SqlAuditLog.ts"
 /** @since 0.1.0 */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Events, Ids, Privacy, Registrations, Users } from "@live-events/domain"
-import { SqlStore } from "@live-events/sql"
+import { PersonalDataKeys, SqlStore } from "@live-events/sql"
 import { Effect, Layer, Random } from "effect"
 import { SqlClient } from "effect/sql"
 import { checkInvariants } from "./Invariants.ts"
@@ -19,7 +19,7 @@ const UseCases = Layer.mergeAll(
 )
 
 const PostgresLayer = Layer.unwrap(Effect.map(testDatabase("le_conc"), ({ url }) =>
-  UseCases.pipe(Layer.provideMerge(Layer.mergeAll(SqlStore.layerPostgres({ url, maxConnections: 8 }), Ids.Ids.layer)))
+  UseCases.pipe(Layer.provideMerge(Layer.mergeAll(SqlStore.layerPostgres({ url, maxConnections: 8, keyring: PersonalDataKeys.generate() }), Ids.Ids.layer)))
 ))
 
 describe("concurrency on PostgreSQL", () => {

@@ -5,14 +5,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import { Events, Ids, Users } from "@live-events/domain"
-import { SqlStore } from "@live-events/sql"
+import { PersonalDataKeys, SqlStore } from "@live-events/sql"
 import { Duration, Effect, Layer, Option, Queue } from "effect"
 import { SqlClient } from "effect/sql"
 import { testDatabase } from "./TestDatabase.ts"
 
 const Store = Layer.unwrap(Effect.map(testDatabase("le_notify"), ({ url }) =>
   Layer.mergeAll(Events.Events.layer, Users.Users.layer).pipe(
-    Layer.provideMerge(Layer.mergeAll(SqlStore.layerPostgres({ url, maxConnections: 4 }), Ids.Ids.layer))
+    Layer.provideMerge(Layer.mergeAll(SqlStore.layerPostgres({ url, maxConnections: 4, keyring: PersonalDataKeys.generate() }), Ids.Ids.layer))
   )
 ))
 

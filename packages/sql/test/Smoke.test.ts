@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Events, Ids, Registrations, Users } from "@live-events/domain"
-import { SqlStore } from "@live-events/sql"
+import { PersonalDataKeys, SqlStore } from "@live-events/sql"
 
 const TestLayer = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer).pipe(
-  Layer.provideMerge(Layer.mergeAll(SqlStore.layerEmbedded({ dataDir: undefined }), Ids.Ids.layer))
+  Layer.provideMerge(Layer.mergeAll(SqlStore.layerEmbedded({ dataDir: undefined, keyring: PersonalDataKeys.generate() }), Ids.Ids.layer))
 )
 
 describe("walk on PGlite", () => {

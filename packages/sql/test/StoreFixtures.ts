@@ -4,7 +4,7 @@
  * start-up each time. The scope closes (database dropped) after the file.
  */
 import { Ids } from "@live-events/domain"
-import { SqlStore } from "@live-events/sql"
+import { PersonalDataKeys, SqlStore } from "@live-events/sql"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll } from "vitest"
@@ -30,7 +30,7 @@ const build = async (store: Layer.Layer<SqlStore.Ports | SqlClient.SqlClient, un
   return Layer.succeedContext(context)
 }
 
-export const pgliteStore = () => build(SqlStore.layerEmbedded({ dataDir: undefined }))
+export const pgliteStore = () => build(SqlStore.layerEmbedded({ dataDir: undefined, keyring: PersonalDataKeys.generate() }))
 
 export const postgresStore = () =>
-  build(Layer.unwrap(Effect.map(testDatabase("le_contract"), ({ url }) => SqlStore.layerPostgres({ url, maxConnections: 8 }))))
+  build(Layer.unwrap(Effect.map(testDatabase("le_contract"), ({ url }) => SqlStore.layerPostgres({ url, maxConnections: 8, keyring: PersonalDataKeys.generate() }))))

@@ -1,0 +1,81 @@
+/**
+ * Personal fields between rows and entities: sealed on the way in, opened on the way out, under each
+ * person's data key (see `PersonalDataKeys.ts`). Rows written before sealing existed (`sealed` /
+ * `notes_sealed` false) are read as stored.
+ *
+ * @since 0.1.0
+ */
+import type { Ids, Registration, User } from "@live-events/domain"
+import { Effect } from "effect"
+import * as Keys from "./PersonalDataKeys.ts"
+import { toRegistration, toUser, type RegistrationRow, type UserRow } from "./Rows.ts"
+
+/** A new person's data key, plain and as stored. @since 0.1.0 */
+export interface PersonKey {
+  readonly dataKey: Uint8Array
+  readonly stored: Keys.WrappedKey
+}
+
+/** The sealed columns of a user. @since 0.1.0 */
+export interface SealedUserFields {
+  readonly email: string | null
+  readonly name: string | null
+  readonly phone: string | null
+  readonly email_index: string | null
+}
+
+/** @since 0.1.0 */
+export const make = (keyring: Keys.Keyring) => {
+  const unwrap = Keys.unwrapCache(keyring)
+  const dataKeyOf = (stored: string | null): Uint8Array | undefined =>
+    stored === null ? undefined : unwrap(Keys.parseStoredKey(stored))
+  const required = (key: Uint8Array | undefined, what: string) => {
+    if (key === undefined) throw new Keys.SealedValueUnreadable({ message: `${what} is sealed but its data key is gone` })
+    return key
+  }
+
+  const newPersonKey = (): PersonKey => {
+    const dataKey = Keys.newDataKey()
+    return { dataKey, stored: Keys.wrap(keyring, dataKey) }
+  }
+
+  const sealUser = (user: Pick<User.User, "id" | "email" | "name" | "phone">, dataKey: Uint8Array): SealedUserFields => ({
+    email: Keys.sealNullable(dataKey, Keys.context("user", user.id, "email"), user.email),
+    name: Keys.sealNullable(dataKey, Keys.context("user", user.id, "name"), user.name),
+    phone: Keys.sealNullable(dataKey, Keys.context("user", user.id, "phone"), user.phone),
+    email_index: user.email === null ? null : Keys.emailIndex(keyring, user.email)
+  })
+
+  /** `fresh`: data keys of users inserted by the same statement (its snapshot cannot see their keys). */
+  const openUser = (row: UserRow, fresh?: ReadonlyMap<string, Uint8Array>): User.User => {
+    const user = toUser(row)
+    if (!row.sealed || (row.email === null && row.name === null && row.phone === null)) return user
+    const key = required(fresh?.get(row.id) ?? dataKeyOf(row.person_key), "a user")
+    return {
+      ...user,
+      email: Keys.openNullable(key, Keys.context("user", row.id, "email"), row.email),
+      name: Keys.openNullable(key, Keys.context("user", row.id, "name"), row.name),
+      phone: Keys.openNullable(key, Keys.context("user", row.id, "phone"), row.phone)
+    }
+  }
+
+  const sealNotes = (registrationId: Ids.RegistrationId | string, dataKey: Uint8Array, notes: string) =>
+    Keys.seal(dataKey, Keys.context("registration", registrationId, "notes"), notes)
+
+  const openRegistration = (row: RegistrationRow): Registration.Registration => {
+    const registration = toRegistration(row)
+    if (!row.notes_sealed) return registration
+    const key = required(dataKeyOf(row.owner_key), "a registration's notes")
+    return { ...registration, notes: Keys.open(key, Keys.context("registration", row.id, "notes"), row.notes) }
+  }
+
+  return { keyring, dataKeyOf, newPersonKey, sealUser, openUser, sealNotes, openRegistration } as const
+}
+
+/** @since 0.1.0 */
+export type FieldSealing = ReturnType<typeof make>
+
+/** The field sealing of the store's keyring. @since 0.1.0 */
+export const fromContext = Effect.gen(function*() {
+  return make(yield* Keys.PersonalDataKeys)
+})
