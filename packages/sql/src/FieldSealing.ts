@@ -39,7 +39,7 @@ export const make = (keyring: Keys.Keyring) => {
     return { dataKey, stored: Keys.wrap(keyring, dataKey) }
   }
 
-  const sealUser = (user: Pick<User.User, "id" | "email" | "name" | "phone">, dataKey: Uint8Array): SealedUserFields => ({
+  const sealUser = (user: { readonly id: string } & Pick<User.User, "email" | "name" | "phone">, dataKey: Uint8Array): SealedUserFields => ({
     email: Keys.sealNullable(dataKey, Keys.context("user", user.id, "email"), user.email),
     name: Keys.sealNullable(dataKey, Keys.context("user", user.id, "name"), user.name),
     phone: Keys.sealNullable(dataKey, Keys.context("user", user.id, "phone"), user.phone),
