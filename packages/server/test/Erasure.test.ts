@@ -3,7 +3,8 @@
  * notes holding a phone number, their profile and registration are read through the cache (Redis
  * behind it), then they erase themselves: afterwards no row of any table of the database (each row
  * cast to text) and no value in Redis under the server's prefix holds their email, name, phone or
- * notes. The export before the erase lists the outbox messages that name them.
+ * notes, and their data key is gone. (Before it, the tables hold them sealed only: see
+ * `PersonalDataAtRest.test.ts`.) The export before the erase lists the outbox messages that name them.
  */
 import { TwoLevelCache } from "@live-events/cache"
 import { Context, Effect } from "effect"
@@ -95,17 +96,20 @@ describe("erase reaches every copy", () => {
     expect((await server.request("GET", "/v1/me", { token })).body.email).toBe(person.email)
     expect((await server.request("GET", `/v1/registrations/${registration.body.id}`, { token })).body.notes).toBe(person.notes)
 
-    // Before: the data is there (so the search below can find it), and the export lists the messages.
-    expect(await rowsHolding(needles)).not.toEqual([])
+    // Before: sealed at rest, under a data key of the person; the export lists the messages.
+    expect(await rowsHolding(needles)).toEqual([])
     const exported = await server.request("GET", "/v1/me/export", { token })
     expect(exported.status).toBe(200)
     const userId = exported.body.user.id as string
+    const dataKeys = () => Effect.runPromise(sql<{ user_id: string }>`SELECT user_id FROM person_keys WHERE user_id = ${userId}`)
+    expect(await dataKeys()).toHaveLength(1)
     expect(exported.body.messages.map((m: { type: string }) => m.type)).toContain("RegistrationConfirmed")
     expect(exported.body.messages.every((m: { data: { userId: string } }) => m.data.userId === userId)).toBe(true)
 
     expect((await server.request("DELETE", "/v1/me", { token })).status).toBe(204)
 
     expect(await rowsHolding(needles)).toEqual([])
+    expect(await dataKeys()).toEqual([])
     const inRedis = await redisValuesHolding(needles)
     expect(inRedis.count).toBeGreaterThan(0)
     expect(inRedis.found).toEqual([])
