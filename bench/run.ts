@@ -7,6 +7,8 @@
  *   node bench/run.ts                       every scenario, then pgbench
  *   node bench/run.ts register-low read     only those scenarios (no pgbench unless --pgbench)
  *   node bench/run.ts register-low --embedded   also ours on embedded PGlite (no DATABASE_URL)
+ *   node bench/run.ts register-low --unsealed   also ours with PERSONAL_DATA_SEALING=off (plain-text
+ *                                               personal data, benchmarks only): the price of sealing
  *
  * Environment (defaults in brackets): BENCH_DURATION [10] s per measurement, BENCH_WARMUP [2] s,
  * BENCH_ROUNDS [1] (each round runs every server once; the order alternates per round),
@@ -35,7 +37,7 @@ import { type Scenario, scenarios, type Target } from "./scenarios.ts"
 const durationSeconds = intEnv("BENCH_DURATION", 10)
 const warmupSeconds = intEnv("BENCH_WARMUP", 2)
 const rounds = Math.max(1, intEnv("BENCH_ROUNDS", 1))
-const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours" | "embedded">
+const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours" | "embedded" | "unsealed">
 const oursEnv = Object.fromEntries(
   strEnv("BENCH_OURS_ENV", "").split(/\s+/).filter((pair) => pair.includes("=")).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
 )
@@ -67,6 +69,7 @@ const config = {
 const args = process.argv.slice(2)
 // `--embedded`: also ours on embedded PGlite, for the scenarios that have a goal for it.
 if (args.includes("--embedded") && !servers.includes("embedded")) servers.push("embedded")
+if (args.includes("--unsealed") && !servers.includes("unsealed")) servers.push("unsealed")
 const all = scenarios(config)
 const selectedNames = args.filter((arg) => !arg.startsWith("--"))
 for (const name of selectedNames) {
@@ -172,7 +175,8 @@ const runScenario = async (
   const measurements: Array<Measurement> = []
   const runnable = targets.filter((t) =>
     (t.kind !== "raw" || scenario.alsoRaw === true) && (t.kind !== "baseline" || scenario.withoutBaseline !== true) &&
-      (t.kind !== "embedded" || scenario.embeddedGoal !== undefined)
+      (t.kind !== "embedded" || scenario.embeddedGoal !== undefined) &&
+      (t.kind !== "unsealed" || (scenario.goals ?? []).some((goal) => goal.against === "unsealed"))
   )
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? runnable : [...runnable].reverse()
@@ -248,7 +252,7 @@ const markdownTable = (measurements: ReadonlyArray<Measurement>, scenarioList: R
   for (const scenario of scenarioList) {
     const rows = measurements.filter((m) => m.scenario === scenario.name)
     const base = median(rows.filter((m) => m.server === "baseline").map((m) => m.result.throughput))
-    for (const kind of ["baseline", "ours", "embedded", "raw"] as const) {
+    for (const kind of ["baseline", "ours", "unsealed", "embedded", "raw"] as const) {
       const own = rows.filter((m) => m.server === kind)
       if (own.length === 0) continue
       const throughput = median(own.map((m) => m.result.throughput))
@@ -280,10 +284,12 @@ const main = async () => {
     if (selected.some((s) => s.alsoRaw === true)) kinds.push("raw")
     for (const kind of kinds) {
       const port = await freePort()
-      const server = startServer({ kind, port, databaseUrl: database.url, secret, logDir, ...(kind === "ours" || kind === "embedded" ? { env: { ...oursDefaults, ...oursEnv } } : {}) })
+      const ourKind = kind === "ours" || kind === "embedded" || kind === "unsealed"
+      const env = { ...oursDefaults, ...oursEnv, ...(kind === "unsealed" ? { PERSONAL_DATA_SEALING: "off" } : {}) }
+      const server = startServer({ kind, port, databaseUrl: database.url, secret, logDir, ...(ourKind ? { env } : {}) })
       started.push(server)
       try {
-        await waitReady(server, kind === "ours" || kind === "embedded" ? 120_000 : 30_000)
+        await waitReady(server, ourKind ? 120_000 : 30_000)
         targets.push({ kind, port, pid: server.child.pid, secret, tag: `${kind}${process.pid}`, shared: new Map(), isAlive: server.isAlive })
         console.log(`${kind} ready on 127.0.0.1:${port}`)
       } catch (error) {

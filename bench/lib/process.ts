@@ -9,13 +9,15 @@ import { join } from "node:path"
 import { loopback, repoRoot, sleep } from "./env.ts"
 
 /** Which implementation to start. */
-export type ServerKind = "ours" | "baseline" | "raw" | "embedded"
+export type ServerKind = "ours" | "baseline" | "raw" | "embedded" | "unsealed"
 
 /** Entry points, relative to the repository root. */
 const entryPoints: Record<ServerKind, string> = {
   ours: "packages/server/src/main.ts",
   // Ours on its embedded default: PGlite in a data directory of its own, no DATABASE_URL.
   embedded: "packages/server/src/main.ts",
+  // Ours with personal data written in plain text (PERSONAL_DATA_SEALING=off): what sealing costs.
+  unsealed: "packages/server/src/main.ts",
   baseline: "bench/baseline/server.ts",
   raw: "bench/baseline/raw.ts"
 }

@@ -60,7 +60,9 @@ export const personalDataKeys = Config.all({
   dataKeys: Config.option(Config.Redacted("PERSONAL_DATA_KEYS")),
   activeDataKey: Config.option(Config.String("PERSONAL_DATA_ACTIVE_KEY")),
   indexKeys: Config.option(Config.Redacted("EMAIL_INDEX_KEYS")),
-  activeIndexKey: Config.option(Config.String("EMAIL_INDEX_ACTIVE_KEY"))
+  activeIndexKey: Config.option(Config.String("EMAIL_INDEX_ACTIVE_KEY")),
+  // Benchmarks price sealing with `off` (development mode only); see `Privacy/Keyring.ts`.
+  sealing: Config.Literals(["on", "off"], "PERSONAL_DATA_SEALING").pipe(Config.withDefault("on" as const))
 })
 
 /** @since 0.1.0 */

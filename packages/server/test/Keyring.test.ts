@@ -5,7 +5,7 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { PersonalDataKeys } from "@live-events/sql"
-import { ConfigProvider, Effect, Exit, Redacted } from "effect"
+import { ConfigProvider, Effect, Exit, Redacted, References } from "effect"
 import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import * as Keyring from "../src/Privacy/Keyring.ts"
@@ -14,7 +14,8 @@ const key = () => randomBytes(32).toString("base64")
 const load = (env: Record<string, string>) =>
   Effect.runPromiseExit(Keyring.fromConfig.pipe(
     Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))),
-    Effect.provide(NodeServices.layer)
+    Effect.provide(NodeServices.layer),
+    Effect.provideService(References.MinimumLogLevel, "Error")
   ))
 const failure = async (env: Record<string, string>) => {
   const exit = await load(env)
@@ -60,5 +61,15 @@ describe("keyring from configuration", () => {
     const dataKey = PersonalDataKeys.newDataKey()
     expect(PersonalDataKeys.unwrap(again.value, PersonalDataKeys.wrap(first.value, dataKey))).toEqual(dataKey)
     expect(PersonalDataKeys.emailIndex(first.value, "A@x.org")).toBe(PersonalDataKeys.emailIndex(again.value, " a@X.org"))
+  })
+})
+
+describe("sealing switched off for a benchmark", () => {
+  it("is refused in production mode and marks the keyring otherwise", async () => {
+    expect(await failure({ AUTH_MODE: "production", PERSONAL_DATA_SEALING: "off", PERSONAL_DATA_KEYS: `k1=${key()}`, EMAIL_INDEX_KEYS: `i1=${key()}` }))
+      .toMatch(/refused in production mode/)
+    const exit = await load({ AUTH_DEV_SECRET: "a development secret of the tests", PERSONAL_DATA_SEALING: "off" })
+    if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+    expect(exit.value.unsealed).toBe(true)
   })
 })

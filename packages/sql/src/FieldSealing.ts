@@ -34,6 +34,9 @@ export const make = (keyring: Keys.Keyring) => {
     return key
   }
 
+  /** Whether personal data is sealed (always, but in a benchmark pricing it: `Keyring.unsealed`). */
+  const enabled = keyring.unsealed !== true
+
   const newPersonKey = (): PersonKey => {
     const dataKey = Keys.newDataKey()
     return { dataKey, stored: Keys.wrap(keyring, dataKey) }
@@ -69,7 +72,14 @@ export const make = (keyring: Keys.Keyring) => {
     return { ...registration, notes: Keys.open(key, Keys.context("registration", row.id, "notes"), row.notes) }
   }
 
-  return { keyring, dataKeyOf, newPersonKey, sealUser, openUser, sealNotes, openRegistration } as const
+  /** The columns of a user as they are written: sealed under a new data key, or plain when disabled. */
+  const sealNewUser = (user: { readonly id: string } & Pick<User.User, "email" | "name" | "phone">) => {
+    if (!enabled) return { fields: { email: user.email, name: user.name, phone: user.phone, email_index: null }, key: undefined }
+    const key = newPersonKey()
+    return { fields: sealUser(user, key.dataKey), key }
+  }
+
+  return { keyring, enabled, dataKeyOf, newPersonKey, sealUser, sealNewUser, openUser, sealNotes, openRegistration } as const
 }
 
 /** @since 0.1.0 */

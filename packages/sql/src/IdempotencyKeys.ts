@@ -130,7 +130,9 @@ export const makeSql: Effect.Effect<IdempotencyKeys["Service"], never, SqlClient
   }, mapSqlError("IdempotencyKeys.begin"))
 
   const complete = (scope: string, key: string, response: StoredResponse) => {
-    const sealed = sealing.seal(scope, key, response.body)
+    const sealed = sealing.keyring.unsealed === true
+      ? { body: response.body, keyId: null }
+      : sealing.seal(scope, key, response.body)
     return sql`UPDATE idempotency_keys SET status = ${response.status}, headers = ${JSON.stringify(response.headers)}::jsonb,
         body = ${sealed.body}, body_key_id = ${sealed.keyId}
       WHERE scope = ${scope} AND key = ${key}`.pipe(Effect.asVoid, mapSqlError("IdempotencyKeys.complete"))

@@ -38,6 +38,11 @@ export interface Ring {
 export interface Keyring {
   readonly data: Ring
   readonly index: Ring
+  /**
+   * Benchmarks only: write personal data in plain text, as before sealing existed, to price sealing
+   * within one run. Rows written so are sealed by the next rotation.
+   */
+  readonly unsealed?: boolean | undefined
 }
 
 /**

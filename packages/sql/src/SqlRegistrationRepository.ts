@@ -69,7 +69,7 @@ export const make: Effect.Effect<
      */
     const dataKeys = new Map<string, Uint8Array>()
     const remember = (userId: string, storedKey: string | null) => {
-      if (storedKey === null) return
+      if (storedKey === null || !sealing.enabled) return
       if (dataKeys.size >= PENDING_KEYS_CAPACITY) dataKeys.clear()
       dataKeys.set(userId, sealing.dataKeyOf(storedKey)!)
     }
@@ -290,7 +290,7 @@ export const make: Effect.Effect<
       }
       if (deltas.length === 0) return Effect.void
       // Empty notes say nothing about anyone and stay empty; the others are sealed under the owner's key.
-      const withNotes = inserts.filter((insert) => insert.notes !== "")
+      const withNotes = sealing.enabled ? inserts.filter((insert) => insert.notes !== "") : []
       const sealed = Effect.map(dataKeysOf(withNotes.map((insert) => insert.user_id)), () => {
         for (const insert of withNotes) {
           const key = dataKeys.get(insert.user_id)

@@ -43,14 +43,15 @@ export const make: Effect.Effect<
       // The new people's data keys: the statement's own snapshot cannot read back the keys it inserts.
       const fresh = new Map<string, Uint8Array>()
       const rows = [...bySubject.values()].map((user) => {
-        const key = sealing.newPersonKey()
-        fresh.set(user.id, key.dataKey)
+        const { fields, key } = sealing.sealNewUser(user)
+        if (key !== undefined) fresh.set(user.id, key.dataKey)
         return {
           id: user.id,
           subject: user.subject,
-          ...sealing.sealUser(user, key.dataKey),
-          key_id: key.stored.keyId,
-          wrapped: key.stored.wrapped,
+          ...fields,
+          sealed: key !== undefined,
+          key_id: key?.stored.keyId ?? null,
+          wrapped: key?.stored.wrapped ?? null,
           at: user.createdAt.toISOString()
         }
       })
@@ -58,16 +59,16 @@ export const make: Effect.Effect<
       return sql<UserRow>`
         WITH input AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-            AS i(id uuid, subject text, email text, name text, phone text, email_index text, key_id text,
-              wrapped text, at timestamptz)
+            AS i(id uuid, subject text, email text, name text, phone text, email_index text, sealed boolean,
+              key_id text, wrapped text, at timestamptz)
         ), inserted AS (
           INSERT INTO users (id, subject, email, name, phone, email_index, sealed, created_at, updated_at)
-          SELECT id, subject, email, name, phone, email_index, true, at, at FROM input ORDER BY subject
+          SELECT id, subject, email, name, phone, email_index, sealed, at, at FROM input ORDER BY subject
           ON CONFLICT (subject) DO NOTHING
           RETURNING *
         ), keyed AS (
           INSERT INTO person_keys (user_id, key_id, wrapped)
-          SELECT i.id, i.key_id, i.wrapped FROM input i WHERE i.id IN (SELECT id FROM inserted)
+          SELECT i.id, i.key_id, i.wrapped FROM input i WHERE i.key_id IS NOT NULL AND i.id IN (SELECT id FROM inserted)
           RETURNING 1
         )
         SELECT ${columns} FROM inserted u
@@ -114,14 +115,14 @@ export const make: Effect.Effect<
       })
 
     // An erased row is final: the update skips it and the row is returned as stored (one statement).
-    const write = (user: User.User, fields: FieldSealing.SealedUserFields, shred: boolean) =>
+    const write = (user: User.User, fields: FieldSealing.SealedUserFields, shred: boolean, sealed: boolean) =>
       sql<UserRow>`
         WITH shredded AS (
           DELETE FROM person_keys WHERE ${shred ? sql`user_id = ${user.id}` : sql`false`}
           RETURNING 1
         ), updated AS (
           UPDATE users u SET email = ${fields.email}, name = ${fields.name}, phone = ${fields.phone},
-            email_index = ${fields.email_index}, sealed = ${!shred}, updated_at = ${user.updatedAt},
+            email_index = ${fields.email_index}, sealed = ${sealed}, updated_at = ${user.updatedAt},
             erased_at = ${user.erasedAt}
           WHERE u.id = ${user.id} AND u.erased_at IS NULL
           RETURNING *
@@ -137,10 +138,11 @@ export const make: Effect.Effect<
     const update = (user: User.User) =>
       Effect.gen(function*() {
         const erasing = user.erasedAt !== null && user.email === null && user.name === null && user.phone === null
-        const fields = erasing
-          ? { email: null, name: null, phone: null, email_index: null }
-          : sealing.sealUser(user, yield* dataKeyFor(user.id))
-        const rows = yield* write(user, fields, erasing)
+        const sealed = !erasing && sealing.enabled
+        const fields = sealed
+          ? sealing.sealUser(user, yield* dataKeyFor(user.id))
+          : { email: user.email, name: user.name, phone: user.phone, email_index: null }
+        const rows = yield* write(user, fields, erasing, sealed)
         return toUser(rows[0]!)
       }).pipe(mapSqlError("UserRepository.update"))
 

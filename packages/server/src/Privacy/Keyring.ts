@@ -10,6 +10,10 @@
  * and the CLI opens what the server sealed. Key material is `Redacted` from the environment on, and no
  * message ever quotes it.
  *
+ * `PERSONAL_DATA_SEALING=off` exists for benchmarks only (pricing sealing within one run): new rows are
+ * written in plain text, as before sealing existed, until a rotation seals them. Production mode
+ * refuses it.
+ *
  * @since 0.1.0
  */
 import { PersonalDataKeys } from "@live-events/sql"
@@ -28,6 +32,21 @@ const parse = (name: string, spec: Redacted.Redacted<string>, active: Option.Opt
  * @since 0.1.0
  */
 export const fromConfig = Effect.gen(function*() {
+  const config = yield* ServerConfig.personalDataKeys
+  const mode = yield* ServerConfig.authMode
+  if (config.sealing === "off") {
+    if (mode === "production") {
+      return yield* new PersonalDataKeys.KeyringInvalid({
+        message: "PERSONAL_DATA_SEALING=off is for benchmarks and refused in production mode"
+      })
+    }
+    yield* Effect.logWarning("PERSONAL_DATA_SEALING=off: personal data is written in plain text (benchmarks only)")
+    return { ...(yield* configured), unsealed: true } satisfies PersonalDataKeys.Keyring
+  }
+  return yield* configured
+})
+
+const configured = Effect.gen(function*() {
   const config = yield* ServerConfig.personalDataKeys
   const mode = yield* ServerConfig.authMode
   if (Option.isNone(config.dataKeys) && Option.isNone(config.indexKeys)) {
