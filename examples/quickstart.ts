@@ -1,6 +1,6 @@
 /**
  * Embedding the engine: the use-cases on in-memory ports (swap `Memory.layer` for
- * `SqlStore.layerPostgres({ url })` or `SqlStore.layerEmbedded({ dataDir })` from `@live-events/sql`).
+ * `SqlStore.layerPostgres({ url, keyring })` or `SqlStore.layerEmbedded({ dataDir, keyring })` from `@live-events/sql`).
  *
  *   node --conditions=@live-events/source examples/quickstart.ts
  */

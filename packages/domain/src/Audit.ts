@@ -32,6 +32,7 @@ export type AuditAction =
   | "user.export"
   | "user.erase"
   | "outbox.retry"
+  | "keys.rotate"
 
 /** @since 0.1.0 */
 export const auditActions: ReadonlyArray<AuditAction> = [
@@ -48,14 +49,15 @@ export const auditActions: ReadonlyArray<AuditAction> = [
   "user.update",
   "user.export",
   "user.erase",
-  "outbox.retry"
+  "outbox.retry",
+  "keys.rotate"
 ]
 
 /** @since 0.1.0 */
-export type AuditTargetType = "event" | "registration" | "user" | "outbox-message"
+export type AuditTargetType = "event" | "registration" | "user" | "outbox-message" | "keyring"
 
 /** @since 0.1.0 */
-export const auditTargetTypes: ReadonlyArray<AuditTargetType> = ["event", "registration", "user", "outbox-message"]
+export const auditTargetTypes: ReadonlyArray<AuditTargetType> = ["event", "registration", "user", "outbox-message", "keyring"]
 
 /** @since 0.1.0 */
 export interface AuditEntry {

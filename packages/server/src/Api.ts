@@ -11,6 +11,7 @@ import { HealthApi } from "./Health/Api.ts"
 import { LiveApi } from "./Live/Api.ts"
 import { MeApi } from "./Me/Api.ts"
 import { OutboxAdminApi } from "./Outbox/Api.ts"
+import { KeysAdminApi } from "./Privacy/KeysApi.ts"
 import { PrivacyApi } from "./Privacy/Api.ts"
 import { ProblemBody } from "./Problem.ts"
 import { RegistrationsApi } from "./Registrations/Api.ts"
@@ -62,7 +63,7 @@ const addProblems = (spec: Record<string, any>): Record<string, any> => {
 /** @since 0.1.0 */
 export class Api extends HttpApi.make("live-events")
   .add(EventsApi, RegistrationsApi, MeApi, UsersApi, HealthApi)
-  .add(LiveApi, OutboxAdminApi, PrivacyApi, AuditApi)
+  .add(LiveApi, OutboxAdminApi, PrivacyApi, AuditApi, KeysAdminApi)
   .annotate(HttpApi.ParseOptions, { errors: "all" })
   .annotate(OpenApi.Title, "Live Event Service")
   .annotate(OpenApi.Version, "0.1.0")

@@ -51,6 +51,8 @@ import * as OutboxDelivery from "./Outbox/Delivery.ts"
 import { OutboxAdminLive } from "./Outbox/Http.ts"
 import { PrivacyLive } from "./Privacy/Http.ts"
 import * as Keyring from "./Privacy/Keyring.ts"
+import { KeysAdminLive } from "./Privacy/KeysHttp.ts"
+import * as Rotation from "./Privacy/Rotation.ts"
 import * as Problem from "./Problem.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
@@ -83,6 +85,7 @@ export type Store =
   | OutboxStore.OutboxStore
   | LiveFeed.LiveFeed
   | OutboxDelivery.OutboxLag
+  | Rotation.Rotation
 
 /** The memory store's copies of personal data: those of the domain's memory store and the stored responses. */
 const memoryPersonalDataCopies = Layer.effect(
@@ -101,7 +104,8 @@ const memoryPersonalDataCopies = Layer.effect(
 export const storeMemory: Layer.Layer<Store | Memory.MemoryStore> = Layer.mergeAll(
   memoryPersonalDataCopies.pipe(Layer.provideMerge(Layer.merge(Memory.layer, IdempotencyKeys.layerMemory))),
   Readiness.layerMemory,
-  OutboxDelivery.layerMemory
+  OutboxDelivery.layerMemory,
+  Rotation.layerMemory
 )
 
 /**
@@ -123,7 +127,7 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
     interval
   })
   // The outbox relay, its publisher and the live feed run in every process (see Outbox/Delivery.ts).
-  return Layer.mergeAll(Readiness.layerSql, sampler, OutboxDelivery.layerPostgres).pipe(Layer.provideMerge(SqlStore.layerPostgres({
+  return Layer.mergeAll(Readiness.layerSql, sampler, OutboxDelivery.layerPostgres, Rotation.layerSql(options.keyring)).pipe(Layer.provideMerge(SqlStore.layerPostgres({
     ...options,
     url: DbMetrics.withApplicationName(options.url, applicationName)
   })))
@@ -137,11 +141,12 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
  */
 export const storeEmbedded = (
   options: { readonly dataDir: undefined; readonly keyring?: PersonalDataKeys.Keyring } | SqlStore.EmbeddedOptions
-) =>
-  Layer.merge(Readiness.layerSql, OutboxDelivery.layerEmbedded).pipe(Layer.provideMerge(SqlStore.layerEmbedded({
-    dataDir: options.dataDir,
-    keyring: options.keyring ?? PersonalDataKeys.generate()
-  })))
+) => {
+  const keyring = options.keyring ?? PersonalDataKeys.generate()
+  return Layer.mergeAll(Readiness.layerSql, OutboxDelivery.layerEmbedded, Rotation.layerSql(keyring)).pipe(
+    Layer.provideMerge(SqlStore.layerEmbedded({ dataDir: options.dataDir, keyring }))
+  )
+}
 
 /** `DATABASE_URL` → PostgreSQL; otherwise PGlite under `<DATA_DIR>/pglite`. @since 0.1.0 */
 export const storeConfig = Layer.unwrap(Effect.gen(function*() {
@@ -228,7 +233,8 @@ export const routesWith = (stages: PipelineStages = allStages) =>
       AuditLive,
       HealthLive,
       LiveLive,
-      OutboxAdminLive
+      OutboxAdminLive,
+      KeysAdminLive
     ]),
     Layer.provide([AuthMiddleware.layer, Problem.layerRequestValidation])
   )

@@ -59,7 +59,7 @@ describe("keyring from configuration", () => {
     const again = await load({ AUTH_DEV_SECRET: "a development secret of the tests" })
     if (Exit.isFailure(first) || Exit.isFailure(again)) throw new Error("development keyring refused")
     const dataKey = PersonalDataKeys.newDataKey()
-    expect(PersonalDataKeys.unwrap(again.value, PersonalDataKeys.wrap(first.value, dataKey))).toEqual(dataKey)
+    expect(PersonalDataKeys.unwrap(again.value, PersonalDataKeys.wrap(first.value, dataKey)).export()).toEqual(dataKey.export())
     expect(PersonalDataKeys.emailIndex(first.value, "A@x.org")).toBe(PersonalDataKeys.emailIndex(again.value, " a@X.org"))
   })
 })

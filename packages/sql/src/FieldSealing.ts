@@ -12,7 +12,7 @@ import { toRegistration, toUser, type RegistrationRow, type UserRow } from "./Ro
 
 /** A new person's data key, plain and as stored. @since 0.1.0 */
 export interface PersonKey {
-  readonly dataKey: Uint8Array
+  readonly dataKey: Keys.DataKey
   readonly stored: Keys.WrappedKey
 }
 
@@ -24,12 +24,20 @@ export interface SealedUserFields {
   readonly email_index: string | null
 }
 
+/** One cache of unwrapped data keys per keyring, shared by every repository of a store. */
+const caches = new WeakMap<Keys.Keyring, ReturnType<typeof Keys.unwrapCache>>()
+
 /** @since 0.1.0 */
 export const make = (keyring: Keys.Keyring) => {
-  const unwrap = Keys.unwrapCache(keyring)
-  const dataKeyOf = (stored: string | null): Uint8Array | undefined =>
-    stored === null ? undefined : unwrap(Keys.parseStoredKey(stored))
-  const required = (key: Uint8Array | undefined, what: string) => {
+  let cache = caches.get(keyring)
+  if (cache === undefined) {
+    cache = Keys.unwrapCache(keyring)
+    caches.set(keyring, cache)
+  }
+  const unwrap = cache
+  const dataKeyOf = (stored: string | null): Keys.DataKey | undefined =>
+    stored === null ? undefined : unwrap.unwrapped(Keys.parseStoredKey(stored))
+  const required = (key: Keys.DataKey | undefined, what: string) => {
     if (key === undefined) throw new Keys.SealedValueUnreadable({ message: `${what} is sealed but its data key is gone` })
     return key
   }
@@ -39,21 +47,23 @@ export const make = (keyring: Keys.Keyring) => {
 
   const newPersonKey = (): PersonKey => {
     const dataKey = Keys.newDataKey()
-    return { dataKey, stored: Keys.wrap(keyring, dataKey) }
+    const stored = Keys.wrap(keyring, dataKey)
+    // The batch's lock statement reads this key back in a moment: no unwrapping then.
+    unwrap.remember(stored, dataKey)
+    return { dataKey, stored }
   }
 
-  const sealUser = (user: { readonly id: string } & Pick<User.User, "email" | "name" | "phone">, dataKey: Uint8Array): SealedUserFields => ({
+  const sealUser = (user: { readonly id: string } & Pick<User.User, "email" | "name" | "phone">, dataKey: Keys.DataKey): SealedUserFields => ({
     email: Keys.sealNullable(dataKey, Keys.context("user", user.id, "email"), user.email),
     name: Keys.sealNullable(dataKey, Keys.context("user", user.id, "name"), user.name),
     phone: Keys.sealNullable(dataKey, Keys.context("user", user.id, "phone"), user.phone),
     email_index: user.email === null ? null : Keys.emailIndex(keyring, user.email)
   })
 
-  /** `fresh`: data keys of users inserted by the same statement (its snapshot cannot see their keys). */
-  const openUser = (row: UserRow, fresh?: ReadonlyMap<string, Uint8Array>): User.User => {
+  const openUser = (row: UserRow): User.User => {
     const user = toUser(row)
     if (!row.sealed || (row.email === null && row.name === null && row.phone === null)) return user
-    const key = required(fresh?.get(row.id) ?? dataKeyOf(row.person_key), "a user")
+    const key = required(dataKeyOf(row.person_key), "a user")
     return {
       ...user,
       email: Keys.openNullable(key, Keys.context("user", row.id, "email"), row.email),
@@ -62,7 +72,7 @@ export const make = (keyring: Keys.Keyring) => {
     }
   }
 
-  const sealNotes = (registrationId: Ids.RegistrationId | string, dataKey: Uint8Array, notes: string) =>
+  const sealNotes = (registrationId: Ids.RegistrationId | string, dataKey: Keys.DataKey, notes: string) =>
     Keys.seal(dataKey, Keys.context("registration", registrationId, "notes"), notes)
 
   const openRegistration = (row: RegistrationRow): Registration.Registration => {

@@ -67,7 +67,7 @@ interface KeyRow {
 
 /** Sealing and opening stored bodies (keys derived once per keyring key). */
 const responseSealing = (keyring: Keys.Keyring) => {
-  const derived = new Map<string, Uint8Array>()
+  const derived = new Map<string, Keys.DataKey>()
   const keyOf = (keyId: string) => {
     const known = derived.get(keyId)
     if (known !== undefined) return known

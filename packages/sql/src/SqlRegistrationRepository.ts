@@ -67,7 +67,7 @@ export const make: Effect.Effect<
      * Data keys of the users a lock statement just read, for the write that follows it. A user without
      * one wrote before sealing existed: their notes are kept as they are until rotation seals them.
      */
-    const dataKeys = new Map<string, Uint8Array>()
+    const dataKeys = new Map<string, Keys.DataKey>()
     const remember = (userId: string, storedKey: string | null) => {
       if (storedKey === null || !sealing.enabled) return
       if (dataKeys.size >= PENDING_KEYS_CAPACITY) dataKeys.clear()

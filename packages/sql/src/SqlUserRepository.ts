@@ -40,11 +40,11 @@ export const make: Effect.Effect<
     const insertMany = (candidates: ReadonlyArray<User.User>) => {
       const bySubject = new Map<string, User.User>()
       for (const user of candidates) if (!bySubject.has(user.subject)) bySubject.set(user.subject, user)
-      // The new people's data keys: the statement's own snapshot cannot read back the keys it inserts.
-      const fresh = new Map<string, Uint8Array>()
+      // The people this statement inserts are answered from the input (nothing to open).
+      const inserting = new Map<string, User.User>()
       const rows = [...bySubject.values()].map((user) => {
         const { fields, key } = sealing.sealNewUser(user)
-        if (key !== undefined) fresh.set(user.id, key.dataKey)
+        inserting.set(user.id, user)
         return {
           id: user.id,
           subject: user.subject,
@@ -55,7 +55,8 @@ export const make: Effect.Effect<
           at: user.createdAt.toISOString()
         }
       })
-      const toUser = (row: UserRow) => sealing.openUser(row, fresh)
+      // (Ids are new for every candidate: a row with one is the row this statement inserted.)
+      const toUser = (row: UserRow) => inserting.get(row.id) ?? sealing.openUser(row)
       return sql<UserRow>`
         WITH input AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)

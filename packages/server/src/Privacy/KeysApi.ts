@@ -1,0 +1,34 @@
+/**
+ * The HTTP contract of key administration (admins only): rows per key, and a rotation run by the
+ * server (see docs/privacy.md, rotation runbook).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { authenticated } from "../Endpoint.ts"
+
+const Counts = Schema.Record(Schema.String, Schema.Int)
+
+/** @since 0.1.0 */
+export const KeysStatusJson = Schema.Struct({
+  running: Schema.Boolean,
+  dataKeys: Counts,
+  emailIndex: Counts,
+  responses: Counts,
+  plaintextUsers: Schema.Int,
+  plaintextNotes: Schema.Int,
+  pending: Schema.Int,
+  retirable: Schema.Struct({ data: Schema.Array(Schema.String), index: Schema.Array(Schema.String) })
+}).annotate({ identifier: "KeysStatus" })
+
+/** @since 0.1.0 */
+export const RotationStartedJson = Schema.Struct({ status: Schema.Literal("running") })
+
+/** @since 0.1.0 */
+export class KeysAdminApi extends HttpApiGroup.make("keysAdmin").add(
+  authenticated(HttpApiEndpoint.get("status", "/v1/admin/keys", { success: KeysStatusJson })),
+  authenticated(HttpApiEndpoint.post("rotate", "/v1/admin/keys/rotate", {
+    success: RotationStartedJson.pipe(HttpApiSchema.status(202))
+  }))
+) {}
