@@ -1,6 +1,6 @@
 /**
- * Contract of the {@link UserRepository} port: provisioning idempotent by subject, lookups, updates and
- * the paged list.
+ * Contract of the {@link UserRepository} port: provisioning idempotent by subject, lookups (by email too),
+ * updates and the paged list.
  *
  * Clock: live (`excludeTestServices: true`). Isolation: subjects embed fresh ids; the list test pages
  * through every user in the store and checks its own users appear exactly once.
@@ -94,6 +94,22 @@ export const userRepositoryContract = <E>(name: string, portsLayer: Layer.Layer<
         const erased: User = { ...changed, name: null, phone: null, email: null, erasedAt: at }
         yield* users.update(erased)
         expect(Option.getOrThrow(yield* users.findBySubject(user.subject))).toEqual(erased)
+      }))
+
+    it.effect("findByEmail finds every person with the email, however it is spelt, and follows updates", () =>
+      Effect.gen(function*() {
+        const users = yield* UserRepository
+        const local = `shared-${yield* freshId<string>()}`
+        const first = yield* insertUser({ email: `${local}@example.org` })
+        const second = yield* insertUser({ email: `${local.toUpperCase()}@Example.ORG` })
+        yield* insertUser({ email: `other-${local}@example.org` })
+        const found = yield* users.findByEmail(`  ${local}@EXAMPLE.org `)
+        expect(found.map((u) => u.id).sort()).toEqual([first.id, second.id].sort())
+        expect(found.find((u) => u.id === second.id)?.email).toBe(second.email)
+        yield* users.update({ ...first, email: `moved-${local}@example.org`, updatedAt: new Date(first.updatedAt.getTime() + 1000) })
+        expect((yield* users.findByEmail(`${local}@example.org`)).map((u) => u.id)).toEqual([second.id])
+        expect((yield* users.findByEmail(`moved-${local}@example.org`)).map((u) => u.id)).toEqual([first.id])
+        expect(yield* users.findByEmail(`nobody-${local}@example.org`)).toEqual([])
       }))
 
     it.effect("list pages through every user without duplicates or gaps", () =>
