@@ -9,7 +9,7 @@
  */
 import { it } from "@effect/vitest"
 import { Events, Ids, Registrations, Users } from "@live-events/domain"
-import { KeyRotation, PersonalDataKeys, SqlStore, SqlUserRepository } from "@live-events/sql"
+import { FieldSealing, KeyRotation, PersonalDataKeys, SqlStore, SqlUserRepository } from "@live-events/sql"
 import { Context, Effect, Exit, Fiber, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
@@ -17,7 +17,6 @@ import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 import { testDatabase } from "../../sql/test/TestDatabase.ts"
-import * as FieldSealing from "../../sql/src/FieldSealing.ts"
 
 const PEOPLE = 10_000
 const LEGACY = 50

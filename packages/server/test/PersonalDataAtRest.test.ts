@@ -5,13 +5,12 @@
  * differently, a sealed value moved to another row or column does not open, and after an erase a copy
  * of the tables taken before it no longer opens.
  */
-import { PersonalDataKeys } from "@live-events/sql"
+import { FieldSealing, PersonalDataKeys } from "@live-events/sql"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { UserRepository } from "@live-events/domain"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testDatabase } from "../../sql/test/TestDatabase.ts"
-import * as FieldSealing from "../../sql/src/FieldSealing.ts"
 import * as DevKey from "../src/Auth/DevKey.ts"
 import * as Server from "../src/Server.ts"
 import { eventInput, start, testKey, type TestServer } from "./support/TestServer.ts"

@@ -4,6 +4,8 @@
  * @since 0.1.0
  */
 /** @since 0.1.0 */
+export * as FieldSealing from "./FieldSealing.ts"
+/** @since 0.1.0 */
 export * as IdempotencyKeys from "./IdempotencyKeys.ts"
 /** @since 0.1.0 */
 export * as KeyRotation from "./KeyRotation.ts"
