@@ -16,6 +16,7 @@ import { type Event, type Ids, Page, type Registration, RegistrationRepository }
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import * as FieldSealing from "./FieldSealing.ts"
+import * as OwnerKeys from "./OwnerKeys.ts"
 import type * as Keys from "./PersonalDataKeys.ts"
 import {
   BUCKET_BITS,
@@ -28,11 +29,6 @@ import {
 } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
-/** A user's wrapped data key, as the lock statements select it. */
-const userKeyColumn = `(SELECT pk.key_id || ':' || pk.wrapped FROM person_keys pk WHERE pk.user_id = u.id)`
-
-/** Unwrapped data keys kept between a batch's lock and its write (bounded: cleared whole when full). */
-const PENDING_KEYS_CAPACITY = 10_000
 
 const holdsSeat = (status: Registration.RegistrationStatus) =>
   status === "confirmed" || status === "attended" || status === "no_show"
@@ -63,28 +59,8 @@ export const make: Effect.Effect<
     const columns = sql.literal(registrationColumns)
     const keyColumns = sql.literal(registrationKeyColumns)
 
-    /**
-     * Data keys of the users a lock statement just read, for the write that follows it. A user without
-     * one wrote before sealing existed: their notes are kept as they are until rotation seals them.
-     */
-    const dataKeys = new Map<string, Keys.DataKey>()
-    const remember = (userId: string, storedKey: string | null) => {
-      if (storedKey === null || !sealing.enabled) return
-      if (dataKeys.size >= PENDING_KEYS_CAPACITY) dataKeys.clear()
-      dataKeys.set(userId, sealing.dataKeyOf(storedKey)!)
-    }
-    /** The keys of users not remembered (an `apply` without a lock before it): one statement. */
-    const dataKeysOf = (userIds: ReadonlyArray<string>) => {
-      const missing = [...new Set(userIds)].filter((id) => !dataKeys.has(id))
-      return missing.length === 0 ? Effect.void : Effect.map(
-        sql<{ readonly user_id: string; readonly person_key: string }>`
-          SELECT pk.user_id, pk.key_id || ':' || pk.wrapped AS person_key FROM person_keys pk
-          WHERE pk.user_id = ANY(string_to_array(${missing.join(",")}, ',')::uuid[])`,
-        (rows) => {
-          for (const row of rows) remember(row.user_id, row.person_key)
-        }
-      )
-    }
+    const ownerKeys = OwnerKeys.make(sql, sealing)
+    const userKeyColumn = OwnerKeys.userKeyColumn
 
     /**
      * Lock and read in one round trip. After waiting for the lock, PostgreSQL hands back the newest event
@@ -116,7 +92,7 @@ export const make: Effect.Effect<
         Effect.flatMap((rows) => {
           const row = rows[0]
           if (row === undefined) return Effect.succeed(Option.none())
-          remember(userId, row.user_key)
+          ownerKeys.remember(userId, row.user_key)
           const event: Event.Event = toEvent(row)
           const userErased = row.user_erased === true
           const stale = row.seen_version !== row.version
@@ -192,7 +168,7 @@ export const make: Effect.Effect<
           UNION ALL
           SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased, user_key
           FROM locked_users`
-        for (const row of rows) if (row.known_user !== null) remember(row.known_user, row.user_key)
+        for (const row of rows) if (row.known_user !== null) ownerKeys.remember(row.known_user, row.user_key)
         return {
           events: eventRows.map(toEvent),
           active: rows.filter((row) => row.known_user === null).map(toRegistration),
@@ -291,9 +267,9 @@ export const make: Effect.Effect<
       if (deltas.length === 0) return Effect.void
       // Empty notes say nothing about anyone and stay empty; the others are sealed under the owner's key.
       const withNotes = sealing.enabled ? inserts.filter((insert) => insert.notes !== "") : []
-      const sealed = Effect.map(dataKeysOf(withNotes.map((insert) => insert.user_id)), () => {
+      const sealed = Effect.map(ownerKeys.load(withNotes.map((insert) => insert.user_id)), () => {
         for (const insert of withNotes) {
-          const key = dataKeys.get(insert.user_id)
+          const key = ownerKeys.get(insert.user_id)
           if (key === undefined) continue
           insert.notes = sealing.sealNotes(insert.id, key, insert.notes)
           insert.notes_sealed = true
@@ -400,7 +376,7 @@ export const make: Effect.Effect<
     const eraseNotes = (userId: string) =>
       sql<{ readonly id: string }>`UPDATE registrations SET notes = '', notes_sealed = false
         WHERE user_id = ${userId} AND notes <> '' RETURNING id`.pipe(
-        Effect.tap(() => Effect.sync(() => dataKeys.delete(userId))),
+        Effect.tap(() => Effect.sync(() => ownerKeys.forget(userId))),
         Effect.map((rows) => rows.map((row) => row.id as Ids.RegistrationId)),
         mapSqlError("RegistrationRepository.eraseNotes")
       )
