@@ -115,6 +115,12 @@ export const make = Effect.gen(function*() {
     return yield* users.list(request)
   }, Span.named("Users.list"))
 
+  /** People with `email` (normalised; stores that seal emails answer through a blind index). */
+  const findByEmail = Effect.fnUntraced(function*(actor: Actor, email: string) {
+    yield* requireAdmin(actor)
+    return yield* users.findByEmail(email)
+  }, Span.named("Users.findByEmail"))
+
   const update = Effect.fnUntraced(function*(actor: Actor, id: UserId, input: AdminUpdateUserInput) {
     yield* requireAdmin(actor)
     const user = yield* Effect.flatMap(load(id), requireNotErased)
@@ -133,7 +139,7 @@ export const make = Effect.gen(function*() {
     }))
   }, Span.named("Users.update"))
 
-  return { provision, me, updateMe, create, get, list, update } as const
+  return { provision, me, updateMe, create, get, list, findByEmail, update } as const
 })
 
 /**

@@ -118,6 +118,13 @@ describe.each(stores)("personal data at rest (%s)", (_, makeStore) => {
     const found = await Effect.runPromise(users.findByEmail(`  BOB.shared.${run}@example.ORG `))
     expect(found.map((user) => user.id).sort()).toEqual([ids.get(bob!.subject)!.userId, ids.get(bob2!.subject)!.userId].sort())
     expect(await Effect.runPromise(users.findByEmail(`nobody.${run}@example.org`))).toEqual([])
+    // Over HTTP, for admins: GET /v1/users?email=
+    const admin = await server.token(`pd-admin-${run}`, "admin")
+    const listed = await server.request("GET", `/v1/users?email=${encodeURIComponent(`bob.shared.${run}@EXAMPLE.org`)}`, { token: admin })
+    expect(listed.status).toBe(200)
+    expect(listed.body.items.map((user: { name: string }) => user.name).sort()).toEqual([bob!.name, bob2!.name].sort())
+    expect((await server.request("GET", `/v1/users?email=${encodeURIComponent(bob!.email)}`, { token: await tokenOf(bob!) })).status).toBe(403)
+    expect((await server.request("GET", "/v1/users?email=not-an-email", { token: admin })).status).toBe(400)
   })
 
   it("does not open a sealed value moved to another row or another column", async () => {

@@ -40,7 +40,8 @@ const UserIdParams = { id: Ids.UserId }
  */
 export class UsersApi extends HttpApiGroup.make("users").add(
   authenticated(HttpApiEndpoint.get("list", "/v1/users", {
-    query: Pagination.query,
+    // `email`: the people with that email (blind-index lookup, one page, no cursor).
+    query: { ...Pagination.query, email: Schema.optionalKey(User.Email) },
     success: Pagination.PageJson(UserJson)
   })),
   authenticated(HttpApiEndpoint.post("create", "/v1/users", {

@@ -23,7 +23,11 @@ export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
     return handlers
       .handle("list", ({ query }) =>
         Effect.gen(function*() {
-          const page = yield* users.list(yield* CurrentActor, Pagination.request(query))
+          const actor = yield* CurrentActor
+          if (query.email !== undefined) {
+            return { items: (yield* users.findByEmail(actor, query.email)).map(toJson), nextCursor: null }
+          }
+          const page = yield* users.list(actor, Pagination.request(query))
           return Pagination.map(page, toJson)
         }).pipe(Problem.catchDomain))
       .handle("create", ({ payload }) =>
