@@ -134,9 +134,10 @@ export const optionallyAuthenticated = <E, R>(
     )
 
 /**
- * A JSON answer as HttpApi renders a success (`JSON.stringify` of the encoded value, as text).
+ * A JSON answer as HttpApi renders a success: the text of the encoded value (`JSON.stringify`, here
+ * done by the caller, who may have it rendered already).
  *
  * @since 0.1.0
  */
-export const json = (encoded: unknown, status = 200): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.text(JSON.stringify(encoded), { status, contentType: "application/json" })
+export const jsonText = (text: string, status = 200): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(text, { status, contentType: "application/json" })

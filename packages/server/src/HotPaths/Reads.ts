@@ -70,7 +70,7 @@ export const overrides = Effect.gen(function*() {
       if (Result.isFailure(decoded)) return decoded.failure
       return Problem.catchDomain(Effect.map(
         registrations.get(actor, decoded.success.id),
-        (found) => Endpoint.json(RegistrationsApi.encode(RegistrationsApi.toJson(found)))
+        (found) => Endpoint.jsonText(RegistrationsApi.render(found))
       ))
     })
   )
@@ -85,7 +85,7 @@ export const overrides = Effect.gen(function*() {
       }
       return Problem.catchDomain(Effect.map(
         registrations.listMine(actor, page),
-        (found) => Endpoint.json(RegistrationsApi.encodePage(Pagination.map(found, RegistrationsApi.toJson)))
+        (found) => Endpoint.jsonText(RegistrationsApi.renderPage(found))
       ))
     })
   )

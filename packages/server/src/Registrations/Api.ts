@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
-import { Ids, Registration } from "@live-events/domain"
+import { Ids, type Page, Registration } from "@live-events/domain"
 import { authenticated } from "../Endpoint.ts"
 import { EventIdParams, IdempotencyKey } from "../Events/Api.ts"
 import * as Pagination from "../Pagination.ts"
@@ -30,8 +30,34 @@ export type RegistrationJson = typeof RegistrationJson.Type
 /** The wire form of a registration (what HttpApi encodes for a `RegistrationJson` success). @since 0.1.0 */
 export const encode = Schema.encodeSync(Schema.toCodecJson(RegistrationJson))
 
-/** The wire form of a page of registrations. @since 0.1.0 */
-export const encodePage = Schema.encodeSync(Schema.toCodecJson(Pagination.PageJson(RegistrationJson)))
+/**
+ * Rendered JSON text, by registration object. A cached read hands out the same (immutable) object for
+ * as long as the cache holds it, so it is encoded once rather than on every read; a changed
+ * registration is a new object.
+ */
+const rendered = new WeakMap<Registration.Registration, string>()
+
+/**
+ * A registration's JSON text: `JSON.stringify` of its wire form.
+ *
+ * @since 0.1.0
+ */
+export const render = (registration: Registration.Registration): string => {
+  let text = rendered.get(registration)
+  if (text === undefined) {
+    text = JSON.stringify(encode(toJson(registration)))
+    rendered.set(registration, text)
+  }
+  return text
+}
+
+/**
+ * A page's JSON text, made of its items' texts: what `JSON.stringify` of its wire form gives.
+ *
+ * @since 0.1.0
+ */
+export const renderPage = (page: Page.Page<Registration.Registration>): string =>
+  `{"items":[${page.items.map(render).join(",")}],"nextCursor":${JSON.stringify(page.nextCursor)}}`
 
 /** @since 0.1.0 */
 export const toJson = (registration: Registration.Registration): RegistrationJson => ({
