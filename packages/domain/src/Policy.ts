@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import { Forbidden } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
+import type { UserId } from "./Ids.ts"
 import type { Registration } from "./Registration.ts"
 import { type Actor, hasRole, isAdmin } from "./User.ts"
 
@@ -35,6 +36,14 @@ export const canViewEvent = (actor: Actor | undefined, event: Event): boolean =>
 /** A registration is visible to its attendee, the event's owner and admins. @since 0.1.0 */
 export const canViewRegistration = (actor: Actor, registration: Registration, event: Event): boolean =>
   registration.userId === actor.userId || canManageEvent(actor, event)
+
+/**
+ * A person's profile (name, email, phone) is visible to that person and to admins: an event's owner
+ * sees who registered by id only.
+ *
+ * @since 0.2.0
+ */
+export const canViewProfile = (actor: Actor, userId: UserId): boolean => actor.userId === userId || isAdmin(actor)
 
 /** @since 0.1.0 */
 export const require = (allowed: boolean, message: string): Effect.Effect<void, Forbidden> =>

@@ -24,6 +24,8 @@ export class UserRepository extends Context.Service<UserRepository, {
    */
   readonly update: (user: User) => Effect.Effect<User, RepositoryError>
   readonly findById: (id: UserId) => Effect.Effect<Option.Option<User>, RepositoryError>
+  /** The users of `ids` that exist, in no particular order (one statement in SQL: a batch of loads). */
+  readonly findByIds: (ids: ReadonlyArray<UserId>) => Effect.Effect<ReadonlyArray<User>, RepositoryError>
   readonly findBySubject: (subject: string) => Effect.Effect<Option.Option<User>, RepositoryError>
   /**
    * People whose email equals `email` once both are normalised (trimmed, NFKC, lower case); at most

@@ -3,9 +3,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Option, Request, Result, Semaphore } from "effect"
+import { Clock, Context, Effect, Exit, Layer, Option, Request, RequestResolver, Result, Semaphore } from "effect"
 import * as CommandBatching from "./CommandBatching.ts"
-import { ErasedUserImmutable, type RepositoryError, UserErased, UserNotFound } from "./DomainError.ts"
+import { ErasedUserImmutable, Forbidden, type RepositoryError, UserErased, UserNotFound } from "./DomainError.ts"
 import { Ids, nextUserId, type UserId } from "./Ids.ts"
 import type { PageRequest } from "./Page.ts"
 import * as Audit from "./Audit.ts"
@@ -24,6 +24,13 @@ const profileFieldsSet = (input: { readonly email?: unknown; readonly name?: unk
 
 /** A first request's user on its way into a provisioning batch. */
 class ProvisionRequest extends Request.Class<{ readonly user: User }, User, RepositoryError> {}
+
+/** A profile read on behalf of someone, on its way into a batch of profile reads. */
+class ProfileRequest extends Request.Class<
+  { readonly actor: Actor; readonly userId: UserId },
+  User,
+  UserNotFound | Forbidden | RepositoryError
+> {}
 
 /** @since 0.1.0 */
 export const make = Effect.gen(function*() {
@@ -139,7 +146,31 @@ export const make = Effect.gen(function*() {
     }))
   }, Span.named("Users.update"))
 
-  return { provision, me, updateMe, create, get, list, findByEmail, update } as const
+  // Profiles asked for at once (a list of registrations with their people) are read in one statement.
+  const profiles = RequestResolver.make<ProfileRequest>((entries) =>
+    Effect.gen(function*() {
+      const visible = entries.filter((entry) => Policy.canViewProfile(entry.request.actor, entry.request.userId))
+      const found = visible.length === 0 ? [] : yield* users.findByIds(visible.map((entry) => entry.request.userId))
+      const byId = new Map(found.map((user) => [user.id, user]))
+      for (const entry of entries) {
+        const { actor, userId } = entry.request
+        const user = byId.get(userId)
+        entry.completeUnsafe(
+          !Policy.canViewProfile(actor, userId)
+            ? Exit.fail(new Forbidden({ message: "Only the person themself or an admin may see a profile" }))
+            : user === undefined
+            ? Exit.fail(new UserNotFound({ userId }))
+            : Exit.succeed(user)
+        )
+      }
+    })
+  )
+
+  /** A person's profile as `actor` may see it (batched with the other profile reads of the moment). */
+  const profile = (actor: Actor, userId: UserId) =>
+    Effect.request(new ProfileRequest({ actor, userId }), profiles).pipe(Span.named("Users.profile"))
+
+  return { provision, me, updateMe, create, get, list, findByEmail, update, profile } as const
 })
 
 /**

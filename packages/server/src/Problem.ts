@@ -333,8 +333,11 @@ const frameworkProblem = (response: HttpServerResponse.HttpServerResponse): Prob
   }
 }
 
-const isProblemResponse = (response: HttpServerResponse.HttpServerResponse) =>
-  (response.headers["content-type"] ?? "").startsWith(contentType)
+/** A response that describes its own error: a problem, or a GraphQL response (errors in its body). */
+const isProblemResponse = (response: HttpServerResponse.HttpServerResponse) => {
+  const type = response.headers["content-type"] ?? ""
+  return type.startsWith(contentType) || type.startsWith("application/graphql-response+json")
+}
 
 /**
  * Global router middleware: unknown routes become 404 problems, bodies of framework-made error responses

@@ -39,6 +39,8 @@ import * as AuthMiddleware from "./Auth/Middleware.ts"
 import { TokenVerifier } from "./Auth/TokenVerifier.ts"
 import * as ServerConfig from "./Config.ts"
 import { EventsLive } from "./Events/Http.ts"
+import { GraphQLEngine } from "./GraphQL/Engine.ts"
+import * as GraphQLHttp from "./GraphQL/Http.ts"
 import { HealthLive } from "./Health/Http.ts"
 import * as HotReads from "./HotPaths/Reads.ts"
 import * as HotRegister from "./HotPaths/Register.ts"
@@ -207,7 +209,8 @@ export const allStages: PipelineStages = {
 
 /**
  * The routes: the HttpApi handlers behind rate limiting (route middleware, so limits key on the route
- * template), `/openapi.json`, `/docs`, and the global middleware (problems, secure defaults).
+ * template), `/openapi.json`, `/docs`, `/graphql` (same use-cases, same limits), and the global
+ * middleware (problems, secure defaults).
  *
  * @since 0.1.0
  */
@@ -221,6 +224,7 @@ export const routesWith = (stages: PipelineStages = allStages) =>
         : (layer) => layer
     ),
     HttpApiScalar.layer(Api, { path: "/docs" }),
+    GraphQLHttp.layer.pipe(Layer.provide([GraphQLEngine.layer, HttpRateLimit.routeMiddleware.layer])),
     stages.problems ? Problem.middleware : Layer.empty,
     SecurityMiddleware.make(stages)
   ).pipe(

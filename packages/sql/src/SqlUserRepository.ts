@@ -163,6 +163,14 @@ export const make: Effect.Effect<
         mapSqlError("UserRepository.findById")
       )
 
+    const findByIds = (ids: ReadonlyArray<string>) =>
+      ids.length === 0
+        ? Effect.succeed([])
+        : sql<UserRow>`SELECT ${columns} FROM users u WHERE u.id = ANY(string_to_array(${[...new Set(ids)].join(",")}, ',')::uuid[])`.pipe(
+          Effect.map((rows) => rows.map(toUser)),
+          mapSqlError("UserRepository.findByIds")
+        )
+
     const findBySubject = (subject: string) =>
       sql<UserRow>`SELECT ${columns} FROM users u WHERE u.subject = ${subject}`.pipe(
         Effect.map(one),
@@ -184,6 +192,7 @@ export const make: Effect.Effect<
       insertAllIfAbsent,
       update,
       findById,
+      findByIds,
       findBySubject,
       findByEmail,
       list

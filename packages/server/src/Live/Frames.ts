@@ -44,29 +44,45 @@ const statusOf: Record<string, string> = {
   EventCancelled: "cancelled"
 }
 
+/** One change of an event's public state, before it is framed. @since 0.2.0 */
+export type EventUpdate =
+  | { readonly event: "event-status"; readonly data: { readonly eventId: string; readonly status: string } }
+  | { readonly event: "waitlist-shifted"; readonly data: { readonly eventId: string; readonly fromPosition: number } }
+  | { readonly event: "counts"; readonly data: ReturnType<typeof counts> }
+
 /**
- * The frames of `/v1/events/{id}/live` for one message: counts when it carries them, the shift of
+ * What one message changes of an event's public state: counts when it carries them, the shift of
  * `WaitlistPositionsShifted`, the status of publish/unpublish/cancel. Messages of other events: none.
+ * Shared by the SSE stream and the GraphQL subscription, so both show the same (public) fields.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const forEvent = (eventId: string, message: LiveMessage): ReadonlyArray<string> => {
+export const eventUpdates = (eventId: string, message: LiveMessage): ReadonlyArray<EventUpdate> => {
   if (message.aggregateId !== eventId) return []
-  const out: Array<string> = []
+  const out: Array<EventUpdate> = []
   const data = message.data
   const capacity = number(data.capacity)
   const confirmedCount = number(data.confirmedCount)
   const waitlistCount = number(data.waitlistCount)
+  const fromPosition = number(data.fromPosition)
   const status = statusOf[message.type]
-  if (status !== undefined) out.push(frame("event-status", { eventId, status }, message.id))
-  if (message.type === "WaitlistPositionsShifted" && number(data.fromPosition) !== undefined) {
-    out.push(frame("waitlist-shifted", { eventId, fromPosition: data.fromPosition }, message.id))
+  if (status !== undefined) out.push({ event: "event-status", data: { eventId, status } })
+  if (message.type === "WaitlistPositionsShifted" && fromPosition !== undefined) {
+    out.push({ event: "waitlist-shifted", data: { eventId, fromPosition } })
   }
   if (capacity !== undefined && confirmedCount !== undefined && waitlistCount !== undefined) {
-    out.push(frame("counts", counts(eventId, { capacity, confirmedCount, waitlistCount }), message.id))
+    out.push({ event: "counts", data: counts(eventId, { capacity, confirmedCount, waitlistCount }) })
   }
   return out
 }
+
+/**
+ * The frames of `/v1/events/{id}/live` for one message (see {@link eventUpdates}).
+ *
+ * @since 0.1.0
+ */
+export const forEvent = (eventId: string, message: LiveMessage): ReadonlyArray<string> =>
+  eventUpdates(eventId, message).map((update) => frame(update.event, update.data, message.id))
 
 /** A registration as `/v1/me/live` shows it. @since 0.1.0 */
 export interface MyRegistration {

@@ -184,7 +184,7 @@ export const layerStore: Layer.Layer<
     ),
     Context.add(
       UserRepository.UserRepository,
-      decorate(guard, "UserRepository", users, ["findById", "findBySubject", "findByEmail", "list"])
+      decorate(guard, "UserRepository", users, ["findById", "findByIds", "findBySubject", "findByEmail", "list"])
     ),
     Context.add(IdempotencyKeys.IdempotencyKeys, decorate(guard, "IdempotencyKeys", idempotency, [])),
     Context.add(Audit.AuditLog, decorate(guard, "AuditLog", auditLog, ["list"])),

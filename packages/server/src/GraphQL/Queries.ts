@@ -1,0 +1,128 @@
+/**
+ * Resolvers of queries and of the fields that load more: each calls the use-case the REST route
+ * calls, with the caller, so visibility and authorization are the same by construction. A field the
+ * caller may not see resolves to `null` with the REST code in its error (`event-not-found`,
+ * `forbidden`, `unauthenticated`); nothing personal is ever read for such a caller.
+ *
+ * @since 0.2.0
+ */
+// Imported so the emitted declarations can name the domain types the resolvers return.
+import type { Audit as _Audit, DomainError as _DomainError } from "@live-events/domain"
+import { Effect } from "effect"
+import {
+  AuditTrail,
+  Event as EventModule,
+  Events,
+  type Ids,
+  type Registration as RegistrationModule,
+  Registrations,
+  type User,
+  Users
+} from "@live-events/domain"
+import * as Arguments from "./Arguments.ts"
+import * as Errors from "./Errors.ts"
+import type { RequestContext } from "./Execution.ts"
+
+type Args = Record<string, any>
+
+/**
+ * A private field: the unauthenticated error without a token, otherwise `f` run with the caller.
+ *
+ * @since 0.2.0
+ */
+export const authenticated = <A>(
+  request: RequestContext,
+  f: (actor: User.Actor) => Effect.Effect<A, unknown, any>
+) => request.actor === undefined ? Errors.unauthenticated() : request.run(f(request.actor))
+
+const actorOrUndefined = (request: RequestContext) => request.actor
+
+/** @since 0.2.0 */
+export const Query = {
+  event: (_: unknown, args: Args, request: RequestContext) =>
+    request.run(Effect.gen(function*() {
+      const id = yield* Arguments.eventId(args.id)
+      return yield* (yield* Events.Events).get(actorOrUndefined(request), id)
+    })),
+  events: (_: unknown, args: Args, request: RequestContext) =>
+    request.run(Effect.gen(function*() {
+      const filter = yield* Arguments.eventFilter(Arguments.withoutNulls(args.filter ?? {}))
+      const page = yield* Arguments.page(args)
+      const found = yield* (yield* Events.Events).list(actorOrUndefined(request), { ...filter, ...page })
+      return Arguments.connection(found)
+    })),
+  registration: (_: unknown, args: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Effect.gen(function*() {
+        const id = yield* Arguments.registrationId(args.id)
+        return yield* (yield* Registrations.Registrations).get(actor, id)
+      })),
+  me: (_: unknown, __: Args, request: RequestContext) =>
+    authenticated(request, (actor) => Users.Users.use((users) => users.me(actor))),
+  users: (_: unknown, args: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Effect.gen(function*() {
+        const page = yield* Arguments.page(args)
+        return Arguments.connection(yield* (yield* Users.Users).list(actor, page))
+      })),
+  user: (_: unknown, args: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Effect.gen(function*() {
+        const id = yield* Arguments.userId(args.id)
+        return yield* (yield* Users.Users).get(actor, id)
+      })),
+  auditLog: (_: unknown, args: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Effect.gen(function*() {
+        const filter = yield* Arguments.auditFilter(Arguments.withoutNulls(args.filter ?? {}))
+        const page = yield* Arguments.page(args)
+        const found = yield* (yield* AuditTrail.AuditTrail).list(actor, {
+          actorId: filter.actor,
+          action: filter.action,
+          targetId: filter.target,
+          from: filter.from,
+          to: filter.to,
+          ...page
+        })
+        return Arguments.connection(found)
+      }))
+}
+
+/** @since 0.2.0 */
+export const Event = {
+  availableSeats: (event: EventModule.Event) => EventModule.availableSeats(event),
+  registrations: (event: EventModule.Event, args: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Effect.gen(function*() {
+        const page = yield* Arguments.page(args)
+        const status = args.status === null ? undefined : args.status as RegistrationModule.RegistrationStatus | undefined
+        const found = yield* (yield* Registrations.Registrations).listForEvent(actor, event.id, { ...page, status })
+        return Arguments.connection(found)
+      })),
+  waitingList: (event: EventModule.Event, args: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Effect.gen(function*() {
+        const page = yield* Arguments.page(args)
+        return Arguments.connection(yield* (yield* Registrations.Registrations).waitlist(actor, event.id, page))
+      }))
+}
+
+/** @since 0.2.0 */
+export const Registration = {
+  event: (registration: RegistrationModule.Registration, _: Args, request: RequestContext) =>
+    request.run(Events.Events.use((events) => events.get(request.actor, registration.eventId))),
+  user: (registration: RegistrationModule.Registration, _: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Users.Users.use((users) => users.profile(actor, registration.userId as Ids.UserId)))
+}
+
+/** @since 0.2.0 */
+export const Me = {
+  profile: (user: User.User) => user,
+  registrations: (_user: User.User, args: Args, request: RequestContext) =>
+    authenticated(request, (actor) =>
+      Effect.gen(function*() {
+        const page = yield* Arguments.page(args)
+        return Arguments.connection(yield* (yield* Registrations.Registrations).listMine(actor, page))
+      }))
+}
