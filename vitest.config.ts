@@ -15,7 +15,10 @@ const project = (name: string, root: string) => ({
     name,
     include: [`${root}/test/**/*.test.ts`],
     testTimeout: 60_000,
-    hookTimeout: 60_000
+    hookTimeout: 60_000,
+    // graphql-ws imports graphql itself: transformed here too, it gets the same graphql module as the
+    // server's source (Vite resolves graphql's "development" build, Node alone its default one).
+    server: { deps: { inline: ["graphql-ws"] } }
   }
 })
 
