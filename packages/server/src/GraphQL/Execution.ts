@@ -27,6 +27,11 @@ export interface RequestContext {
   readonly actor: User.Actor | undefined
   /** The resolver's value, or the GraphQL error it failed with (graphql-js reports a returned error). */
   readonly run: <A>(effect: Effect.Effect<A, unknown, Services>) => Promise<A | GraphQLError>
+  /**
+   * `run`, remembered for the request under `key`: the same read asked by many fields (the event of
+   * each of a page of registrations) runs once.
+   */
+  readonly once: <A>(key: string, effect: Effect.Effect<A, unknown, Services>) => Promise<A | GraphQLError>
   /** The services, for subscriptions that turn a stream into an async iterable. */
   readonly context: Context.Context<Services>
 }
@@ -39,7 +44,16 @@ export const make = (context: Context.Context<Services>, actor: User.Actor | und
       onSuccess: (value): Effect.Effect<A | GraphQLError> => Effect.succeed(value),
       onFailure: Errors.fromCause
     }))
-  return { actor, run, context }
+  const remembered = new Map<string, Promise<unknown>>()
+  const once = <A>(key: string, effect: Effect.Effect<A, unknown, Services>) => {
+    let found = remembered.get(key) as Promise<A | GraphQLError> | undefined
+    if (found === undefined) {
+      found = run(effect)
+      remembered.set(key, found)
+    }
+    return found
+  }
+  return { actor, run, once, context }
 }
 
 /**

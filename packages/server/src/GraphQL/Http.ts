@@ -34,6 +34,7 @@ import * as Authentication from "./Authentication.ts"
 import * as Engine from "./Engine.ts"
 import * as Errors from "./Errors.ts"
 import * as Execution from "./Execution.ts"
+import * as Refusals from "./Refusals.ts"
 import * as WebSocket from "./WebSocket.ts"
 
 const graphqlResponse = "application/graphql-response+json"
@@ -186,6 +187,7 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
   const schema = HttpServerResponse.text(engine.sdl, { contentType: "text/plain; charset=utf-8" })
 
   return Layer.mergeAll(
+    Refusals.middleware,
     HttpRouter.add("POST", "/graphql", post),
     HttpRouter.add("GET", "/graphql", get),
     HttpRouter.add("GET", "/graphql/schema.graphql", schema)

@@ -110,7 +110,7 @@ export const Event = {
 /** @since 0.2.0 */
 export const Registration = {
   event: (registration: RegistrationModule.Registration, _: Args, request: RequestContext) =>
-    request.run(Events.Events.use((events) => events.get(request.actor, registration.eventId))),
+    request.once(`event:${registration.eventId}`, Events.Events.use((events) => events.get(request.actor, registration.eventId))),
   user: (registration: RegistrationModule.Registration, _: Args, request: RequestContext) =>
     authenticated(request, (actor) =>
       Users.Users.use((users) => users.profile(actor, registration.userId as Ids.UserId)))
