@@ -53,7 +53,7 @@ export interface Scenario {
 /** Ours ≥ `ratio` × the reference's throughput (and p99 ≤ `p99Ms`). */
 export interface Goal {
   readonly ratio: number
-  readonly against: "baseline" | "raw" | "unsealed"
+  readonly against: "baseline" | "raw" | "unsealed" | "ours"
   /** The scenario whose reference measurement counts (default: this one). */
   readonly scenario?: string
   readonly p99Ms?: number
@@ -119,6 +119,17 @@ const registerRequest = (target: Target, eventId: string): PlannedRequest => ({
 })
 
 const readRequest = (eventId: string): PlannedRequest => ({ method: "GET", path: `/v1/events/${eventId}` })
+
+/** The fields of the REST event, as one GraphQL query (the same document every time, as clients send it). */
+const graphqlEventQuery = "query Event($id: ID!) { event(id: $id) { id organizerId title description startsAt endsAt " +
+  "timeZone location capacity waitlist { enabled limit } registrationClosesAt status confirmedCount waitlistCount " +
+  "availableSeats version createdAt updatedAt } }"
+
+const graphqlReadRequest = (eventId: string): PlannedRequest => ({
+  method: "POST",
+  path: "/graphql",
+  body: { query: graphqlEventQuery, variables: { id: eventId } }
+})
 
 /** Ids of the raw server's events (it answers any). */
 const rawEvents = (config: ScenarioConfig) =>
@@ -195,6 +206,18 @@ export const scenarios = (config: ScenarioConfig): ReadonlyArray<Scenario> => [
       const events = target.kind === "raw" ? rawEvents(config) : await sharedEvents(target, config)
       let i = 0
       return { next: () => readRequest(events[i++ % events.length]!), warmup: events.map(readRequest) }
+    }
+  },
+  {
+    name: "read-graphql",
+    description: `the cached read of "read" as a GraphQL query (POST /graphql, event(id) with the REST fields) over ${config.events} events`,
+    connections: config.connections,
+    withoutBaseline: true,
+    goals: [{ ratio: 0.5, against: "ours", scenario: "read" }],
+    prepare: async (target) => {
+      const events = await sharedEvents(target, config)
+      let i = 0
+      return { next: () => graphqlReadRequest(events[i++ % events.length]!), warmup: events.map(graphqlReadRequest) }
     }
   },
   {
