@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Engine from "../src/GraphQL/Engine.ts"
+import * as HttpRateLimit from "../src/RateLimit/HttpRateLimit.ts"
 import * as Limits from "../src/GraphQL/Limits.ts"
 import * as Server from "../src/Server.ts"
 import * as Telemetry from "../src/Telemetry/Telemetry.ts"
@@ -91,6 +92,28 @@ describe("hostile GraphQL requests", () => {
     expect(refusal._tag).toBe("Rejected")
     expect(Engine.make({ limits: Limits.defaults, introspection: true }).prepare({ query: "{ __schema { types { name } } }" })._tag)
       .toBe("Prepared")
+  })
+})
+
+describe("rate limits on /graphql", () => {
+  it("count GraphQL requests like any other and refuse the excess with a 429 GraphQL response", async () => {
+    const server = await start(Server.storeMemory, undefined, undefined, {
+      rateLimit: HttpRateLimit.layerMemory({ general: { name: "general", algorithm: "sliding-window", limit: 3, window: "1 minute" } })
+    })
+    try {
+      const statuses: Array<number> = []
+      let last: Awaited<ReturnType<TestServer["request"]>> | undefined
+      for (let i = 0; i < 4; i++) {
+        last = await server.request("POST", "/graphql", { json: { query: "{ events { nodes { id } } }" } })
+        statuses.push(last.status)
+      }
+      expect(statuses).toEqual([200, 200, 200, 429])
+      expect(last!.headers.get("content-type")).toContain("application/graphql-response+json")
+      expect(last!.headers.get("retry-after")).not.toBeNull()
+      expect(last!.body.errors[0].extensions).toMatchObject({ code: "rate-limited", status: 429 })
+    } finally {
+      await server.close()
+    }
   })
 })
 

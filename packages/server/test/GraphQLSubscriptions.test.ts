@@ -104,6 +104,43 @@ describe("GraphQL subscriptions", () => {
     await greedy.ws.dispose()
   }, 30_000)
 
+  it("counts each connection as a live stream of its client (LIVE_MAX_STREAMS_PER_IP, default 20)", async () => {
+    // The sockets of the tests before have closed on the server's side too.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const clients = Array.from({ length: 22 }, () => client())
+    let connected = 0
+    for (const { ws } of clients) ws.on("connected", () => connected++)
+    await until(() => connected + clients.filter((c) => c.closes.length > 0).length === 22, "every connection to settle")
+    expect(connected).toBe(20)
+    expect(clients.filter((c) => c.closes.length > 0)).toHaveLength(2)
+    await Promise.all(clients.map(({ ws }) => ws.dispose()))
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }, 30_000)
+
+  it("releases an SSE subscription's stream slot when its client goes away", async () => {
+    const eventId = await publishedEvent(5)
+    const statuses: Array<number> = []
+    for (let i = 0; i < 25; i++) {
+      const controller = new AbortController()
+      const response = await fetch(`${server.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({ query: `subscription { eventChanged(id: "${eventId}") { cause } }` }),
+        signal: controller.signal
+      })
+      statuses.push(response.status)
+      if (response.status === 200) {
+        const reader = response.body!.getReader()
+        let text = ""
+        while (!text.includes("event: next")) text += new TextDecoder().decode((await reader.read()).value)
+        expect(text).toContain(`"cause":"snapshot"`)
+      }
+      controller.abort()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(statuses.every((status) => status === 200)).toBe(true)
+  }, 30_000)
+
   it("delivers a change to 1,000 concurrent subscriptions", async () => {
     const eventId = await publishedEvent(10)
     const clients = Array.from({ length: 10 }, () => client())

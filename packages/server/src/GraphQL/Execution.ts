@@ -34,10 +34,16 @@ export interface RequestContext {
   readonly once: <A>(key: string, effect: Effect.Effect<A, unknown, Services>) => Promise<A | GraphQLError>
   /** The services, for subscriptions that turn a stream into an async iterable. */
   readonly context: Context.Context<Services>
+  /** Completes when the transport that carries the operation ends: subscriptions stop then. */
+  readonly ended: Effect.Effect<void>
 }
 
 /** @since 0.2.0 */
-export const make = (context: Context.Context<Services>, actor: User.Actor | undefined): RequestContext => {
+export const make = (
+  context: Context.Context<Services>,
+  actor: User.Actor | undefined,
+  ended: Effect.Effect<void> = Effect.never
+): RequestContext => {
   const runPromise = Effect.runPromiseWith(context)
   const run = <A>(effect: Effect.Effect<A, unknown, Services>) =>
     runPromise(Effect.matchCauseEffect(effect, {
@@ -53,7 +59,7 @@ export const make = (context: Context.Context<Services>, actor: User.Actor | und
     }
     return found
   }
-  return { actor, run, once, context }
+  return { actor, run, once, context, ended }
 }
 
 /**

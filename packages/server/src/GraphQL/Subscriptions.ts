@@ -71,7 +71,7 @@ export const Subscription = {
             })
           )
         }))
-        return Stream.toAsyncIterableWith(changes, request.context)
+        return Stream.toAsyncIterableWith(Stream.interruptWhen(changes, request.ended), request.context)
       })),
     resolve: identity
   },
@@ -86,7 +86,7 @@ export const Subscription = {
                 change._tag === "Reset" ? Result.fail(change) : Result.succeed({ ...change.registration, cause: change.cause })
               )
             )))
-          return Stream.toAsyncIterableWith(changes, request.context)
+          return Stream.toAsyncIterableWith(Stream.interruptWhen(changes, request.ended), request.context)
         })),
     resolve: identity
   }

@@ -13,13 +13,14 @@
  *
  * @since 0.2.0
  */
-import { Clock, Deferred, Duration, Effect, Option, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Stream } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Socket } from "effect/socket"
 import type { ExecutionResult, FormattedExecutionResult } from "graphql"
 import { CloseCode, makeServer } from "graphql-ws"
 import type { ProvisionedUsers } from "../Auth/Provisioning.ts"
 import type { TokenVerifier } from "../Auth/TokenVerifier.ts"
+import type { User } from "@live-events/domain"
 import * as LiveFeed from "../Live/LiveFeed.ts"
 import type * as StreamLimits from "../Live/StreamLimits.ts"
 import * as Authentication from "./Authentication.ts"
@@ -34,7 +35,8 @@ export const closeCodes = {
 } as const
 
 interface Extra {
-  request: Execution.RequestContext | undefined
+  /** Set once `connection_init` is accepted: the caller (undefined: anonymous). */
+  connected: { readonly actor: User.Actor | undefined } | undefined
 }
 
 const decoder = new TextDecoder()
@@ -80,21 +82,46 @@ export const serve = (engine: Engine.GraphQLEngine["Service"], limits: StreamLim
     const socket = yield* request.upgrade
     const writer = yield* socket.writer
     const connected = yield* Deferred.make<Authentication.Caller | undefined>()
+    // Completed when the connection ends, whoever ends it: every subscription of it stops then, rather
+    // than waiting on the protocol's own clean-up of each iterator.
+    const ended = yield* Deferred.make<void>()
+    // Set when this side closes the socket: the read loop does not always see its own close.
+    const closedHere = yield* Deferred.make<Socket.CloseEvent>()
+    const write = (data: string | Socket.CloseEvent) =>
+      Effect.andThen(
+        writer.write(data),
+        Socket.isCloseEvent(data) ? Deferred.succeed(closedHere, data) : Effect.void
+      )
     // A write to a socket the client already closed has no one to tell: the read loop ends it.
     const send = (data: string | Socket.CloseEvent) =>
-      runPromise(Effect.catch(writer.write(data), (error) => Effect.logDebug("GraphQL socket write failed", error)))
+      runPromise(Effect.catch(write(data), (error) => Effect.logDebug("GraphQL socket write failed", error)))
     const maxSubscriptions = engine.limits.maxSubscriptionsPerConnection
+    const operations = new Map<string, Deferred.Deferred<void>>()
+    // A client's `complete` stops its operation's stream here, before the protocol core returns the
+    // operation's iterator (which waits on the stream).
+    const completing = (text: string) => {
+      if (!text.includes("complete")) return
+      try {
+        const message = JSON.parse(text) as { readonly type?: unknown; readonly id?: unknown }
+        if (message.type !== "complete" || typeof message.id !== "string") return
+        const done = operations.get(message.id)
+        operations.delete(message.id)
+        if (done !== undefined) Deferred.doneUnsafe(done, Effect.void)
+      } catch {
+        // Not JSON: the protocol core closes the socket with 4400.
+      }
+    }
 
     const server = makeServer<Record<string, unknown>, Extra>({
       onConnect: async (ctx) => {
         const authenticated = await runPromise(Authentication.authenticate(bearerOf(ctx.connectionParams)))
         if (authenticated._tag === "Refused") return false
         const caller = authenticated._tag === "Caller" ? authenticated.caller : undefined
-        ctx.extra.request = Execution.make(services, caller?.actor)
+        ctx.extra.connected = { actor: caller?.actor }
         Deferred.doneUnsafe(connected, Effect.succeed(caller))
         return true
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
         // The operation being subscribed is already counted in `subscriptions`.
         if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
           return [Errors.request(429, "too-many-subscriptions", `At most ${maxSubscriptions} operations per connection`)]
@@ -103,7 +130,14 @@ export const serve = (engine: Engine.GraphQLEngine["Service"], limits: StreamLim
         if (prepared._tag === "Rejected") return prepared.errors
         const variables = engine.variablesOf(payload.variables)
         if (variables._tag === "Rejected") return variables.errors
-        return engine.argsOf(prepared, variables.values, ctx.extra.request!)
+        // An operation ends with its connection, or when the client completes it (see the read loop).
+        const done = Deferred.makeUnsafe<void>()
+        operations.set(id, done)
+        const ends = Effect.raceFirst(Deferred.await(ended), Deferred.await(done))
+        return engine.argsOf(prepared, variables.values, Execution.make(services, ctx.extra.connected?.actor, ends))
+      },
+      onComplete: (_ctx, id) => {
+        operations.delete(id)
       },
       onNext: (_ctx, _id, _payload, _args, result) =>
         Engine.format(result as ExecutionResult) as unknown as FormattedExecutionResult
@@ -118,32 +152,42 @@ export const serve = (engine: Engine.GraphQLEngine["Service"], limits: StreamLim
       onMessage: (callback) => {
         onMessage = callback
       }
-    }, { request: undefined })
+    }, { connected: undefined })
 
     yield* Deferred.await(connected).pipe(
       Effect.flatMap((caller) => caller === undefined ? Effect.never : revocation(caller)),
-      Effect.flatMap((close) => writer.write(close)),
+      Effect.flatMap((close) => write(close)),
       Effect.ignore,
       Effect.forkScoped
     )
 
     const reader = yield* socket.reader
-    const closeEvent = yield* Effect.forever(Effect.flatMap(reader.pull, (messages) =>
+    const readLoop = Effect.forever(Effect.flatMap(reader.pull, (messages) =>
       Effect.sync(() => {
         for (const message of messages) {
           const text = typeof message === "string" ? message : decoder.decode(message)
+          completing(text)
           onMessage?.(text).catch((error: unknown) => runPromise(Effect.logWarning("GraphQL socket message failed", error)))
         }
       }))).pipe(
         Effect.catch((error) =>
-          Effect.succeed(error.reason._tag === "SocketCloseError" ? Option.some(error.reason) : Option.none())
+          Effect.succeed(
+            error.reason._tag === "SocketCloseError"
+              ? { code: error.reason.code, reason: error.reason.closeReason }
+              : { code: 1006, reason: undefined }
+          )
         )
       )
-    yield* Effect.promise(() =>
-      closed(
-        Option.isSome(closeEvent) ? closeEvent.value.code : 1006,
-        Option.isSome(closeEvent) ? closeEvent.value.closeReason : undefined
-      )
+    const end = yield* Effect.raceFirst(
+      readLoop,
+      Effect.map(Deferred.await(closedHere), (close) => ({ code: close.code, reason: close.reason }))
+    )
+    yield* Deferred.succeed(ended, undefined)
+    yield* Effect.promise(() => closed(end.code, end.reason)).pipe(
+      Effect.timeoutOrElse({
+        duration: Duration.seconds(5),
+        orElse: () => Effect.logWarning("GraphQL socket clean-up still running after 5 s")
+      })
     )
     return HttpServerResponse.empty()
   }).pipe(Effect.scoped)
