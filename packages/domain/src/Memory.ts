@@ -367,7 +367,7 @@ export const make = Effect.gen(function*() {
         return Effect.as(write(setMap(state.users, user.id, user)), user)
       }),
     findById: (id) => Effect.sync(() => Option.fromNullishOr(state.users.get(id))),
-    findByIds: (ids) => Effect.sync(() => ids.flatMap((id) => state.users.get(id) ?? [])),
+    findByIds: (ids) => Effect.sync(() => [...new Set(ids)].flatMap((id) => state.users.get(id) ?? [])),
     findBySubject: (subject) =>
       Effect.sync(() => Option.flatMap(Option.fromNullishOr(state.usersBySubject.get(subject)), (id) =>
         Option.fromNullishOr(state.users.get(id))

@@ -24,7 +24,7 @@ export class UserRepository extends Context.Service<UserRepository, {
    */
   readonly update: (user: User) => Effect.Effect<User, RepositoryError>
   readonly findById: (id: UserId) => Effect.Effect<Option.Option<User>, RepositoryError>
-  /** The users of `ids` that exist, in no particular order (one statement in SQL: a batch of loads). */
+  /** The users of `ids` that exist, each once, in no particular order (one statement in SQL: a batch of loads). */
   readonly findByIds: (ids: ReadonlyArray<UserId>) => Effect.Effect<ReadonlyArray<User>, RepositoryError>
   readonly findBySubject: (subject: string) => Effect.Effect<Option.Option<User>, RepositoryError>
   /**

@@ -48,6 +48,16 @@ export const userRepositoryContract = <E>(name: string, portsLayer: Layer.Layer<
         expect(Option.getOrThrow(yield* users.findBySubject(subject))).toEqual(user)
       }))
 
+    it.effect("findByIds reads the users that exist, each once, unknown and repeated ids aside", () =>
+      Effect.gen(function*() {
+        const users = yield* UserRepository
+        const first = yield* insertUser()
+        const second = yield* insertUser()
+        const found = yield* users.findByIds([second.id, first.id, yield* freshId<UserId>(), first.id])
+        expect([...found].sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([first, second].sort((a, b) => (a.id < b.id ? -1 : 1)))
+        expect(yield* users.findByIds([])).toEqual([])
+      }))
+
     it.effect("unknown id and subject are none; subjects are matched exactly", () =>
       Effect.gen(function*() {
         const users = yield* UserRepository
