@@ -26,6 +26,9 @@ export type Authenticated =
   | { readonly _tag: "Caller"; readonly caller: Caller }
   | { readonly _tag: "Refused"; readonly error: GraphQLError; readonly status: number }
 
+/** A request without credentials. @since 0.2.0 */
+export const anonymous: Authenticated = { _tag: "Anonymous" }
+
 const refused = (status: number, code: string, message: string): Authenticated => ({
   _tag: "Refused",
   error: Errors.request(status, code, message),

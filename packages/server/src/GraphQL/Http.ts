@@ -16,9 +16,9 @@
  */
 import { Context, Duration, Effect, Layer, Stream } from "effect"
 // Imported so the emitted declaration of the routes can name the use-cases they require.
+import { Events } from "@live-events/domain"
 import type {
   AuditTrail as _AuditTrail,
-  Events as _Events,
   Privacy as _Privacy,
   Registrations as _Registrations,
   Users as _Users
@@ -100,6 +100,12 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
   const engine = yield* Engine.GraphQLEngine
   // The services resolvers use, captured once; each request adds its own (tracer span, annotations).
   const services = yield* Effect.context<Captured>()
+  // The request's own context when it already holds the services (it does when served by
+  // `Server.make`), so a request does not pay for a merge.
+  const servicesOf = (request: Context.Context<never>): Context.Context<Execution.Services> =>
+    Context.getOrUndefined(request as Context.Context<Events.Events>, Events.Events) === undefined
+      ? Context.merge(services, request)
+      : request as Context.Context<Execution.Services>
   const withServices = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Captured>> =>
     Effect.contextWith((request: Context.Context<Exclude<R, Captured>>) =>
       Effect.provideContext(effect, Context.merge(services, request) as Context.Context<R>)
@@ -112,7 +118,10 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const accept = request.headers["accept"]
-      const authenticated = yield* withServices(Authentication.authenticate(request.headers["authorization"]))
+      const authorization = request.headers["authorization"]
+      const authenticated = authorization === undefined
+        ? Authentication.anonymous
+        : yield* withServices(Authentication.authenticate(authorization))
       if (authenticated._tag === "Refused") {
         return refuse(accept, authenticated.status, [authenticated.error], challenge(authenticated.status))
       }
@@ -132,7 +141,7 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
         ])
       }
       const actor = authenticated._tag === "Caller" ? authenticated.caller.actor : undefined
-      const context = Execution.make(Context.merge(services, yield* Effect.context<never>()), actor)
+      const context = Execution.make(servicesOf(yield* Effect.context<never>()), actor)
       const vars = variables.values
       if (!streaming) {
         const result = yield* settle(engine.execute(prepared, vars, context))
