@@ -6,6 +6,7 @@
  *
  *   node bench/run.ts                       every scenario, then pgbench
  *   node bench/run.ts register-low read     only those scenarios (no pgbench unless --pgbench)
+ *   node bench/run.ts register-one          one sequential client: what a registration costs when idle
  *   node bench/run.ts register-low --embedded   also ours on embedded PGlite (no DATABASE_URL)
  *   node bench/run.ts register-low --unsealed   also ours with PERSONAL_DATA_SEALING=off (plain-text
  *                                               personal data, benchmarks only): the price of sealing

@@ -186,6 +186,17 @@ export const scenarios = (config: ScenarioConfig): ReadonlyArray<Scenario> => [
     }
   },
   {
+    // Batching must not add latency when idle: one client, one registration at a time.
+    name: "register-one",
+    description: `register, one sequential client, ${config.events} published events round-robin, a new user per request`,
+    connections: 1,
+    prepare: async (target) => {
+      const events = await sharedEvents(target, config)
+      let i = 0
+      return { next: () => registerRequest(target, events[i++ % events.length]!) }
+    }
+  },
+  {
     name: "register-hot",
     description: `register, one event (capacity ${config.hotCapacity}, unlimited waitlist), a new user per request`,
     connections: config.hotConnections,
