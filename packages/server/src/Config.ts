@@ -16,31 +16,26 @@ export const http = Config.all({
   host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
 })
 
-const databaseUrl = Config.option(Config.Redacted("DATABASE_URL"))
-
 /** @since 0.1.0 */
 export const database = Config.all({
-  url: databaseUrl,
+  url: Config.option(Config.Redacted("DATABASE_URL")),
   poolSize: Config.Int("DATABASE_POOL_SIZE").pipe(Config.withDefault(8)),
   dataDir
 })
 
 /**
  * How registrations and cancellations are batched into units of work (see `Registrations.Options`).
- * Lanes default to 4 on PostgreSQL and to 1 on embedded PGlite: with its one connection, more lanes
- * only split the same load into smaller batches — more statements and more CPU per registration
- * (docs/benchmarks.md).
+ * One lane by default, on PostgreSQL and embedded PGlite alike: on the reference machine (two cores
+ * shared with the database), more lanes split the same load into more, smaller batches — more
+ * statements and more CPU per registration (docs/benchmarks.md); on PGlite, with its one connection,
+ * they can only wait for each other. Raise it when the database has cores to spare.
  *
  * @since 0.2.0
  */
 export const batching = Config.all({
   maxBatchSize: Config.Int("REGISTRATION_BATCH_MAX_SIZE").pipe(Config.withDefault(64)),
-  concurrency: Config.Int("REGISTRATION_BATCH_CONCURRENCY").pipe(Config.option),
-  url: databaseUrl
-}).pipe(Config.map(({ concurrency, maxBatchSize, url }) => ({
-  maxBatchSize,
-  concurrency: Option.getOrElse(concurrency, () => Option.isSome(url) ? 4 : 1)
-})))
+  concurrency: Config.Int("REGISTRATION_BATCH_CONCURRENCY").pipe(Config.withDefault(1))
+})
 
 /** @since 0.1.0 */
 export const authMode = Config.Literals(["development", "production"], "AUTH_MODE").pipe(

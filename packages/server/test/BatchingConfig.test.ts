@@ -1,6 +1,6 @@
 /**
- * Batch lanes: several on PostgreSQL, one on embedded PGlite (its one connection would only see
- * smaller batches), whatever `REGISTRATION_BATCH_CONCURRENCY` says when it is set.
+ * Batch lanes: one unless `REGISTRATION_BATCH_CONCURRENCY` says otherwise, on PostgreSQL and on
+ * embedded PGlite alike.
  */
 import { ConfigProvider, Effect } from "effect"
 import { describe, expect, it } from "vitest"
@@ -10,13 +10,13 @@ const lanes = (env: Record<string, string>) =>
   Effect.runPromise(Effect.map(ServerConfig.batching.parse(ConfigProvider.fromEnv({ env })), (batching) => batching.concurrency))
 
 describe("registration batch lanes", () => {
-  it("default to 4 on PostgreSQL and to 1 on embedded PGlite", async () => {
-    expect(await lanes({ DATABASE_URL: "postgres://127.0.0.1/db" })).toBe(4)
+  it("default to one, whatever the store", async () => {
+    expect(await lanes({ DATABASE_URL: "postgres://127.0.0.1/db" })).toBe(1)
     expect(await lanes({})).toBe(1)
   })
 
   it("follow REGISTRATION_BATCH_CONCURRENCY when set", async () => {
     expect(await lanes({ REGISTRATION_BATCH_CONCURRENCY: "2" })).toBe(2)
-    expect(await lanes({ DATABASE_URL: "postgres://127.0.0.1/db", REGISTRATION_BATCH_CONCURRENCY: "1" })).toBe(1)
+    expect(await lanes({ DATABASE_URL: "postgres://127.0.0.1/db", REGISTRATION_BATCH_CONCURRENCY: "4" })).toBe(4)
   })
 })
