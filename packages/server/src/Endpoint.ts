@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { HttpApiEndpoint } from "effect/http-api"
+import { type HttpApiEndpoint, OpenApi } from "effect/http-api"
 import { Authentication, OptionalAuthentication } from "./Auth/Middleware.ts"
 import { RequestValidation } from "./Problem.ts"
 
@@ -18,7 +18,10 @@ export const authenticated = <E extends HttpApiEndpoint.Constraint>(endpoint: E)
 
 /** A route open to anonymous callers that still honours a token when one is sent. @since 0.1.0 */
 export const optionallyAuthenticated = <E extends HttpApiEndpoint.Constraint>(endpoint: E) =>
-  (endpoint as any).middleware(RequestValidation).middleware(OptionalAuthentication) as HttpApiEndpoint.AddMiddleware<
+  (endpoint as any)
+    // Documented as "a bearer token, or none": the security middleware alone would read as required.
+    .annotate(OpenApi.Override, { security: [{}, { bearer: [] }] })
+    .middleware(RequestValidation).middleware(OptionalAuthentication) as HttpApiEndpoint.AddMiddleware<
     HttpApiEndpoint.AddMiddleware<E, RequestValidation>,
     OptionalAuthentication
   >
@@ -26,3 +29,11 @@ export const optionallyAuthenticated = <E extends HttpApiEndpoint.Constraint>(en
 /** A route without authentication (health, docs). @since 0.1.0 */
 export const anonymous = <E extends HttpApiEndpoint.Constraint>(endpoint: E) =>
   (endpoint as any).middleware(RequestValidation) as HttpApiEndpoint.AddMiddleware<E, RequestValidation>
+
+/**
+ * What an operation does, for `/openapi.json` and `/docs`: a short summary (the operation's title) and a
+ * description. Pass it to the endpoint's `annotateMerge`.
+ *
+ * @since 0.1.0
+ */
+export const describe = (summary: string, description: string) => OpenApi.annotations({ summary, description })

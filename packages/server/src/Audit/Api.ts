@@ -5,9 +5,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
 import { Audit, Event, Ids, Text, User } from "@live-events/domain"
-import { authenticated } from "../Endpoint.ts"
+import { authenticated, describe } from "../Endpoint.ts"
 import * as Pagination from "../Pagination.ts"
 
 /** @since 0.1.0 */
@@ -46,5 +46,5 @@ export class AuditApi extends HttpApiGroup.make("audit").add(
       ...Pagination.query
     },
     success: Pagination.PageJson(AuditEntryJson)
-  }))
-) {}
+  }).annotateMerge(describe("List audit entries", "Admins only. Who did what to which resource, oldest first, filtered by actor, action, target and time range; cursor-paged.")))
+).annotate(OpenApi.Description, "The audit log of privileged and personal-data actions (admins only).") {}

@@ -4,9 +4,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Event, Ids, Text } from "@live-events/domain"
-import { authenticated, optionallyAuthenticated } from "../Endpoint.ts"
+import { authenticated, describe, optionallyAuthenticated } from "../Endpoint.ts"
 import * as Pagination from "../Pagination.ts"
 
 /**
@@ -65,11 +65,17 @@ export const EventIdParams = { id: Ids.EventId }
 /** @since 0.1.0 */
 export const IdempotencyKey = Text.plain(1, 255)
 
-const transition = (identifier: "publish" | "unpublish" | "cancel") =>
+const transitions = {
+  publish: describe("Publish an event", "Organizer or admin. Makes a draft event visible and open for registration."),
+  unpublish: describe("Unpublish an event", "Organizer or admin. Returns a published event to draft."),
+  cancel: describe("Cancel an event", "Organizer or admin. Cancels the event.")
+}
+
+const transition = (identifier: keyof typeof transitions) =>
   authenticated(HttpApiEndpoint.post(identifier, `/v1/events/:id/${identifier}`, {
     params: EventIdParams,
     success: EventJson
-  }))
+  }).annotateMerge(transitions[identifier]))
 
 /**
  * @since 0.1.0
@@ -85,28 +91,28 @@ export class EventsApi extends HttpApiGroup.make("events").add(
       ...Pagination.query
     },
     success: Pagination.PageJson(EventJson)
-  })),
+  }).annotateMerge(describe("List events", "Published events for everyone; an organizer also sees their own drafts. Filtered by time range, organizer, text and status; cursor-paged."))),
   authenticated(HttpApiEndpoint.post("create", "/v1/events", {
     headers: { "idempotency-key": Schema.optionalKey(IdempotencyKey) },
     payload: Event.CreateEventInput,
     success: EventJson.pipe(HttpApiSchema.status(201))
-  })),
+  }).annotateMerge(describe("Create an event", "Organizer or admin. Creates a draft event; an `Idempotency-Key` makes a retried request answer with the first result."))),
   optionallyAuthenticated(HttpApiEndpoint.get("get", "/v1/events/:id", {
     params: EventIdParams,
     headers: { "if-none-match": Schema.optionalKey(Schema.String) },
     success: EventJson
-  })),
+  }).annotateMerge(describe("Get an event", "One event with its live counts. Answers 304 to a matching `If-None-Match`."))),
   authenticated(HttpApiEndpoint.patch("update", "/v1/events/:id", {
     params: EventIdParams,
     headers: { "if-match": Schema.optionalKey(Schema.String) },
     payload: Event.UpdateEventInput,
     success: EventJson
-  })),
+  }).annotateMerge(describe("Update an event", "Organizer of the event or admin. Changes some fields; `If-Match` with the event's ETag guards against lost updates (412 on mismatch)."))),
   authenticated(HttpApiEndpoint.delete("delete", "/v1/events/:id", {
     params: EventIdParams,
     success: HttpApiSchema.NoContent
-  })),
+  }).annotateMerge(describe("Delete an event", "Organizer of the event or admin. Deletes an event that has no active registrations."))),
   transition("publish"),
   transition("unpublish"),
   transition("cancel")
-) {}
+).annotate(OpenApi.Description, "Events: creation, reading, updates and the draft, published and cancelled lifecycle.") {}

@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
-import { anonymous } from "../Endpoint.ts"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
+import { anonymous, describe } from "../Endpoint.ts"
 
 /** @since 0.1.0 */
 export const HealthJson = Schema.Struct({
@@ -17,6 +17,12 @@ export const HealthJson = Schema.Struct({
 
 /** @since 0.1.0 */
 export class HealthApi extends HttpApiGroup.make("health").add(
-  anonymous(HttpApiEndpoint.get("live", "/health/live", { success: HealthJson })),
-  anonymous(HttpApiEndpoint.get("ready", "/health/ready", { success: HealthJson }))
-) {}
+  anonymous(
+    HttpApiEndpoint.get("live", "/health/live", { success: HealthJson })
+      .annotateMerge(describe("Liveness probe", "Answers while the process serves requests; no dependency is checked."))
+  ),
+  anonymous(
+    HttpApiEndpoint.get("ready", "/health/ready", { success: HealthJson })
+      .annotateMerge(describe("Readiness probe", "Answers 200 when the database and the other dependencies answer, 503 otherwise; includes the outbox backlog."))
+  )
+).annotate(OpenApi.Description, "Liveness and readiness probes for load balancers and orchestrators.") {}

@@ -18,9 +18,9 @@
  */
 import { Schema } from "effect"
 import { Sse } from "effect/encoding"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Ids } from "@live-events/domain"
-import { authenticated, optionallyAuthenticated } from "../Endpoint.ts"
+import { authenticated, describe, optionallyAuthenticated } from "../Endpoint.ts"
 
 const query = { lastEventId: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(128))) }
 
@@ -34,6 +34,9 @@ export class LiveApi extends HttpApiGroup.make("live").add(
     params: { id: Ids.EventId },
     query,
     success: events
-  })),
-  authenticated(HttpApiEndpoint.get("me", "/v1/me/live", { query, success: events }))
-) {}
+  }).annotateMerge(describe("Stream an event's live counts", "Server-Sent Events: `counts`, `waitlist-shifted` and `event-status` for one event, starting with a snapshot. Reconnect with `Last-Event-ID` to replay what was missed, or receive `reset`."))),
+  authenticated(
+    HttpApiEndpoint.get("me", "/v1/me/live", { query, success: events })
+      .annotateMerge(describe("Stream my registration changes", "Server-Sent Events: a `registration` event whenever one of the caller's registrations changes status or waitlist position, starting with a snapshot."))
+  )
+).annotate(OpenApi.Description, "Live updates as Server-Sent Events.") {}

@@ -3,9 +3,9 @@
  *
  * @since 0.1.0
  */
-import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
 import { User } from "@live-events/domain"
-import { authenticated } from "../Endpoint.ts"
+import { authenticated, describe } from "../Endpoint.ts"
 import * as Pagination from "../Pagination.ts"
 import { RegistrationJson } from "../Registrations/Api.ts"
 import { UserJson } from "../Users/Api.ts"
@@ -14,10 +14,16 @@ import { UserJson } from "../Users/Api.ts"
  * @since 0.1.0
  */
 export class MeApi extends HttpApiGroup.make("me").add(
-  authenticated(HttpApiEndpoint.get("get", "/v1/me", { success: UserJson })),
-  authenticated(HttpApiEndpoint.patch("update", "/v1/me", { payload: User.UpdateProfileInput, success: UserJson })),
+  authenticated(
+    HttpApiEndpoint.get("get", "/v1/me", { success: UserJson })
+      .annotateMerge(describe("Get my profile", "The caller's own user record."))
+  ),
+  authenticated(
+    HttpApiEndpoint.patch("update", "/v1/me", { payload: User.UpdateProfileInput, success: UserJson })
+      .annotateMerge(describe("Update my profile", "Changes the caller's name or phone."))
+  ),
   authenticated(HttpApiEndpoint.get("registrations", "/v1/me/registrations", {
     query: Pagination.query,
     success: Pagination.PageJson(RegistrationJson)
-  }))
-) {}
+  }).annotateMerge(describe("List my registrations", "The caller's registrations across events; cursor-paged.")))
+).annotate(OpenApi.Description, "The caller's own profile and registrations.") {}

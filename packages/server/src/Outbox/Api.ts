@@ -4,9 +4,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import type { OutboxMessage } from "@live-events/outbox"
-import { authenticated } from "../Endpoint.ts"
+import { authenticated, describe } from "../Endpoint.ts"
 import * as Pagination from "../Pagination.ts"
 
 /** @since 0.1.0 */
@@ -51,9 +51,9 @@ export class OutboxAdminApi extends HttpApiGroup.make("outboxAdmin").add(
       )
     },
     success: Pagination.PageJson(DeadLetterJson)
-  })),
+  }).annotateMerge(describe("List dead letters", "Admins only. Outbox messages that exhausted their delivery attempts; cursor-paged."))),
   authenticated(HttpApiEndpoint.post("retry", "/v1/admin/outbox/:id/retry", {
     params: { id: Schema.String.check(Schema.isMaxLength(64)) },
     success: RedriveJson.pipe(HttpApiSchema.status(202))
-  }))
-) {}
+  }).annotateMerge(describe("Redrive a dead letter", "Admins only. Puts a dead-lettered message back in the outbox for delivery.")))
+).annotate(OpenApi.Description, "Outbox administration: dead letters and their redrive (admins only).") {}

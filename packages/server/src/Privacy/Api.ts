@@ -5,11 +5,11 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 // `Audit` is imported so the emitted declarations can name the audit action type.
 import { type Audit as _Audit, Ids, type Privacy, Registration } from "@live-events/domain"
 import * as AuditApi from "../Audit/Api.ts"
-import { authenticated } from "../Endpoint.ts"
+import { authenticated, describe } from "../Endpoint.ts"
 import * as RegistrationsApi from "../Registrations/Api.ts"
 import * as UsersApi from "../Users/Api.ts"
 
@@ -61,8 +61,20 @@ const UserIdParams = { id: Ids.UserId }
 
 /** @since 0.1.0 */
 export class PrivacyApi extends HttpApiGroup.make("privacy").add(
-  authenticated(HttpApiEndpoint.get("exportMine", "/v1/me/export", { success: PersonalDataJson })),
-  authenticated(HttpApiEndpoint.delete("eraseMine", "/v1/me", { success: HttpApiSchema.NoContent })),
-  authenticated(HttpApiEndpoint.get("export", "/v1/users/:id/export", { params: UserIdParams, success: PersonalDataJson })),
-  authenticated(HttpApiEndpoint.delete("erase", "/v1/users/:id", { params: UserIdParams, success: HttpApiSchema.NoContent }))
-) {}
+  authenticated(
+    HttpApiEndpoint.get("exportMine", "/v1/me/export", { success: PersonalDataJson })
+      .annotateMerge(describe("Export my personal data", "Everything held about the caller: profile, registrations with their history, audit entries and outbox messages."))
+  ),
+  authenticated(
+    HttpApiEndpoint.delete("eraseMine", "/v1/me", { success: HttpApiSchema.NoContent })
+      .annotateMerge(describe("Erase my personal data", "Erases the caller's personal data (see the privacy documentation for what is kept)."))
+  ),
+  authenticated(
+    HttpApiEndpoint.get("export", "/v1/users/:id/export", { params: UserIdParams, success: PersonalDataJson })
+      .annotateMerge(describe("Export a user's personal data", "Admins only. Everything held about one person."))
+  ),
+  authenticated(
+    HttpApiEndpoint.delete("erase", "/v1/users/:id", { params: UserIdParams, success: HttpApiSchema.NoContent })
+      .annotateMerge(describe("Erase a user's personal data", "Admins only. Erases one person's personal data."))
+  )
+).annotate(OpenApi.Description, "Export and erasure of personal data.") {}

@@ -5,8 +5,8 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
-import { authenticated } from "../Endpoint.ts"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { authenticated, describe } from "../Endpoint.ts"
 
 const Counts = Schema.Record(Schema.String, Schema.Int)
 
@@ -27,8 +27,11 @@ export const RotationStartedJson = Schema.Struct({ status: Schema.Literal("runni
 
 /** @since 0.1.0 */
 export class KeysAdminApi extends HttpApiGroup.make("keysAdmin").add(
-  authenticated(HttpApiEndpoint.get("status", "/v1/admin/keys", { success: KeysStatusJson })),
+  authenticated(
+    HttpApiEndpoint.get("status", "/v1/admin/keys", { success: KeysStatusJson })
+      .annotateMerge(describe("Get encryption key status", "Admins only. Rows per data key and email-index key, and what a rotation would still re-encrypt."))
+  ),
   authenticated(HttpApiEndpoint.post("rotate", "/v1/admin/keys/rotate", {
     success: RotationStartedJson.pipe(HttpApiSchema.status(202))
-  }))
-) {}
+  }).annotateMerge(describe("Rotate encryption keys", "Admins only. Starts re-encrypting personal data under the current keys in the background.")))
+).annotate(OpenApi.Description, "Encryption key administration (admins only).") {}

@@ -5,9 +5,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Ids, type Page, Registration } from "@live-events/domain"
-import { authenticated } from "../Endpoint.ts"
+import { authenticated, describe } from "../Endpoint.ts"
 import { EventIdParams, IdempotencyKey } from "../Events/Api.ts"
 import * as Pagination from "../Pagination.ts"
 
@@ -75,11 +75,16 @@ export const toJson = (registration: Registration.Registration): RegistrationJso
 
 const RegistrationIdParams = { id: Ids.RegistrationId }
 
-const action = (identifier: "cancel" | "confirm") =>
+const actions = {
+  cancel: describe("Cancel a registration", "The registrant, the event's organizer or an admin. Cancels the registration; a freed seat goes to the waitlist."),
+  confirm: describe("Confirm a registration", "The event's organizer or an admin. Confirms a waitlisted registration; `no-seat-available` when the event is full.")
+}
+
+const action = (identifier: keyof typeof actions) =>
   authenticated(HttpApiEndpoint.post(identifier, `/v1/registrations/:id/${identifier}`, {
     params: RegistrationIdParams,
     success: RegistrationJson
-  }))
+  }).annotateMerge(actions[identifier]))
 
 /**
  * @since 0.1.0
@@ -91,26 +96,27 @@ export class RegistrationsApi extends HttpApiGroup.make("registrations").add(
     // The body is optional: `{}` or no body at all registers without notes.
     payload: [Registration.RegisterInput, Schema.Null],
     success: RegistrationJson.pipe(HttpApiSchema.status(201))
-  })),
+  })
+    .annotate(OpenApi.Transform, (operation) => ({ ...operation, requestBody: { ...operation.requestBody, required: false } })).annotateMerge(describe("Register for an event", "Signs the caller up: confirmed while seats remain, then waitlisted. The body is optional: `{}`, an object with `notes`, or none."))),
   authenticated(HttpApiEndpoint.get("listForEvent", "/v1/events/:id/registrations", {
     params: EventIdParams,
     query: { status: Schema.optionalKey(Registration.RegistrationStatus), ...Pagination.query },
     success: Pagination.PageJson(RegistrationJson)
-  })),
+  }).annotateMerge(describe("List an event's registrations", "The event's organizer or an admin. Filtered by status; cursor-paged. With `Accept: text/csv` the answer is a CSV export."))),
   authenticated(HttpApiEndpoint.get("waitlist", "/v1/events/:id/waitlist", {
     params: EventIdParams,
     query: Pagination.query,
     success: Pagination.PageJson(RegistrationJson)
-  })),
+  }).annotateMerge(describe("List an event's waitlist", "The event's organizer or an admin. Waitlisted registrations in waitlist order; cursor-paged."))),
   authenticated(HttpApiEndpoint.get("get", "/v1/registrations/:id", {
     params: RegistrationIdParams,
     success: RegistrationJson
-  })),
+  }).annotateMerge(describe("Get a registration", "The registrant, the event's organizer or an admin."))),
   action("cancel"),
   action("confirm"),
   authenticated(HttpApiEndpoint.post("attendance", "/v1/registrations/:id/attendance", {
     params: RegistrationIdParams,
     payload: Registration.AttendanceInput,
     success: RegistrationJson
-  }))
-) {}
+  }).annotateMerge(describe("Record attendance", "The event's organizer or an admin. Marks a confirmed registration as attended or not, once the event has started.")))
+).annotate(OpenApi.Description, "Registrations: sign-up, the waitlist, the organizer's lists and actions on one registration.") {}

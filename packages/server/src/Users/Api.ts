@@ -4,9 +4,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Ids, User } from "@live-events/domain"
-import { authenticated } from "../Endpoint.ts"
+import { authenticated, describe } from "../Endpoint.ts"
 import * as Pagination from "../Pagination.ts"
 
 /** @since 0.1.0 */
@@ -43,18 +43,18 @@ export class UsersApi extends HttpApiGroup.make("users").add(
     // `email`: the people with that email (blind-index lookup, one page, no cursor).
     query: { ...Pagination.query, email: Schema.optionalKey(User.Email) },
     success: Pagination.PageJson(UserJson)
-  })),
+  }).annotateMerge(describe("List users", "Admins only. Cursor-paged; `email` finds the people with that address."))),
   authenticated(HttpApiEndpoint.post("create", "/v1/users", {
     payload: User.CreateUserInput,
     success: UserJson.pipe(HttpApiSchema.status(201))
-  })),
+  }).annotateMerge(describe("Create a user", "Admins only. Creates a user for a token subject ahead of their first sign-in."))),
   authenticated(HttpApiEndpoint.get("get", "/v1/users/:id", {
     params: UserIdParams,
     success: UserJson
-  })),
+  }).annotateMerge(describe("Get a user", "Admins only."))),
   authenticated(HttpApiEndpoint.patch("update", "/v1/users/:id", {
     params: UserIdParams,
     payload: User.AdminUpdateUserInput,
     success: UserJson
-  }))
-) {}
+  }).annotateMerge(describe("Update a user", "Admins only. Changes a user's name, phone or email.")))
+).annotate(OpenApi.Description, "User administration (admins only).") {}
