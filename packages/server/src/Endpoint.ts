@@ -20,7 +20,7 @@ export const authenticated = <E extends HttpApiEndpoint.Constraint>(endpoint: E)
 export const optionallyAuthenticated = <E extends HttpApiEndpoint.Constraint>(endpoint: E) =>
   (endpoint as any)
     // Documented as "a bearer token, or none": the security middleware alone would read as required.
-    .annotate(OpenApi.Override, { security: [{}, { bearer: [] }] })
+    .annotate(OpenApi.Override, { security: [{ bearer: [] }, {}] })
     .middleware(RequestValidation).middleware(OptionalAuthentication) as HttpApiEndpoint.AddMiddleware<
     HttpApiEndpoint.AddMiddleware<E, RequestValidation>,
     OptionalAuthentication

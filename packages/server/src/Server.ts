@@ -223,7 +223,8 @@ export const routesWith = (stages: PipelineStages = allStages) =>
         ? Layer.provide(RouteOverrides.router(RouteOverrides.combine(HotReads.overrides, HotRegister.overrides)))
         : (layer) => layer
     ),
-    HttpApiScalar.layer(Api, { path: "/docs" }),
+    // Snippets carry `Authorization: Bearer …` (the only scheme), also on routes where a token is optional.
+    HttpApiScalar.layer(Api, { path: "/docs", scalar: { authentication: { preferredSecurityScheme: "bearer" } } }),
     GraphQLHttp.layer.pipe(Layer.provide([GraphQLEngine.layer, HttpRateLimit.routeMiddleware.layer])),
     stages.problems ? Problem.middleware : Layer.empty,
     SecurityMiddleware.make(stages)

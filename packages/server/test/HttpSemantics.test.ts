@@ -219,5 +219,8 @@ describe("problems and documentation", () => {
     const docs = await server.request("GET", "/docs")
     expect(docs.status).toBe(200)
     expect(docs.headers.get("content-type")).toContain("text/html")
+    // The docs page selects the Bearer scheme for its snippets, and the document it embeds declares it.
+    expect(docs.text).toContain('"authentication":{"preferredSecurityScheme":"bearer"}')
+    expect(docs.text).toContain('"bearer":{"type":"http","scheme":"bearer","bearerFormat":"JWT"')
   })
 })

@@ -43,7 +43,7 @@ describe("OpenAPI document", () => {
       bearer: expect.objectContaining({ type: "http", scheme: "bearer", bearerFormat: "JWT" })
     })
     expect(operation("post", "/v1/events").security).toEqual([{ bearer: [] }])
-    expect(operation("get", "/v1/events").security).toEqual([{}, { bearer: [] }])
+    expect(operation("get", "/v1/events").security).toEqual([{ bearer: [] }, {}])
     expect(operation("get", "/health/live").security).toEqual([])
   })
 
