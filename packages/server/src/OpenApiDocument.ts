@@ -157,14 +157,62 @@ const refineSchema = (schema: unknown, entity: boolean): void => {
 const alternativesOf = (schema: Json): ReadonlyArray<Json> =>
   Array.isArray(schema.anyOf) ? [schema, ...schema.anyOf] : [schema]
 
-/** Query parameters: `limit` is an integer in 1..100 on the wire too, instants are `date-time`. */
+const parameterDescriptions: Record<string, string> = {
+  id: "The resource's id",
+  limit: "Page size",
+  cursor: "The `nextCursor` of the previous page; absent for the first page",
+  from: "Only from this instant on (an event's start, an audit entry's time)",
+  to: "Only up to this instant (an event's start, an audit entry's time)",
+  q: "Case-insensitive text to find in title and location",
+  status: "Only this status",
+  organizerId: "Only the events of this organizer",
+  email: "The people with exactly this email address (one page, no cursor)",
+  actor: "Only the entries of this actor",
+  action: "Only the entries of this action",
+  target: "Only the entries about this target id",
+  lastEventId: "The last event id received, to resume a stream (same as the `Last-Event-ID` header)",
+  "idempotency-key": "Repeating a request with the same key answers with the first result instead of acting twice",
+  "if-match": "The ETag of the version this change is based on; 412 `precondition-failed` when it moved on",
+  "if-none-match": "An ETag held by the client; 304 when it is still current"
+}
+
+/**
+ * Parameters: a description each; `limit` is an integer in 1..100 on the wire too (the query string
+ * carries it as digits), instants are `date-time`.
+ */
 const refineParameter = (parameter: Json): void => {
+  parameter.description ??= parameterDescriptions[parameter.name]
   if (parameter.in !== "query") return
   if (parameter.name === "limit") {
     parameter.schema = { type: "integer", minimum: 1, maximum: 100, default: Pagination.defaultLimit }
   } else if (instantName.test(parameter.name) && parameter.schema?.type === "string") {
     parameter.schema.format = "date-time"
   }
+}
+
+/**
+ * Request examples, by operation: what a client sends in the common case (a test decodes each with the
+ * endpoint's own payload schema).
+ *
+ * @since 0.1.0
+ */
+export const requestExamples: Record<string, unknown> = {
+  "events.create": {
+    title: "Effect meetup",
+    description: "Talks and pizza",
+    startsAt: "2030-05-01T18:00:00Z",
+    endsAt: "2030-05-01T21:00:00Z",
+    timeZone: "Europe/Berlin",
+    location: "Main hall",
+    capacity: 50,
+    waitlist: { enabled: true, limit: 20 }
+  },
+  "events.update": { capacity: 60, location: "Large hall" },
+  "registrations.register": { notes: "Vegetarian" },
+  "registrations.attendance": { attended: true },
+  "me.update": { name: "Ada Lovelace" },
+  "users.create": { subject: "auth0|ada", email: "ada@example.com", name: "Ada Lovelace" },
+  "users.update": { phone: "+49301234567" }
 }
 
 /** Removes every `x-effect-*` key, at any depth. */
@@ -199,7 +247,10 @@ export const refine = (spec: Json): Json => {
     for (const operation of Object.values(item)) {
       if (typeof operation !== "object" || operation === null || !("responses" in operation)) continue
       for (const parameter of operation.parameters ?? []) refineParameter(parameter)
-      for (const media of Object.values(operation.requestBody?.content ?? {}) as Array<Json>) refineSchema(media.schema, false)
+      for (const media of Object.values(operation.requestBody?.content ?? {}) as Array<Json>) {
+        refineSchema(media.schema, false)
+        if (operation.operationId in requestExamples) media.example = requestExamples[operation.operationId]
+      }
       for (const response of Object.values(operation.responses) as Array<Json>) {
         for (const media of Object.values(response.content ?? {}) as Array<Json>) refineSchema(media.schema, false)
       }

@@ -3,9 +3,11 @@
  * the docs page turns into `Authorization: Bearer …` snippets, formats and bounds a generator can
  * use, the stable problem codes per operation, and nothing of the framework's internals.
  */
-import { OpenApi } from "effect/http-api"
+import { Schema } from "effect"
+import { HttpApi, OpenApi } from "effect/http-api"
 import { describe, expect, it } from "vitest"
 import { Api } from "../src/Api.ts"
+import { requestExamples } from "../src/OpenApiDocument.ts"
 
 const spec = OpenApi.fromApi(Api) as Record<string, any>
 
@@ -18,6 +20,17 @@ const operations: Array<[string, Record<string, any>]> = Object.entries(spec.pat
     ])
   )
 const operation = (method: string, path: string) => spec.paths[path][method]
+
+/** The payload schemas of each endpoint, by operation id, from the API definition itself. */
+const payloadSchemas = new Map<string, ReadonlyArray<Schema.Top>>()
+HttpApi.reflect(Api, {
+  onGroup: () => {},
+  onEndpoint: ({ endpoint, group }) =>
+    payloadSchemas.set(
+      `${group.identifier}.${endpoint.identifier}`,
+      [...endpoint.payload.values()].flatMap((entry) => entry.schemas)
+    )
+})
 
 /** Every key of a JSON value, at any depth. */
 const keysOf = (value: unknown): Array<string> =>
@@ -82,5 +95,17 @@ describe("OpenAPI document", () => {
       }
     }
     expect(spec.components.schemas.Problem.required).toContain("code")
+  })
+
+  it("gives every parameter a description and every request body an example the endpoint accepts", () => {
+    for (const [name, op] of operations) {
+      for (const parameter of op.parameters) expect(parameter.description, `${name} ${parameter.name}`).toMatch(/\S/)
+      const media = op.requestBody?.content["application/json"]
+      if (media === undefined) continue
+      expect(media.example, name).toBeDefined()
+      const [payload] = payloadSchemas.get(op.operationId)!
+      expect(Schema.decodeUnknownExit(payload as Schema.Codec<unknown, unknown>)(media.example)._tag, name).toBe("Success")
+    }
+    expect(Object.keys(requestExamples).length).toBeGreaterThan(5)
   })
 })
