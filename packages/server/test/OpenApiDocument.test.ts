@@ -73,6 +73,9 @@ describe("OpenAPI document", () => {
     expect(event.startsAt.format).toBe("date-time")
     expect(event.id.format).toBe("uuid")
     expect(event.capacity).toEqual({ type: "integer" })
+    const exported = spec.components.schemas.PersonalData.properties
+    expect(exported.user.properties.id.format).toBe("uuid")
+    expect(exported.registrations.items.properties.id.format).toBe("uuid")
     const registration = spec.components.schemas.Registration.properties
     expect(registration.confirmedAt.anyOf).toContainEqual({ type: "string", format: "date-time" })
     expect(operation("post", "/v1/events/{id}/registrations").requestBody.required).toBe(false)
