@@ -98,6 +98,11 @@ const notFoundCode = (path: string): string | undefined =>
     ? "dead-letter-not-found"
     : undefined
 
+/**
+ * The problem codes an operation can answer with, by status: from what it takes (parameters, body,
+ * cursor, token, an `{id}`), then the domain's own answers. A status the endpoint declares itself
+ * keeps its declaration.
+ */
 const problemsOf = (path: string, operation: Json): Record<string, Set<string>> => {
   const problems: Record<string, Set<string>> = {}
   const add = (status: string, ...codes: ReadonlyArray<string>) => {
