@@ -53,8 +53,9 @@ export const start = async (
       port: 0,
       host: "127.0.0.1",
       logRequests: false,
-      // Quiet unless a test reads the logs (it then passes its own telemetry with a sink).
-      telemetry: telemetry ?? Telemetry.layer({ logRequests: false, logLevel: "warn" }),
+      // Quiet: hostile-input sweeps make the server log the refusals they provoke. A test that reads
+      // the logs passes its own telemetry with a sink.
+      telemetry: telemetry ?? Telemetry.layer({ logRequests: false, logLevel: "fatal" }),
       rateLimit: HttpRateLimit.layerDisabled,
       ...extra
     }), scope)
