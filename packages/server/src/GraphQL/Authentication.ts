@@ -9,6 +9,7 @@
 import { Effect } from "effect"
 import type { User } from "@live-events/domain"
 import type { GraphQLError } from "graphql"
+import { bearerCredential } from "../Auth/Middleware.ts"
 import { ProvisionedUsers } from "../Auth/Provisioning.ts"
 import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as Problem from "../Problem.ts"
@@ -46,12 +47,11 @@ export const authenticate = (authorization: unknown) =>
     if (authorization === undefined || authorization === null || authorization === "") {
       return { _tag: "Anonymous" } as Authenticated
     }
-    if (typeof authorization !== "string" || authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== "bearer ") {
-      return refused(401, "unauthenticated", "Use the Bearer authorization scheme")
-    }
+    const token = typeof authorization === "string" ? bearerCredential(authorization) : undefined
+    if (token === undefined) return refused(401, "unauthenticated", "Use the Bearer authorization scheme")
     const verifier = yield* TokenVerifier
     const provisioned = yield* ProvisionedUsers
-    const verified = yield* Effect.result(verifier.verify(authorization.slice(7).trim()))
+    const verified = yield* Effect.result(verifier.verify(token))
     if (verified._tag === "Failure") return refused(401, "unauthenticated", "The bearer token is invalid or expired")
     const claims = verified.success
     const user = yield* Effect.result(provisioned.userOf(claims))

@@ -14,6 +14,7 @@ import { NodeRedis } from "@effect/platform-node"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
 import { RateLimit, RateLimitHeaders } from "@live-events/resilience"
+import { bearerCredential } from "../Auth/Middleware.ts"
 import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as ServerConfig from "../Config.ts"
 import * as Problem from "../Problem.ts"
@@ -124,12 +125,10 @@ const registerRoute = "/v1/events/:id/registrations"
 const unlimited = new Set(["/health/live", "/health/ready", "/metrics"])
 
 const bearerSubject = (verifier: TokenVerifier["Service"], authorization: string | undefined) => {
-  // "Bearer " in any case, as the authentication middleware accepts it.
-  if (authorization === undefined || authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== "bearer ") {
-    return Effect.succeed(undefined)
-  }
-  // The verifier's cache makes this the one verification of the request: authentication finds it there.
-  return Effect.match(verifier.verify(authorization.slice(7).trim()), {
+  // The credential exactly as authentication reads it, so that the two share one cached verification.
+  const token = bearerCredential(authorization)
+  if (token === undefined) return Effect.succeed(undefined)
+  return Effect.match(verifier.verify(token), {
     onFailure: () => undefined,
     onSuccess: (verified) => verified.subject
   })
