@@ -19,7 +19,8 @@
  * like the baseline's pool, and rate limiting ON with limits raised to 100,000,000 (general and register)
  * so one load-generating address is never limited but every request pays for the check], BENCH_JSON [path to write the raw results],
  * BENCH_KEEP_DB [0], BENCH_ZIPF_S_PERCENT [100] (Zipf exponent of read-zipf, in hundredths),
- * BENCH_ZIPF_WRITES_PER_MILLE [10] (registrations mixed into read-zipf). Our server runs with its read
+ * BENCH_ZIPF_WRITES_PER_MILLE [10] (registrations mixed into read-zipf), BENCH_PROFILE [0] (1: our servers write a
+ * V8 CPU profile into the log directory when they stop). Our server runs with its read
  * cache on (in-process; Redis too when REDIS_URL is set; BENCH_OURS_ENV="CACHE_ENABLED=false" turns it
  * off). pgbench knobs: see bench/pgbench.ts.
  */
