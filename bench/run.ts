@@ -10,6 +10,9 @@
  *   node bench/run.ts register-low --embedded   also ours on embedded PGlite (no DATABASE_URL)
  *   node bench/run.ts register-low --unsealed   also ours with PERSONAL_DATA_SEALING=off (plain-text
  *                                               personal data, benchmarks only): the price of sealing
+ *   BENCH_PREVIOUS=../old node bench/run.ts register-one
+ *                                           also ours from another checkout (its own `npm ci` done, its
+ *                                           own scratch database): an earlier version in the same run
  *
  * Environment (defaults in brackets): BENCH_DURATION [10] s per measurement, BENCH_WARMUP [2] s,
  * BENCH_ROUNDS [1] (each round runs every server once; the order alternates per round),
@@ -27,7 +30,7 @@
 import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { createScratchDatabase, serverVersion } from "./lib/db.ts"
 import { boolEnv, intEnv, loopback, sleep, strEnv } from "./lib/env.ts"
 import { requestJson } from "./lib/http.ts"
@@ -39,7 +42,8 @@ import { type Scenario, scenarios, type Target } from "./scenarios.ts"
 const durationSeconds = intEnv("BENCH_DURATION", 10)
 const warmupSeconds = intEnv("BENCH_WARMUP", 2)
 const rounds = Math.max(1, intEnv("BENCH_ROUNDS", 1))
-const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours" | "embedded" | "unsealed">
+const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours" | "embedded" | "unsealed" | "previous">
+const previousRoot = strEnv("BENCH_PREVIOUS", "")
 const oursEnv = Object.fromEntries(
   strEnv("BENCH_OURS_ENV", "").split(/\s+/).filter((pair) => pair.includes("=")).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
 )
@@ -72,6 +76,7 @@ const args = process.argv.slice(2)
 // `--embedded`: also ours on embedded PGlite, for the scenarios that have a goal for it.
 if (args.includes("--embedded") && !servers.includes("embedded")) servers.push("embedded")
 if (args.includes("--unsealed") && !servers.includes("unsealed")) servers.push("unsealed")
+if (previousRoot !== "" && !servers.includes("previous")) servers.push("previous")
 const all = scenarios(config)
 const selectedNames = args.filter((arg) => !arg.startsWith("--"))
 for (const name of selectedNames) {
@@ -88,7 +93,7 @@ const logDir = join(tmpdir(), `live-events-bench-${process.pid}`)
  * its `/metrics`); undefined for the other servers or when `/metrics` does not answer.
  */
 const sqlStatements = async (target: Target): Promise<Map<string, number> | undefined> => {
-  if (target.kind !== "ours" && target.kind !== "embedded") return undefined
+  if (target.kind !== "ours" && target.kind !== "embedded" && target.kind !== "previous") return undefined
   try {
     const response = await fetch(`http://${loopback}:${target.port}/metrics`)
     const counts = new Map<string, number>()
@@ -178,7 +183,8 @@ const runScenario = async (
   const runnable = targets.filter((t) =>
     (t.kind !== "raw" || scenario.alsoRaw === true) && (t.kind !== "baseline" || scenario.withoutBaseline !== true) &&
       (t.kind !== "embedded" || scenario.embeddedGoal !== undefined) &&
-      (t.kind !== "unsealed" || (scenario.goals ?? []).some((goal) => goal.against === "unsealed"))
+      (t.kind !== "unsealed" || (scenario.goals ?? []).some((goal) => goal.against === "unsealed")) &&
+      (t.kind !== "previous" || (scenario.goals ?? []).some((goal) => goal.against === "previous"))
   )
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? runnable : [...runnable].reverse()
@@ -214,7 +220,11 @@ const runScenario = async (
   }
   const summary = (kind: ServerKind, scenarioName = scenario.name) => {
     const own = [...earlier, ...measurements].filter((m) => m.server === kind && m.scenario === scenarioName)
-    return own.length === 0 ? null : { throughput: median(own.map((m) => m.result.throughput)), p99: median(own.map((m) => m.result.p99)) }
+    return own.length === 0 ? null : {
+      throughput: median(own.map((m) => m.result.throughput)),
+      p50: median(own.map((m) => m.result.p50)),
+      p99: median(own.map((m) => m.result.p99))
+    }
   }
   const ours = summary("ours")
   const baseline = summary("baseline")
@@ -233,18 +243,26 @@ const runScenario = async (
   }
   for (const goal of scenario.goals ?? []) {
     const reference = summary(goal.against, goal.scenario)
+    const name = `${goal.against}${goal.scenario !== undefined ? ` ${goal.scenario}` : ""}`
     if (ours === null || reference === null) {
-      console.log(`  goal: ≥ ${goal.ratio}× ${goal.against}${goal.scenario !== undefined ? ` ${goal.scenario}` : ""}: no reference measured`)
+      console.log(`  goal against ${name}: no reference measured`)
       continue
     }
-    const ratio = ours.throughput / reference.throughput
-    const p99Ok = goal.p99Ms === undefined || ours.p99 <= goal.p99Ms
-    const met = ratio >= goal.ratio && p99Ok
-    console.log(
-      `  goal: ≥ ${goal.ratio}× ${goal.against}${goal.scenario !== undefined ? ` ${goal.scenario}` : ""}` +
-        (goal.p99Ms !== undefined ? ` and p99 ≤ ${goal.p99Ms} ms` : "") +
-        ` → ${fmt(ratio, 2)}×${goal.p99Ms !== undefined ? `, p99 ${fmt(ours.p99)} ms` : ""}: ${met ? "MET" : "NOT MET"}`
-    )
+    if (goal.ratio !== undefined) {
+      const ratio = ours.throughput / reference.throughput
+      const p99Ok = goal.p99Ms === undefined || ours.p99 <= goal.p99Ms
+      const met = ratio >= goal.ratio && p99Ok
+      console.log(
+        `  goal: ≥ ${goal.ratio}× ${name}` + (goal.p99Ms !== undefined ? ` and p99 ≤ ${goal.p99Ms} ms` : "") +
+          ` → ${fmt(ratio, 2)}×${goal.p99Ms !== undefined ? `, p99 ${fmt(ours.p99)} ms` : ""}: ${met ? "MET" : "NOT MET"}`
+      )
+    }
+    if (goal.p50AtMost !== undefined) {
+      const ratio = ours.p50 / reference.p50
+      console.log(
+        `  goal: p50 ≤ ${goal.p50AtMost}× ${name} → ${fmt(ours.p50, 1)} vs ${fmt(reference.p50, 1)} ms (${fmt(ratio, 2)}×): ${ratio <= goal.p50AtMost ? "MET" : "NOT MET"}`
+      )
+    }
   }
   return measurements
 }
@@ -254,7 +272,7 @@ const markdownTable = (measurements: ReadonlyArray<Measurement>, scenarioList: R
   for (const scenario of scenarioList) {
     const rows = measurements.filter((m) => m.scenario === scenario.name)
     const base = median(rows.filter((m) => m.server === "baseline").map((m) => m.result.throughput))
-    for (const kind of ["baseline", "ours", "unsealed", "embedded", "raw"] as const) {
+    for (const kind of ["baseline", "ours", "unsealed", "embedded", "raw", "previous"] as const) {
       const own = rows.filter((m) => m.server === kind)
       if (own.length === 0) continue
       const throughput = median(own.map((m) => m.result.throughput))
@@ -271,11 +289,12 @@ const main = async () => {
   await printMachine()
   const started: Array<ServerProcess> = []
   const database = await createScratchDatabase("bench")
+  let previousDatabase: Awaited<ReturnType<typeof createScratchDatabase>> | undefined
   console.log(`database: ${database.name}; server logs: ${logDir}`)
   let exitCode = 0
   const cleanup = async () => {
     await Promise.all(started.map((server) => stopServer(server)))
-    if (!boolEnv("BENCH_KEEP_DB", false)) await database.drop()
+    if (!boolEnv("BENCH_KEEP_DB", false)) await Promise.all([database.drop(), previousDatabase?.drop()])
   }
   process.once("SIGINT", () => {
     cleanup().finally(() => process.exit(130))
@@ -286,9 +305,12 @@ const main = async () => {
     if (selected.some((s) => s.alsoRaw === true)) kinds.push("raw")
     for (const kind of kinds) {
       const port = await freePort()
-      const ourKind = kind === "ours" || kind === "embedded" || kind === "unsealed"
+      const ourKind = kind === "ours" || kind === "embedded" || kind === "unsealed" || kind === "previous"
       const env = { ...oursDefaults, ...oursEnv, ...(kind === "unsealed" ? { PERSONAL_DATA_SEALING: "off" } : {}) }
-      const server = startServer({ kind, port, databaseUrl: database.url, secret, logDir, ...(ourKind ? { env } : {}) })
+      // An earlier version has its own schema: its own database.
+      const databaseUrl = kind === "previous" ? (previousDatabase ??= await createScratchDatabase("bench_previous")).url : database.url
+      const root = kind === "previous" ? resolve(previousRoot) : undefined
+      const server = startServer({ kind, port, databaseUrl, root, secret, logDir, ...(ourKind ? { env } : {}) })
       started.push(server)
       try {
         await waitReady(server, ourKind ? 120_000 : 30_000)

@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { loopback, repoRoot, sleep } from "./env.ts"
 
 /** Which implementation to start. */
-export type ServerKind = "ours" | "baseline" | "raw" | "embedded" | "unsealed"
+export type ServerKind = "ours" | "baseline" | "raw" | "embedded" | "unsealed" | "previous"
 
 /** Entry points, relative to the repository root. */
 const entryPoints: Record<ServerKind, string> = {
@@ -18,6 +18,8 @@ const entryPoints: Record<ServerKind, string> = {
   embedded: "packages/server/src/main.ts",
   // Ours with personal data written in plain text (PERSONAL_DATA_SEALING=off): what sealing costs.
   unsealed: "packages/server/src/main.ts",
+  // Ours from another checkout (BENCH_PREVIOUS): an earlier version measured in the same run.
+  previous: "packages/server/src/main.ts",
   baseline: "bench/baseline/server.ts",
   raw: "bench/baseline/raw.ts"
 }
@@ -29,6 +31,8 @@ export const nodeBinary = process.env.BENCH_NODE ?? join(repoRoot, "node_modules
 export interface ServerOptions {
   readonly kind: ServerKind
   readonly port: number
+  /** The checkout to run the entry point from (default: this repository). */
+  readonly root?: string | undefined
   readonly databaseUrl: string
   readonly secret: string
   /** Where stdout/stderr go; defaults to a file under the OS temp dir. */
@@ -91,7 +95,7 @@ export const startServer = (options: ServerOptions): ServerProcess => {
     ? ["--cpu-prof", `--cpu-prof-dir=${options.logDir}`]
     : []
   const child = spawn(nodeBinary, [...profile, "--conditions=@live-events/source", entryPoints[options.kind]], {
-    cwd: repoRoot,
+    cwd: options.root ?? repoRoot,
     env,
     stdio: ["ignore", log, log]
   })
