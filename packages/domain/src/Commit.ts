@@ -39,9 +39,10 @@ export const commitPlan = (
   eventId: EventId,
   plan: Plan
 ): Effect.Effect<void, RepositoryError, Ids | OutboxWriter | RegistrationRepository> =>
+  // Events first: a SQL store writes them in the same statement as the changes.
   Effect.andThen(
+    recordEvents(plan.events),
     plan.changes.length === 0
       ? Effect.void
-      : RegistrationRepository.use((registrations) => registrations.apply(eventId, plan.changes)),
-    recordEvents(plan.events)
+      : RegistrationRepository.use((registrations) => registrations.apply(eventId, plan.changes))
   )

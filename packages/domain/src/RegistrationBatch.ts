@@ -97,7 +97,12 @@ export const plan = (snapshot: Snapshot, commands: ReadonlyArray<RegisterCommand
     // Erased while this request was on its way: its token was valid when it arrived.
     if (userErased) return Result.fail(new UserErased({}))
     const key = pairKey(command.eventId, command.actor.userId)
-    const placement = Waitlist.decidePlacement({ event: state.event, active: active.get(key), now })
+    const existing = active.get(key)
+    // This very command, committed by an earlier attempt of its unit of work whose answer was lost (an
+    // attempt timed out after COMMIT went out, and the policy ran the unit of work again): answer what
+    // that attempt stored rather than refuse the person's own registration as a duplicate.
+    if (existing !== undefined && existing.id === command.registrationId) return Result.succeed(existing)
+    const placement = Waitlist.decidePlacement({ event: state.event, active: existing, now })
     if (Result.isFailure(placement)) return Result.fail(placement.failure)
     const registration: Registration = {
       id: command.registrationId,

@@ -101,8 +101,9 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
       )
       const batch = RegistrationBatch.plan(snapshot, commands, at)
       if (batch.plans.length > 0) {
-        yield* registrations.applyMany(batch.plans.map(({ eventId, plan }) => ({ eventId, changes: plan.changes })))
+        // Events first: a SQL store writes them in the same statement as the changes.
         yield* provide(recordEvents(batch.plans.flatMap(({ plan }) => plan.events)))
+        yield* registrations.applyMany(batch.plans.map(({ eventId, plan }) => ({ eventId, changes: plan.changes })))
       }
       return batch
     })).pipe(Span.named("Registrations.commitBatch"), Effect.annotateSpans("batch.size", commands.length))
@@ -157,8 +158,9 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
       const snapshot = yield* registrations.lockForCancellations(commands.map((command) => command.registrationId))
       const batch = RegistrationBatch.planCancellations(snapshot, commands, at)
       if (batch.plans.length > 0) {
-        yield* registrations.applyMany(batch.plans.map(({ eventId, plan }) => ({ eventId, changes: plan.changes })))
+        // Events first: a SQL store writes them in the same statement as the changes.
         yield* provide(recordEvents(batch.plans.flatMap(({ plan }) => plan.events)))
+        yield* registrations.applyMany(batch.plans.map(({ eventId, plan }) => ({ eventId, changes: plan.changes })))
       }
       for (let i = 0; i < commands.length; i++) {
         const outcome = batch.outcomes[i]!

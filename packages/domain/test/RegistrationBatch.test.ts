@@ -133,17 +133,26 @@ describe("RegistrationBatch.plan", () => {
 })
 
 /** Counts units of work and makes every unit of work that writes a registration of `poison` fail. */
-class Probe extends Context.Service<Probe, { transactions: number; outage: boolean; readonly poison: Set<Ids.UserId> }>()("test/Probe") {}
+class Probe extends Context.Service<Probe, {
+  transactions: number
+  outage: boolean
+  readonly poison: Set<Ids.UserId>
+  /** Units of work whose answer is lost after they committed, so that they run again (a policy retry). */
+  lostAnswers: number
+}>()("test/Probe") {}
 
 const probed = Layer.effectContext(Effect.gen(function*() {
-  const probe = { transactions: 0, outage: false, poison: new Set<Ids.UserId>() }
+  const probe = { transactions: 0, outage: false, poison: new Set<Ids.UserId>(), lostAnswers: 0 }
   const unitOfWork = yield* UnitOfWork.UnitOfWork
   const registrations = yield* RegistrationRepository.RegistrationRepository
   return Context.make(Probe, probe).pipe(
     Context.add(UnitOfWork.UnitOfWork, {
       transact: (effect) => Effect.suspend(() => {
         probe.transactions++
-        return unitOfWork.transact(effect)
+        if (probe.lostAnswers === 0) return unitOfWork.transact(effect)
+        probe.lostAnswers--
+        // Committed, but the answer never arrives (an attempt timeout after COMMIT): run it again.
+        return Effect.andThen(unitOfWork.transact(effect), unitOfWork.transact(effect))
       })
     }),
     Context.add(RegistrationRepository.RegistrationRepository, {
@@ -223,6 +232,30 @@ describe("Registrations.register in batches", () => {
       expect(failed).toEqual([4])
       const seated = exits.flatMap((exit) => Exit.isSuccess(exit) ? [exit.value.status] : [])
       expect(seated).toEqual([...Array(3).fill("confirmed"), ...Array(6).fill("waitlisted")])
+    }).pipe(Effect.provide(TestLayer)))
+})
+
+describe("Registrations.register when a committed unit of work runs again", () => {
+  it.effect("answers the registration the first attempt stored, once, instead of refusing it as a duplicate", () =>
+    Effect.gen(function*() {
+      const { actors, eventId } = yield* setup(1, 2)
+      const probe = yield* Probe
+      const store = yield* Memory.MemoryStore
+      const registrations = yield* Registrations.Registrations
+      const outboxBefore = (yield* store.outbox).length
+      probe.lostAnswers = 1
+      const first = yield* registrations.register(actors[0]!, eventId, {})
+      expect(first.status).toBe("confirmed")
+      const second = yield* registrations.register(actors[1]!, eventId, {})
+      expect(second.status).toBe("waitlisted")
+      expect(second.waitlistPosition).toBe(1)
+      const rows = yield* store.registrations(eventId)
+      expect(rows.map((r) => [r.id, r.status])).toEqual([[first.id, "confirmed"], [second.id, "waitlisted"]])
+      // One message per registration: the second run planned nothing new.
+      expect((yield* store.outbox).length - outboxBefore).toBe(2)
+      // Someone else's command for a pair that is taken is still refused.
+      const again = yield* Effect.exit(registrations.register(actors[0]!, eventId, {}))
+      expect(Exit.isFailure(again) && String(again.cause).includes("AlreadyRegistered")).toBe(true)
     }).pipe(Effect.provide(TestLayer)))
 })
 

@@ -1,5 +1,6 @@
 /**
- * `OutboxWriter` on PostgreSQL: the messages of a unit of work in one insert, inside its transaction.
+ * `OutboxWriter` on PostgreSQL: the messages of a unit of work in one insert, inside its transaction —
+ * within a unit of work, as part of its next write statement (see `PendingOutbox`).
  *
  * Each row also stores the W3C `traceparent` of the span that recorded it (the use-case's, inside the
  * request's trace), so the relay can hand it on to the broker and a registration can be followed from
@@ -10,6 +11,7 @@
 import { type DomainEvent, OutboxWriter } from "@live-events/domain"
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
+import * as PendingOutbox from "./PendingOutbox.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
 /**
@@ -42,30 +44,19 @@ export const makeWith = (
     const sql = yield* SqlClient.SqlClient
     const record = (events: ReadonlyArray<DomainEvent.DomainEvent>) => {
       if (events.length === 0) return Effect.void
-      return Effect.flatMap(currentTraceparent, (traceparent) => insert(events, traceparent))
-    }
-    const insert = (events: ReadonlyArray<DomainEvent.DomainEvent>, traceparent: string | null) => {
-      const rows = events.map((event, n) => ({
-        n,
-        id: event.id,
-        aggregate_id: event.aggregateId,
-        type: event.type,
-        schema_version: event.version,
-        occurred_at: event.occurredAt.toISOString(),
-        payload: event,
-        traceparent
-      }))
-      // `n` keeps the plan's order in `position`, the relay's per-aggregate order.
-      const insert = sql`INSERT INTO outbox (id, aggregate_id, type, schema_version, occurred_at, payload, traceparent)
-        SELECT m.id, m.aggregate_id, m.type, m.schema_version, m.occurred_at, m.payload, m.traceparent
-        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-          AS m(id uuid, aggregate_id uuid, type text, schema_version int, occurred_at timestamptz, payload jsonb,
-            traceparent text, n int)
-        ORDER BY m.n`
-      // One statement, no extra round trip: the notification is queued in the same transaction.
-      const statement = options.notifyChannel === undefined ? insert : sql`WITH inserted AS (${insert} RETURNING 1)
-        SELECT pg_notify(${options.notifyChannel}, '') FROM (SELECT count(*) FROM inserted) AS c`
-      return statement.pipe(Effect.asVoid, mapSqlError("OutboxWriter.record"))
+      return Effect.flatMap(currentTraceparent, (traceparent) =>
+        Effect.flatMap(Effect.service(PendingOutbox.CurrentPending), (pending) => {
+          // Inside a unit of work: the rows ride along the transaction's next write (see PendingOutbox).
+          if (pending !== undefined) {
+            pending.rows.push(...PendingOutbox.rowsOf(events, traceparent, pending.rows.length))
+            pending.channel = options.notifyChannel
+            return Effect.void
+          }
+          return PendingOutbox.insertStatement(sql, PendingOutbox.rowsOf(events, traceparent), options.notifyChannel).pipe(
+            Effect.asVoid,
+            mapSqlError("OutboxWriter.record")
+          )
+        }))
     }
     return OutboxWriter.OutboxWriter.of({ record })
   }

@@ -17,6 +17,7 @@ import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import * as FieldSealing from "./FieldSealing.ts"
 import * as OwnerKeys from "./OwnerKeys.ts"
+import * as PendingOutbox from "./PendingOutbox.ts"
 import type * as Keys from "./PersonalDataKeys.ts"
 import {
   BUCKET_BITS,
@@ -275,7 +276,7 @@ export const make: Effect.Effect<
           insert.notes_sealed = true
         }
       })
-      return Effect.andThen(withNotes.length === 0 ? Effect.void : sealed, () => sql`
+      const write = (outbox: ReturnType<typeof PendingOutbox.take>) => sql`
         WITH inserted AS (
           INSERT INTO registrations (id, event_id, user_id, status, waitlist_seq, notes, notes_sealed, created_at,
             updated_at, confirmed_at)
@@ -310,11 +311,21 @@ export const make: Effect.Effect<
           ) x
           WHERE b.event_id = x.event_id AND b.bucket = x.bucket
           RETURNING 1
-        )
+        )${outbox === undefined ? sql`` : sql`, outboxed AS (${PendingOutbox.insert(sql, outbox.rows)} RETURNING 1)`}${
+        outbox?.channel === undefined ? sql`` : sql`, notified AS (
+          SELECT pg_notify(${outbox.channel}, '') FROM (SELECT count(*) FROM outboxed) AS c
+        )`}
         UPDATE events e SET confirmed_count = e.confirmed_count + d.seats, waitlist_count = e.waitlist_count + d.waiting,
           version = e.version + 1, updated_at = GREATEST(e.updated_at, d.at)
         FROM jsonb_to_recordset(${JSON.stringify(deltas)}::jsonb) AS d(event_id uuid, seats int, waiting int, at timestamptz)
-        WHERE e.id = d.event_id`).pipe(Effect.asVoid, mapSqlError("RegistrationRepository.apply"))
+          ${outbox?.channel === undefined ? sql`` : sql`CROSS JOIN notified`}
+        WHERE e.id = d.event_id`
+      // The unit of work's outbox rows ride along (see PendingOutbox): one statement fewer per batch.
+      return Effect.andThen(withNotes.length === 0 ? Effect.void : sealed, () =>
+        Effect.flatMap(Effect.service(PendingOutbox.CurrentPending), (pending) => write(PendingOutbox.take(pending)))).pipe(
+          Effect.asVoid,
+          mapSqlError("RegistrationRepository.apply")
+        )
     }
 
     const apply = (eventId: string, changes: ReadonlyArray<Registration.RegistrationChange>) =>

@@ -9,6 +9,7 @@
 import { DomainError, UnitOfWork } from "@live-events/domain"
 import { Cause, Effect, Layer, Schedule } from "effect"
 import { SqlClient, SqlError } from "effect/sql"
+import * as PendingOutbox from "./PendingOutbox.ts"
 import { toRepositoryError } from "./SqlFailure.ts"
 
 const isConflict = (error: unknown) => error instanceof DomainError.RepositoryError && error.reason === "conflict"
@@ -43,7 +44,7 @@ export const make: Effect.Effect<UnitOfWork.UnitOfWork["Service"], never, SqlCli
   function*() {
     const sql = yield* SqlClient.SqlClient
     const transact: UnitOfWork.UnitOfWork["Service"]["transact"] = (effect) =>
-      sql.withTransaction(effect).pipe(
+      sql.withTransaction(PendingOutbox.within(sql, effect)).pipe(
         // Every SqlError in the cause, not only the first: when the connection dies mid-transaction the
         // statement's error and the failed ROLLBACK's arrive together.
         Effect.mapError((error) =>

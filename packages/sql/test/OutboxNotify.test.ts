@@ -1,13 +1,23 @@
 /**
  * On PostgreSQL the outbox writer `pg_notify`s the relay channel in the
- * insert's own statement, so the notification is delivered on commit and never for a rollback.
+ * insert's own statement, so the notification is delivered on commit and never for a rollback; inside a
+ * unit of work the rows (and the notification) ride along the registration write that follows them.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
-import { Events, Ids, Users } from "@live-events/domain"
+import {
+  DomainEvent,
+  Events,
+  Ids,
+  OutboxWriter,
+  RegistrationRepository,
+  UnitOfWork,
+  Users
+} from "@live-events/domain"
 import { PersonalDataKeys, SqlStore } from "@live-events/sql"
 import { Duration, Effect, Layer, Option, Queue } from "effect"
 import { SqlClient } from "effect/sql"
+import { freshId, insertEvent, insertUser, makeRegistration, now } from "../../domain/test/contracts/Fixtures.ts"
 import { testDatabase } from "./TestDatabase.ts"
 
 const Store = Layer.unwrap(Effect.map(testDatabase("le_notify"), ({ url }) =>
@@ -45,6 +55,68 @@ describe("outbox NOTIFY on PostgreSQL", () => {
           })
           return yield* Effect.fail("rollback" as const)
         })).pipe(Effect.ignore)
+        const after = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox`
+        expect(after[0]!.n).toBe(before[0]!.n)
+        const rolledBack = yield* Queue.take(notifications).pipe(Effect.timeoutOption(Duration.millis(500)))
+        expect(Option.isNone(rolledBack)).toBe(true)
+      }).pipe(Effect.scoped))
+
+    it.effect("inside a unit of work, recorded rows are written by the registration write that follows", () =>
+      Effect.gen(function*() {
+        const pg = yield* PgClient.PgClient
+        const sql = yield* SqlClient.SqlClient
+        const unitOfWork = yield* UnitOfWork.UnitOfWork
+        const registrations = yield* RegistrationRepository.RegistrationRepository
+        const outbox = yield* OutboxWriter.OutboxWriter
+        const organizer = yield* insertUser()
+        const attendee = yield* insertUser()
+        const event = yield* insertEvent({ organizerId: organizer.id, capacity: 3 })
+        const notifications = yield* pg.listen("outbox")
+        const work = (fail: boolean) =>
+          Effect.gen(function*() {
+            const registration = yield* makeRegistration(event.id, attendee.id, "confirmed")
+            const message: DomainEvent.DomainEvent = {
+              id: yield* freshId<Ids.MessageId>(),
+              type: "RegistrationConfirmed",
+              aggregateId: event.id,
+              occurredAt: yield* now,
+              version: DomainEvent.SCHEMA_VERSION,
+              data: {
+                registrationId: registration.id,
+                eventId: event.id,
+                userId: attendee.id,
+                status: "confirmed",
+                waitlistPosition: null,
+                capacity: event.capacity,
+                confirmedCount: 1,
+                waitlistCount: 0
+              }
+            }
+            const inOutbox = sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE id = ${message.id}`
+            return yield* unitOfWork.transact(Effect.gen(function*() {
+              yield* outbox.record([message])
+              // Pending: nothing written yet.
+              const pending = yield* inOutbox
+              yield* registrations.applyMany([{ eventId: event.id, changes: [{ _tag: "Insert", registration }] }])
+              // Written by the same statement as the registration, before the unit of work ends.
+              const written = yield* inOutbox
+              if (fail) return yield* Effect.fail("rollback" as const)
+              return { pending: pending[0]!.n, written: written[0]!.n, id: message.id }
+            }))
+          })
+
+        yield* Queue.clear(notifications)
+        const committed = yield* work(false)
+        expect({ pending: committed.pending, written: committed.written }).toEqual({ pending: 0, written: 1 })
+        const rows = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE id = ${committed.id}`
+        expect(rows[0]!.n).toBe(1)
+        const woken = yield* Queue.take(notifications).pipe(Effect.timeoutOption(Duration.seconds(2)))
+        expect(Option.isSome(woken)).toBe(true)
+
+        // Rolled back after the write: neither the rows nor the notification survive.
+        yield* Queue.clear(notifications)
+        const before = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox`
+        yield* work(true).pipe(Effect.ignore)
         const after = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox`
         expect(after[0]!.n).toBe(before[0]!.n)
         const rolledBack = yield* Queue.take(notifications).pipe(Effect.timeoutOption(Duration.millis(500)))
