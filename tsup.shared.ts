@@ -1,10 +1,15 @@
 import type { Options } from "tsup"
 
-/** Shared build of every published package: ESM + declarations, dependencies left external. */
+/**
+ * Shared build of every published package: ESM, dependencies left external. Declarations are not
+ * bundled here: `scripts/build.ts` emits them with `tsc`, one `.d.ts` per module, because the bundled
+ * declarations dropped every value that shares its name with a type (`export const EventId` next to
+ * `export type EventId`) from the namespace re-exports.
+ */
 export const packageBuild = (options: Partial<Options> = {}): Options => ({
   entry: ["src/index.ts"],
   format: ["esm"],
-  dts: true,
+  dts: false,
   sourcemap: true,
   clean: true,
   target: "node22",

@@ -1,39 +1,50 @@
 /**
- * Builds every workspace package with tsup, dependencies first (npm's `--workspaces` runs them
- * alphabetically, which would build `server` before the packages it imports).
+ * Builds every workspace package, dependencies first (npm's `--workspaces` runs them alphabetically,
+ * which would build `server` before the packages it imports): the JavaScript with tsup, then the
+ * declarations with `tsc`, one `.d.ts` per module. The declarations are compiled against the built
+ * declarations of sibling packages (no source condition), exactly as a consumer of the tarballs sees
+ * them, and their relative `.ts` specifiers are rewritten to `.js`.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { dependencyOrder, workspacePackages } from "./workspace.ts"
 
-interface Manifest {
-  readonly name: string
-  readonly dependencies?: Record<string, string>
-  readonly peerDependencies?: Record<string, string>
+const configDir = ".tmp/dts"
+mkdirSync(configDir, { recursive: true })
+
+const emitDeclarations = (dir: string) => {
+  const config = join(configDir, `${dir.replaceAll("/", "-")}.json`)
+  writeFileSync(config, JSON.stringify({
+    extends: "../../tsconfig.base.json",
+    compilerOptions: {
+      customConditions: [],
+      noEmit: false,
+      declaration: true,
+      emitDeclarationOnly: true,
+      sourceMap: false,
+      rootDir: `../../${dir}/src`,
+      outDir: `../../${dir}/dist`
+    },
+    include: [`../../${dir}/src`]
+  }))
+  execFileSync("tsc", ["-p", config], { stdio: "inherit" })
+  rewriteSpecifiers(`${dir}/dist`)
 }
 
-const packages = new Map<string, { dir: string; deps: Array<string> }>()
-for (const dir of readdirSync("packages")) {
-  const file = `packages/${dir}/package.json`
-  if (!existsSync(file)) continue
-  const manifest: Manifest = JSON.parse(readFileSync(file, "utf8"))
-  const deps = Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })
-    .filter((name) => name.startsWith("@live-events/"))
-  packages.set(manifest.name, { dir: `packages/${dir}`, deps })
+const relativeTsSpecifier = /(from\s+|import\()(["'])(\.{1,2}\/[^"']+)\.ts\2/g
+const rewriteSpecifiers = (dir: string) => {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".d.ts")) continue
+    const file = join(entry.parentPath, entry.name)
+    const text = readFileSync(file, "utf8")
+    const rewritten = text.replace(relativeTsSpecifier, "$1$2$3.js$2")
+    if (rewritten !== text) writeFileSync(file, rewritten)
+  }
 }
 
-const order: Array<string> = []
-const visiting = new Set<string>()
-const visit = (name: string) => {
-  if (order.includes(name)) return
-  if (visiting.has(name)) throw new Error(`dependency cycle through ${name}`)
-  visiting.add(name)
-  for (const dep of packages.get(name)?.deps ?? []) if (packages.has(dep)) visit(dep)
-  visiting.delete(name)
-  order.push(name)
-}
-for (const name of [...packages.keys()].sort()) visit(name)
-
-for (const name of order) {
-  console.log(`\n▶ ${name}`)
-  execFileSync("tsup", [], { cwd: packages.get(name)!.dir, stdio: "inherit" })
+for (const { dir, manifest } of dependencyOrder(workspacePackages())) {
+  console.log(`\n▶ ${manifest.name}`)
+  execFileSync("tsup", [], { cwd: dir, stdio: "inherit" })
+  emitDeclarations(dir)
 }

@@ -29,7 +29,19 @@
  * @since 0.1.0
  */
 import { Effect, Schema, type Scope } from "effect"
-import type { RedisClientOptions } from "redis"
+import type { RedisClientOptions as NodeRedisClientOptions } from "redis"
+
+/**
+ * Options handed to node-redis `createClient` as they are (TLS, credentials, `socket`…). Declared
+ * here rather than imported from `redis`: that package is an optional peer, and a published signature
+ * naming it would break the type-check of every consumer that does not install it.
+ *
+ * @since 0.1.0
+ */
+export interface RedisClientOptions {
+  readonly socket?: Readonly<Record<string, unknown>> | undefined
+  readonly [option: string]: unknown
+}
 
 /**
  * A Redis operation failed; the cache falls back and never surfaces it to a reader.
@@ -188,7 +200,7 @@ export const make = (
       ...options.clientOptions,
       url,
       socket: { ...options.clientOptions?.socket, reconnectStrategy: reconnectDelay }
-    } as RedisClientOptions
+    } as NodeRedisClientOptions
 
     const client = createClient({
       ...baseOptions,

@@ -13,7 +13,6 @@
  *
  * @since 0.1.0
  */
-import type { NatsConnection } from "@nats-io/transport-node"
 import { Clock, Context, Duration, Effect, Exit, Layer, PubSub, type Redacted, Schema, Stream } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import * as NatsAcks from "./NatsAcks.ts"
@@ -158,13 +157,47 @@ const natsError = (detail: string, error: unknown): PublishError => {
 }
 
 /**
+ * A message received on a NATS subscription: the part of `@nats-io/transport-node`'s `Msg` that
+ * subscribers of {@link NatsConnectionService} use.
+ *
+ * @since 0.1.0
+ */
+export interface NatsMessage {
+  readonly subject: string
+  readonly data: Uint8Array
+  readonly headers?: { get(key: string): string } | undefined
+  json<T = unknown>(): T
+  string(): string
+}
+
+/**
+ * A NATS core subscription: async-iterable messages, ended by `unsubscribe`.
+ *
+ * @since 0.1.0
+ */
+export interface NatsSubscription extends AsyncIterable<NatsMessage> {
+  unsubscribe(max?: number): void
+}
+
+/**
+ * The connection {@link layerNats} opened, typed structurally: the NATS client is an optional peer, and
+ * a published signature naming its types would break the type-check of consumers that do not install
+ * it. The object is the client's `NatsConnection`; cast it to that type for the rest of its API.
+ *
+ * @since 0.1.0
+ */
+export interface NatsSubscriber {
+  subscribe(subject: string): NatsSubscription
+}
+
+/**
  * The NATS connection and JetStream handles used by {@link layerNats}; exposed so that embedders can
  * subscribe on the same connection.
  *
  * @since 0.1.0
  */
 export class NatsConnectionService extends Context.Service<NatsConnectionService, {
-  readonly connection: NatsConnection
+  readonly connection: NatsSubscriber
   readonly stream: string
   readonly subjectPrefix: string
 }>()("@live-events/outbox/NatsConnection") {}
