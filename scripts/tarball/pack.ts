@@ -3,7 +3,9 @@
  * README, a LICENSE, every file the `exports` map and `bin` name, declarations, no tests — and that the
  * declarations reachable from the entry points name only packages the manifest makes sure are
  * installed (dependencies and required peers). An optional peer in a published signature breaks the
- * type-check (`skipLibCheck: false`) of every consumer that does not install it.
+ * type-check (`skipLibCheck: false`) of every consumer that does not install it. A library (a package
+ * without `bin`) writes nothing to the console itself: it logs through Effect's `Logger`, and the host
+ * decides where that goes.
  */
 import { execFileSync } from "node:child_process"
 import { builtinModules } from "node:module"
@@ -63,8 +65,17 @@ const contentProblems = (pkg: WorkspacePackage, files: ReadonlySet<string>): Arr
   for (const target of exportTargets(pkg)) if (!files.has(target)) problems.push(`exports/bin name ${target}, not in the tarball`)
   if (typesEntries(pkg).length === 0) problems.push("no `types` condition in `exports`")
   for (const file of files) if (testFile.test(file)) problems.push(`test file ${file}`)
+  if (pkg.manifest.bin === undefined) {
+    for (const file of files) {
+      if (file.endsWith(".js") && consoleWrite.test(readFileSync(join(pkg.dir, file), "utf8"))) {
+        problems.push(`${file} writes to the console (a library logs through Effect's Logger)`)
+      }
+    }
+  }
   return problems.concat(typeImportProblems(pkg))
 }
+
+const consoleWrite = /\bconsole\.(log|info|warn|error|debug|trace)\b|\bprocess\.(stdout|stderr)\b/
 
 const specifier = /(?:from\s+|import\s*\(\s*|import\s+)["']([^"']+)["']/g
 const packageName = (spec: string) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/")
