@@ -2,7 +2,7 @@
  * The invariant checker of the chaos harness: a pure function from the final database rows and
  * the log of every request the harness sent (with its answer, if any) to the list of violations.
  *
- * It checks SPEC I1–I4 on the final state, and everything that can be proven from the answers
+ * It checks the invariants I1–I4 on the final state, and everything that can be proven from the answers
  * without trusting server clocks:
  * - every 2xx registration answer exists in the database with the answered event and user, in a
  *   state reachable from the answer (confirmed never goes back to waitlisted; cancelled only if a
@@ -19,7 +19,7 @@
  * answer checks are about reachability, not equality.
  */
 
-/** Registration statuses (SPEC §2). */
+/** Registration statuses. */
 export type RegistrationStatus = "confirmed" | "waitlisted" | "cancelled" | "attended" | "no_show"
 
 /** One event row, as the harness reads it. */

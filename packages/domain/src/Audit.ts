@@ -1,5 +1,5 @@
 /**
- * The audit log (SPEC §4): every organizer/admin action and every GDPR action, with the actor, the
+ * The audit log: every organizer/admin action and every GDPR action, with the actor, the
  * action, the target, a before/after summary, the request's correlation id and the time. Append-only:
  * entries are written in the unit of work of the change they describe and never changed afterwards
  * (the SQL store refuses UPDATE and DELETE on the table).

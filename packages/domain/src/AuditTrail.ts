@@ -1,5 +1,5 @@
 /**
- * Reading the audit log: admins only (SPEC §3, GET /v1/admin/audit).
+ * Reading the audit log: admins only (GET /v1/admin/audit).
  *
  * @since 0.1.0
  */

@@ -1,5 +1,5 @@
 /**
- * The catalogue of business errors with their stable, kebab-case codes (SPEC §3).
+ * The catalogue of business errors with their stable, kebab-case codes.
  *
  * Codes are part of the public contract: clients switch on `code`, so a code is never renamed.
  * `httpApiStatus` is plain data read by HTTP hosts; the domain itself knows nothing of HTTP.
@@ -186,7 +186,7 @@ export class UserErased extends Schema.TaggedError<UserErased>()("UserErased", {
 }
 
 /**
- * An erased user's record is final: an admin cannot write personal data back onto it (SPEC §2, GDPR:
+ * An erased user's record is final: an admin cannot write personal data back onto it (GDPR:
  * erase is irreversible).
  *
  * @since 0.1.0

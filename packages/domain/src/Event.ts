@@ -1,7 +1,7 @@
 /**
  * The event aggregate: what an organiser publishes and people sign up for.
  *
- * The schemas here are the single source of the field rules of SPEC §2 (lengths, trimming, time zones,
+ * The schemas here are the single source of the field rules (lengths, trimming, time zones,
  * capacity bounds, cross-field time rules), so the HTTP layer, the SQL layer and embedders validate
  * exactly the same way. Rules that need the clock ("starts in the future") live in the use-case.
  *
@@ -76,7 +76,7 @@ export const WaitlistSettings = Schema.Struct({
 export type WaitlistSettings = typeof WaitlistSettings.Type
 
 /**
- * The event as stored and read, with its counters (the read model of SPEC §2).
+ * The event as stored and read, with its counters (the read model).
  *
  * @since 0.1.0
  */

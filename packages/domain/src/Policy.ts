@@ -1,5 +1,5 @@
 /**
- * Who may do what (SPEC §3). Pure predicates over the actor and the resource; the use-cases enforce
+ * Who may do what. Pure predicates over the actor and the resource; the use-cases enforce
  * them so that every host (HTTP, GraphQL, an embedder's worker) applies the same rules.
  *
  * @since 0.1.0
@@ -24,9 +24,9 @@ export const canManageEvent = (actor: Actor, event: Event): boolean =>
   isAdmin(actor) || (event.organizerId === actor.userId && hasRole(actor, "organizer"))
 
 /**
- * Drafts are visible to their owner and admins only (SPEC §3: GET /v1/events/{id} "anyone (drafts:
+ * Drafts are visible to their owner and admins only (GET /v1/events/{id}: "anyone (drafts:
  * owner/admin)"). Cancelled events stay visible, so their attendees see the cancellation and a late
- * "register" gets 409 `registration-closed` rather than 404 (SPEC §2, Register).
+ * "register" gets 409 `registration-closed` rather than 404 (the register rules).
  *
  * @since 0.1.0
  */

@@ -1,5 +1,5 @@
 /**
- * GDPR use-cases (SPEC §2): export everything held about a person, and erase them.
+ * GDPR use-cases: export everything held about a person, and erase them.
  *
  * - **Export** returns the profile, every registration with its status history, every audit entry
  *   whose actor or subject is the person and every outbox message that names them, to the person

@@ -73,7 +73,7 @@ export interface Claims {
   readonly name?: string | undefined
 }
 
-/** Profile update by the user themself (SPEC: name, phone; email is admin-only). @since 0.1.0 */
+/** Profile update by the user themself (name, phone; email is admin-only). @since 0.1.0 */
 export const UpdateProfileInput = Schema.Struct({
   name: Schema.optionalKey(Schema.NullOr(PersonName)),
   phone: Schema.optionalKey(Schema.NullOr(Phone))

@@ -4,7 +4,7 @@
  * Every function here takes the state read under the event's lock and returns what must change
  * (registration changes and the domain events they raise) or the business error. Nothing here does
  * I/O, so the rules are tested exhaustively (property tests) and every repository applies the same
- * decisions. The invariants they keep (SPEC §2):
+ * decisions. The invariants they keep:
  *
  * - I1 no overbooking: a seat is given only while `confirmedCount < capacity`.
  * - I3/I4 FIFO, no queue jumping: a newcomer is confirmed only when a seat is free *and* nobody waits;

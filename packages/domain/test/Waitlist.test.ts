@@ -1,5 +1,5 @@
 /**
- * Unit tests of the pure waitlist decisions (Waitlist.ts) and of every rule of SPEC §2 "Use-cases and
+ * Unit tests of the pure waitlist decisions (Waitlist.ts) and of every rule of the "Use-cases and
  * their rules", run through the use-cases on the in-memory ports.
  *
  * Clock: every test here is an `it.effect`, so it runs on the TestClock, which starts at 0 (1970-01-01).

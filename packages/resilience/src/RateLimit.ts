@@ -63,7 +63,7 @@ export const defaultOptions: LimiterOptions = {
 }
 
 /**
- * SPEC §4 defaults: 100 requests per minute per client IP overall, 5 registrations per minute per user.
+ * Defaults: 100 requests per minute per client IP overall, 5 registrations per minute per user.
  *
  * @since 0.1.0
  */

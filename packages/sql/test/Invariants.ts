@@ -1,5 +1,5 @@
 /**
- * SPEC invariants I1–I4 checked by SQL on a database's state. Returns human-readable violations; an
+ * The invariants I1–I4 checked by SQL on a database's state. Returns human-readable violations; an
  * empty list means every invariant holds for every event.
  */
 import { Effect } from "effect"

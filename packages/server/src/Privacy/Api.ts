@@ -1,5 +1,5 @@
 /**
- * The HTTP contract of GDPR export and erase (SPEC §2, §3): for the caller (`/v1/me/export`,
+ * The HTTP contract of GDPR export and erase: for the caller (`/v1/me/export`,
  * `DELETE /v1/me`) and, for admins, for anyone (`/v1/users/{id}/export`, `DELETE /v1/users/{id}`).
  *
  * @since 0.1.0

@@ -1,5 +1,5 @@
 /**
- * Rate limiting of the HTTP API (SPEC §4): `general` per client (IPv4 address or IPv6 /64, see
+ * Rate limiting of the HTTP API: `general` per client (IPv4 address or IPv6 /64, see
  * `Security/ClientAddress.ts`) on every route but the probes and `/metrics`, and `register` per user on
  * `POST /v1/events/{id}/registrations`. Decisions come from `@live-events/resilience` `RateLimiter`,
  * over Redis when `REDIS_URL` is set (one count shared by every process) or in memory. The limiter

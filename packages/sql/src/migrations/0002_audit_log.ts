@@ -1,5 +1,5 @@
 /**
- * The audit log (SPEC §4). Plain SQL that runs unchanged on PostgreSQL 15+ and on PGlite.
+ * The audit log. Plain SQL that runs unchanged on PostgreSQL 15+ and on PGlite.
  *
  * Design notes (why, not what):
  * - Append-only is enforced by the database, not only by the code that writes it: row triggers refuse
