@@ -12,7 +12,8 @@
  *                                               personal data, benchmarks only): the price of sealing
  *   BENCH_PREVIOUS=../old node bench/run.ts register-one
  *                                           also ours from another checkout (its own `npm ci` done, its
- *                                           own scratch database): an earlier version in the same run
+ *                                           own scratch database) in every scenario: before/after figures
+ *                                           from one run
  *
  * Environment (defaults in brackets): BENCH_DURATION [10] s per measurement, BENCH_WARMUP [2] s,
  * BENCH_ROUNDS [1] (each round runs every server once; the order alternates per round),
@@ -183,8 +184,7 @@ const runScenario = async (
   const runnable = targets.filter((t) =>
     (t.kind !== "raw" || scenario.alsoRaw === true) && (t.kind !== "baseline" || scenario.withoutBaseline !== true) &&
       (t.kind !== "embedded" || scenario.embeddedGoal !== undefined) &&
-      (t.kind !== "unsealed" || (scenario.goals ?? []).some((goal) => goal.against === "unsealed")) &&
-      (t.kind !== "previous" || (scenario.goals ?? []).some((goal) => goal.against === "previous"))
+      (t.kind !== "unsealed" || (scenario.goals ?? []).some((goal) => goal.against === "unsealed"))
   )
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? runnable : [...runnable].reverse()
@@ -230,6 +230,10 @@ const runScenario = async (
   const baseline = summary("baseline")
   if (ours !== null && baseline !== null) {
     console.log(`  ratio ours/baseline: throughput ${fmt(ours.throughput / baseline.throughput, 2)}×, p99 ${fmt(ours.p99 / baseline.p99, 2)}×`)
+  }
+  const previous = summary("previous")
+  if (ours !== null && previous !== null) {
+    console.log(`  ratio ours/previous: throughput ${fmt(ours.throughput / previous.throughput, 2)}×, p50 ${fmt(ours.p50 / previous.p50, 2)}×, p99 ${fmt(ours.p99 / previous.p99, 2)}×`)
   }
   const cpu = median(measurements.filter((m) => m.server === "ours").map((m) => m.cpuPerOk))
   if (scenario.cpuGoalMs !== undefined && !Number.isNaN(cpu)) {
