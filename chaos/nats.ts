@@ -23,7 +23,7 @@ export const serverEnv = (target: { stream: string; subjectPrefix: string }) => 
 })
 
 const withClient = async <A>(databaseUrl: string, f: (client: pg.Client) => Promise<A>): Promise<A> => {
-  const client = new pg.Client({ connectionString: databaseUrl })
+  const client = new pg.Client({ connectionString: databaseUrl, options: "-c search_path=live_events" })
   await client.connect()
   try {
     return await f(client)

@@ -312,7 +312,7 @@ const readApiViews = async (slots: ReadonlyArray<Slot>, events: ReadonlyArray<st
 }
 
 const readState = async (databaseUrl: string): Promise<CheckInput> => {
-  const client = new pg.Client({ connectionString: databaseUrl })
+  const client = new pg.Client({ connectionString: databaseUrl, options: "-c search_path=live_events" })
   await client.connect()
   try {
     const number = (value: unknown) => (value === null || value === undefined ? null : Number(value))

@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Option } from "effect"
+import { DatabaseSchema } from "@live-events/sql"
+import { Config, Duration, Option, Schema } from "effect"
 
 /** Where the embedded database and the development signing key live. @since 0.1.0 */
 export const dataDir = Config.String("DATA_DIR").pipe(Config.withDefault("./.data"))
@@ -16,10 +17,24 @@ export const http = Config.all({
   host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
 })
 
+/**
+ * `DATABASE_SCHEMA`: the PostgreSQL schema of the store's tables (default `live_events`), on
+ * PostgreSQL and on the embedded database alike; see `@live-events/sql` `DatabaseSchema`.
+ *
+ * @since 0.2.0
+ */
+export const databaseSchema = Config.schema(
+  Schema.String.check(Schema.isPattern(DatabaseSchema.namePattern, {
+    expected: "a lower-case PostgreSQL identifier (letters, digits, _; at most 63; not pg_…)"
+  })),
+  "DATABASE_SCHEMA"
+).pipe(Config.withDefault(DatabaseSchema.DEFAULT))
+
 /** @since 0.1.0 */
 export const database = Config.all({
   url: Config.option(Config.Redacted("DATABASE_URL")),
   poolSize: Config.Int("DATABASE_POOL_SIZE").pipe(Config.withDefault(8)),
+  schema: databaseSchema,
   dataDir
 })
 

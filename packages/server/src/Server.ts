@@ -142,11 +142,13 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
  * @since 0.1.0
  */
 export const storeEmbedded = (
-  options: { readonly dataDir: undefined; readonly keyring?: PersonalDataKeys.Keyring } | SqlStore.EmbeddedOptions
+  options:
+    | { readonly dataDir: undefined; readonly schema?: string | undefined; readonly keyring?: PersonalDataKeys.Keyring }
+    | SqlStore.EmbeddedOptions
 ) => {
   const keyring = options.keyring ?? PersonalDataKeys.generate()
   return Layer.mergeAll(Readiness.layerSql, OutboxDelivery.layerEmbedded, Rotation.layerSql(keyring)).pipe(
-    Layer.provideMerge(SqlStore.layerEmbedded({ dataDir: options.dataDir, keyring }))
+    Layer.provideMerge(SqlStore.layerEmbedded({ dataDir: options.dataDir, schema: options.schema, keyring }))
   )
 }
 
@@ -158,6 +160,7 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
     const { dbPoolSampleSeconds } = yield* ServerConfig.telemetry
     return storePostgres({
       url: config.url.value,
+      schema: config.schema,
       maxConnections: config.poolSize,
       poolSampleInterval: Duration.seconds(dbPoolSampleSeconds),
       keyring
@@ -167,7 +170,7 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   // PGlite creates only the last directory level itself.
   yield* fs.makeDirectory(config.dataDir, { recursive: true })
-  return storeEmbedded({ dataDir: path.join(config.dataDir, "pglite"), keyring })
+  return storeEmbedded({ dataDir: path.join(config.dataDir, "pglite"), schema: config.schema, keyring })
 }))
 
 /** The use-cases over the store's ports. @since 0.1.0 */

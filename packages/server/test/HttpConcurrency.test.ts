@@ -6,6 +6,7 @@
  * keep I1–I4 (checked by SQL) and promotions are FIFO.
  */
 import { PgClient } from "@effect/sql-pg"
+import { DatabaseSchema } from "@live-events/sql"
 import { Context, Effect, Layer, Redacted, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -41,7 +42,12 @@ describe.each([
   beforeAll(async () => {
     const { url } = await Effect.runPromise(Scope.provide(testDatabase("le_http"), scope))
     const context = await Effect.runPromise(
-      Scope.provide(Layer.build(PgClient.layer({ url, maxConnections: 2 })), scope)
+      Scope.provide(Layer.build(PgClient.layer({
+        url,
+        maxConnections: 2,
+        // The store's tables, as the servers under test see them.
+        startupParameters: DatabaseSchema.startupParameters(DatabaseSchema.DEFAULT)
+      })), scope)
     )
     sql = Context.get(context, SqlClient.SqlClient)
     const env = { DATABASE_URL: Redacted.value(url), AUTH_MODE: "development", AUTH_DEV_SECRET: secret }

@@ -6,6 +6,7 @@
  * registrations; the public stream carries no user ids.
  */
 import { PgClient } from "@effect/sql-pg"
+import { DatabaseSchema } from "@live-events/sql"
 import { Context, Effect, Layer, Redacted, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -37,7 +38,12 @@ describe.each(["postgres", "nats"] as const)("live updates across two processes 
   beforeAll(async () => {
     const { url } = await Effect.runPromise(Scope.provide(testDatabase("le_live"), scope))
     const context = await Effect.runPromise(
-      Scope.provide(Layer.build(PgClient.layer({ url, maxConnections: 2 })), scope)
+      Scope.provide(Layer.build(PgClient.layer({
+        url,
+        maxConnections: 2,
+        // The store's tables, as the servers under test see them.
+        startupParameters: DatabaseSchema.startupParameters(DatabaseSchema.DEFAULT)
+      })), scope)
     )
     sql = Context.get(context, SqlClient.SqlClient)
     const env: Record<string, string> = {

@@ -16,6 +16,8 @@ import {
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, type Redacted } from "effect"
 import { SqlClient, type SqlError, type Migrator } from "effect/sql"
+import * as DatabaseSchema from "./DatabaseSchema.ts"
+import * as EmbeddedSeed from "./EmbeddedSeed.ts"
 import * as Migrations from "./Migrations.ts"
 import * as SqlAuditLog from "./SqlAuditLog.ts"
 import * as SqlEventRepository from "./SqlEventRepository.ts"
@@ -40,7 +42,8 @@ export type Ports =
 
 /**
  * The ports over an existing `SqlClient` (bring your own pool) and the keyring personal data is sealed
- * with (`PersonalDataKeys`). Does not migrate.
+ * with (`PersonalDataKeys`). Does not migrate. The client's connections must resolve names in the
+ * store's schema: give it `DatabaseSchema.startupParameters(schema)`.
  *
  * @since 0.1.0
  */
@@ -74,9 +77,29 @@ export const layerNotifying = (
     SqlPersonalDataCopies.layer
   )
 
-/** Runs the migrations when built. @since 0.1.0 */
-export const layerMigrations: Layer.Layer<never, SqlError.SqlError | Migrator.MigrationError, SqlClient.SqlClient> = Layer
-  .effectDiscard(Migrations.run)
+/** Runs the migrations in `schema` (default `live_events`) when built. @since 0.2.0 */
+export const layerMigrationsIn = (
+  schema: string = DatabaseSchema.DEFAULT
+): Layer.Layer<never, SqlError.SqlError | Migrator.MigrationError, SqlClient.SqlClient> =>
+  Layer.effectDiscard(Migrations.runIn(schema))
+
+/** Runs the migrations in the default schema when built. @since 0.1.0 */
+export const layerMigrations: Layer.Layer<never, SqlError.SqlError | Migrator.MigrationError, SqlClient.SqlClient> =
+  layerMigrationsIn()
+
+/** Migrates, then checks that the connections really resolve names in `schema`. */
+const layerMigrationsVerified = (schema: string) =>
+  Layer.effectDiscard(Effect.andThen(Migrations.runIn(schema), DatabaseSchema.verify(schema)))
+
+/** @since 0.2.0 */
+export interface SchemaOptions {
+  /**
+   * The PostgreSQL schema the store's tables live in (default `live_events`), so they never meet an
+   * application's own tables of the same names; `public` keeps a deployment where it was. See
+   * `DatabaseSchema` and `LegacyTables` for deployments whose tables are still in `public`.
+   */
+  readonly schema?: string | undefined
+}
 
 /** A cheap query for readiness checks. @since 0.1.0 */
 export const ping: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> = SqlClient.SqlClient.use((sql) =>
@@ -84,7 +107,7 @@ export const ping: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> =
 )
 
 /** @since 0.1.0 */
-export interface PostgresOptions {
+export interface PostgresOptions extends SchemaOptions {
   readonly url: Redacted.Redacted<string>
   /** The keys personal data is sealed with (see `PersonalDataKeys`). */
   readonly keyring: Keys.Keyring
@@ -92,7 +115,8 @@ export interface PostgresOptions {
   readonly maxConnections?: number | undefined
   /**
    * Channel the outbox writer `pg_notify`s on commit, waking relays that `LISTEN` on it (default
-   * `"outbox"`; `null` turns it off).
+   * `"outbox"`; `null` turns it off). Channels belong to the database, not to a schema: two
+   * deployments in one database need channels of their own.
    */
   readonly outboxNotifyChannel?: string | null | undefined
 }
@@ -106,14 +130,19 @@ export const layerPostgres = (
   options: PostgresOptions
 ): Layer.Layer<Ports | SqlClient.SqlClient | PgClient.PgClient, SqlError.SqlError | Migrator.MigrationError> => {
   const channel = options.outboxNotifyChannel === undefined ? "outbox" : options.outboxNotifyChannel
-  return Layer.mergeAll(channel === null ? layer : layerNotifying(channel), layerMigrations).pipe(
+  const schema = DatabaseSchema.validate(options.schema ?? DatabaseSchema.DEFAULT)
+  return Layer.mergeAll(channel === null ? layer : layerNotifying(channel), layerMigrationsVerified(schema)).pipe(
     Layer.provide(Layer.succeed(Keys.PersonalDataKeys, options.keyring)),
-    Layer.provideMerge(PgClient.layer({ url: options.url, maxConnections: options.maxConnections ?? 8 }))
+    Layer.provideMerge(PgClient.layer({
+      url: options.url,
+      maxConnections: options.maxConnections ?? 8,
+      startupParameters: DatabaseSchema.startupParameters(schema)
+    }))
   )
 }
 
 /** @since 0.1.0 */
-export interface EmbeddedOptions {
+export interface EmbeddedOptions extends SchemaOptions {
   /** Where PGlite keeps its files; `undefined` for a throw-away in-memory database. */
   readonly dataDir: string | undefined
   /** The keys personal data is sealed with (see `PersonalDataKeys`). */
@@ -124,18 +153,26 @@ export interface EmbeddedOptions {
  * PGlite (PostgreSQL compiled to WASM) in this process, served over a loopback socket so the very same
  * driver and SQL run against it. PGlite serialises everything on one connection, hence a pool of 1.
  *
+ * A new data directory starts from the pre-initialised database shipped with this package (see
+ * `EmbeddedSeed`) when there is one for the installed PGlite, instead of running initdb and every
+ * migration (seconds instead of ten); progress is logged.
+ *
  * @since 0.1.0
  */
 export const layerEmbedded = (
   options: EmbeddedOptions
 ): Layer.Layer<Ports | SqlClient.SqlClient | PgClient.PgClient, SqlError.SqlError | Migrator.MigrationError> =>
   Layer.unwrap(Effect.gen(function*() {
+    const schema = DatabaseSchema.validate(options.schema ?? DatabaseSchema.DEFAULT)
     const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
     const { PGLiteSocketServer } = yield* Effect.promise(() => import("@electric-sql/pglite-socket"))
     const db = yield* Effect.acquireRelease(
-      Effect.promise(() => PGlite.create(options.dataDir === undefined ? {} : { dataDir: options.dataDir })),
+      EmbeddedSeed.open(PGlite, { dataDir: options.dataDir, schema }),
       (db) => Effect.promise(() => db.close())
     )
+    // PGlite is one backend session shared by every socket connection, and it ignores startup
+    // parameters: the session's own setting is what every connection sees.
+    yield* Effect.promise(() => db.exec(`SET search_path TO ${schema}`))
     const server = yield* Effect.acquireRelease(
       Effect.promise(async () => {
         const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 })
@@ -145,7 +182,7 @@ export const layerEmbedded = (
       (server) => Effect.promise(() => server.stop())
     )
     const [host, port] = server.getServerConn().split(":")
-    return Layer.mergeAll(layer, layerMigrations).pipe(
+    return Layer.mergeAll(layer, layerMigrationsVerified(schema)).pipe(
       Layer.provide(Layer.succeed(Keys.PersonalDataKeys, options.keyring)),
       Layer.provideMerge(PgClient.layer({
         host: host ?? "127.0.0.1",

@@ -3,12 +3,18 @@
  *
  * @since 0.1.0
  */
+/** @since 0.2.0 */
+export * as DatabaseSchema from "./DatabaseSchema.ts"
+/** @since 0.2.0 */
+export * as EmbeddedSeed from "./EmbeddedSeed.ts"
 /** @since 0.1.0 */
 export * as FieldSealing from "./FieldSealing.ts"
 /** @since 0.1.0 */
 export * as IdempotencyKeys from "./IdempotencyKeys.ts"
 /** @since 0.1.0 */
 export * as KeyRotation from "./KeyRotation.ts"
+/** @since 0.2.0 */
+export * as LegacyTables from "./LegacyTables.ts"
 /** @since 0.1.0 */
 export * as Migrations from "./Migrations.ts"
 /** @since 0.1.0 */

@@ -15,7 +15,7 @@ export const layerConfig = Layer.unwrap(Effect.gen(function*() {
   const keyring = yield* Keyring.fromConfig
   const path = yield* Path.Path
   const store = Option.isSome(config.url)
-    ? SqlStore.layerPostgres({ url: config.url.value, maxConnections: 2, outboxNotifyChannel: null, keyring })
-    : SqlStore.layerEmbedded({ dataDir: path.join(config.dataDir, "pglite"), keyring })
+    ? SqlStore.layerPostgres({ url: config.url.value, schema: config.schema, maxConnections: 2, outboxNotifyChannel: null, keyring })
+    : SqlStore.layerEmbedded({ dataDir: path.join(config.dataDir, "pglite"), schema: config.schema, keyring })
   return Layer.merge(store, Layer.succeed(PersonalDataKeys.PersonalDataKeys, keyring))
 }))
