@@ -11,7 +11,6 @@
  *
  * @since 0.2.0
  */
-import type { PGlite, PGliteOptions } from "@electric-sql/pglite"
 import { Effect } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
@@ -59,9 +58,25 @@ export const installedSeed = (): string | undefined => {
   return existsSync(file) ? file : undefined
 }
 
-/** The PGlite class (imported lazily by the caller: PGlite is an optional peer). @since 0.2.0 */
-export interface PGliteClass {
-  create(options?: PGliteOptions): Promise<PGlite>
+/**
+ * What is used of PGlite here, written out rather than imported: PGlite is an optional peer, and this
+ * package's declarations must not name its types (the caller imports it, lazily).
+ *
+ * @since 0.2.0
+ */
+export interface PGliteLike {
+  exec(query: string): Promise<unknown>
+}
+
+/** @since 0.2.0 */
+export interface PGliteCreateOptions {
+  readonly dataDir?: string
+  readonly loadDataDir?: Blob
+}
+
+/** The PGlite class, e.g. `(await import("@electric-sql/pglite")).PGlite`. @since 0.2.0 */
+export interface PGliteClass<DB extends PGliteLike> {
+  create(options?: PGliteCreateOptions): Promise<DB>
 }
 
 /** @since 0.2.0 */
@@ -80,10 +95,10 @@ export interface OpenOptions {
  *
  * @since 0.2.0
  */
-export const open = (PGliteClass: PGliteClass, options: OpenOptions): Effect.Effect<PGlite> =>
+export const open = <DB extends PGliteLike>(PGliteClass: PGliteClass<DB>, options: OpenOptions): Effect.Effect<DB> =>
   Effect.gen(function*() {
     const where = options.dataDir ?? "memory"
-    const base: PGliteOptions = options.dataDir === undefined ? {} : { dataDir: options.dataDir }
+    const base: PGliteCreateOptions = options.dataDir === undefined ? {} : { dataDir: options.dataDir }
     // PG_VERSION is the first file initdb writes that a data directory cannot be without.
     if (options.dataDir !== undefined && existsSync(path.join(options.dataDir, "PG_VERSION"))) {
       return yield* Effect.promise(() => PGliteClass.create(base))

@@ -167,7 +167,7 @@ export const layerEmbedded = (
     const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
     const { PGLiteSocketServer } = yield* Effect.promise(() => import("@electric-sql/pglite-socket"))
     const db = yield* Effect.acquireRelease(
-      EmbeddedSeed.open(PGlite, { dataDir: options.dataDir, schema }),
+      EmbeddedSeed.open<InstanceType<typeof PGlite>>(PGlite, { dataDir: options.dataDir, schema }),
       (db) => Effect.promise(() => db.close())
     )
     // PGlite is one backend session shared by every socket connection, and it ignores startup

@@ -140,7 +140,7 @@ describe("the store in a schema of its own", () => {
       const dataDir = mkdtempSync(join(tmpdir(), "le-schema-pglite-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
       // The application's database: an empty PGlite (the seed without the store's schema) with its tables.
-      const application = yield* EmbeddedSeed.open(PGlite, { dataDir, schema: DatabaseSchema.DEFAULT })
+      const application = yield* EmbeddedSeed.open<InstanceType<typeof PGlite>>(PGlite, { dataDir, schema: DatabaseSchema.DEFAULT })
       yield* Effect.promise(async () => {
         await application.exec(`DROP SCHEMA ${DatabaseSchema.DEFAULT} CASCADE`)
         for (const statement of applicationTables) await application.exec(statement)
