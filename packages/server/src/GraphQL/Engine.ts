@@ -24,6 +24,7 @@ import {
 import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as Errors from "./Errors.ts"
 import type { RequestContext } from "./Execution.ts"
+import * as LeanQuery from "./LeanQuery.ts"
 import * as Limits from "./Limits.ts"
 import * as Schema from "./Schema.ts"
 
@@ -33,6 +34,8 @@ export interface Prepared {
   readonly document: DocumentNode
   readonly operationName: string | undefined
   readonly kind: "query" | "mutation" | "subscription"
+  /** How the lean path answers it without graphql-js's executor (`LeanQuery.ts`), when it can. */
+  readonly lean: LeanQuery.Plan | undefined
 }
 
 /** A document refused before running (always a 4xx). @since 0.2.0 */
@@ -117,7 +120,13 @@ export const make = (options: { readonly limits: Limits.Limits; readonly introsp
     }
     const measured = Limits.measure(document, operationName, options.limits)
     if (measured._tag === "Exceeded") return rejected(400, "query-too-complex", measured.message)
-    return { _tag: "Prepared", document, operationName, kind: operation.operation }
+    return {
+      _tag: "Prepared",
+      document,
+      operationName,
+      kind: operation.operation,
+      lean: LeanQuery.plan(schema, document, operationName)
+    }
   }
 
   /** Checks a request's text and operation name (remembered per distinct pair). */

@@ -4,7 +4,8 @@
  * over `GET` is 405), and a `POST` that accepts `text/event-stream` runs over Server-Sent Events in
  * graphql-sse's "distinct connections" mode (`next` events, then `complete`): how subscriptions pass
  * proxies that block WebSockets. A `GET` asking to upgrade is a graphql-ws connection (`WebSocket.ts`).
- * `GET /graphql/schema.graphql` serves the schema as SDL.
+ * `GET /graphql/schema.graphql` serves the schema as SDL. A query the lean path covers (`LeanQuery.ts`:
+ * the cached `event(id:)` read) is answered without graphql-js's executor, with the same bytes.
  *
  * Answers are `application/graphql-response+json` (`application/json` to clients that accept only
  * that): 200 when the operation ran, 4xx with GraphQL errors when the request was refused before it
@@ -34,6 +35,7 @@ import * as Authentication from "./Authentication.ts"
 import * as Engine from "./Engine.ts"
 import * as Errors from "./Errors.ts"
 import * as Execution from "./Execution.ts"
+import * as LeanQuery from "./LeanQuery.ts"
 import * as Refusals from "./Refusals.ts"
 import * as WebSocket from "./WebSocket.ts"
 
@@ -141,8 +143,17 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
         ])
       }
       const actor = authenticated._tag === "Caller" ? authenticated.caller.actor : undefined
-      const context = Execution.make(servicesOf(yield* Effect.context<never>()), actor)
+      const services = servicesOf(yield* Effect.context<never>())
       const vars = variables.values
+      if (!streaming && prepared.lean !== undefined) {
+        const answer = yield* LeanQuery.run(prepared.lean, vars, actor, Context.get(services, Events.Events))
+        if (answer !== undefined) {
+          return answer._tag === "Body"
+            ? HttpServerResponse.text(answer.body, { status: 200, contentType: contentTypeFor(accept, 200) })
+            : respond(accept, 200, answer.result)
+        }
+      }
+      const context = Execution.make(services, actor)
       if (!streaming) {
         const result = yield* settle(engine.execute(prepared, vars, context))
         return respond(accept, "data" in result && result.data !== undefined ? 200 : 400, result)
