@@ -8,7 +8,7 @@
 // Imported so the emitted declarations can name the domain types the resolvers return.
 import type { DomainError as _DomainError } from "@live-events/domain"
 import { Effect, Schema } from "effect"
-import { Audit, Event, Ids, type Page, Text } from "@live-events/domain"
+import { Audit, Event, Ids, type Page, Text, User } from "@live-events/domain"
 import * as Pagination from "../Pagination.ts"
 import * as Errors from "./Errors.ts"
 
@@ -24,6 +24,8 @@ export const eventId = Errors.decode(Ids.EventId, "id")
 export const registrationId = Errors.decode(Ids.RegistrationId, "id")
 /** @since 0.2.0 */
 export const userId = Errors.decode(Ids.UserId, "id")
+/** @since 0.2.0 */
+export const email = Errors.decode(User.Email, "email")
 
 const decodePage = Errors.decode(
   Schema.Struct({ first: Pagination.Limit, after: Schema.optionalKey(Pagination.Cursor) }),

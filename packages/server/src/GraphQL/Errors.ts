@@ -23,6 +23,15 @@ export const fromProblem = (problem: Problem.Problem): GraphQLError =>
     }
   })
 
+/**
+ * An effect that fails with a problem (the transport-neutral answers of key administration) as one
+ * whose refusal is the field's GraphQL error.
+ *
+ * @since 0.2.0
+ */
+export const problemAsError = <A, R>(effect: Effect.Effect<A, Problem.Problem, R>): Effect.Effect<A | GraphQLError, never, R> =>
+  Effect.catch(effect, (problem) => Effect.succeed(fromProblem(problem)))
+
 /** A request-level error (the document, the variables, the transport): code and status only. @since 0.2.0 */
 export const request = (status: number, code: string, message: string): GraphQLError =>
   fromProblem(Problem.make(status, code, message))

@@ -7,12 +7,13 @@
  * @since 0.2.0
  */
 import { type Context, Effect } from "effect"
-import type { AuditTrail, Events, Privacy, Registrations, User, Users } from "@live-events/domain"
+import type { Audit, AuditTrail, Events, Ids, Privacy, Registrations, UnitOfWork, User, Users } from "@live-events/domain"
 import type { GraphQLError } from "graphql"
 import type * as LiveFeed from "../Live/LiveFeed.ts"
+import type { Rotation } from "../Privacy/Rotation.ts"
 import * as Errors from "./Errors.ts"
 
-/** The services resolvers call: the use-cases and the live feed. @since 0.2.0 */
+/** The services resolvers call: the use-cases, key administration and the live feed. @since 0.2.0 */
 export type Services =
   | Events.Events
   | Registrations.Registrations
@@ -20,6 +21,10 @@ export type Services =
   | Privacy.Privacy
   | AuditTrail.AuditTrail
   | LiveFeed.LiveFeed
+  | Rotation
+  | UnitOfWork.UnitOfWork
+  | Audit.AuditLog
+  | Ids.Ids
 
 /** @since 0.2.0 */
 export interface RequestContext {

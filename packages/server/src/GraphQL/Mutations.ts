@@ -7,6 +7,7 @@
 import { Effect, Schema } from "effect"
 import { Event, Events, Privacy, Registration, Registrations, User, Users } from "@live-events/domain"
 import * as PrivacyApi from "../Privacy/Api.ts"
+import * as KeysAdmin from "../Privacy/KeysAdmin.ts"
 import * as Arguments from "./Arguments.ts"
 import * as Errors from "./Errors.ts"
 import type { RequestContext } from "./Execution.ts"
@@ -118,5 +119,7 @@ export const Mutation = {
         const id = yield* Arguments.userId(args.id)
         yield* (yield* Privacy.Privacy).erase(actor, id)
         return true
-      }))
+      })),
+  rotateEncryptionKeys: (_: unknown, __: Args, request: RequestContext) =>
+    authenticated(request, (actor) => Errors.problemAsError(KeysAdmin.rotate(actor)))
 }

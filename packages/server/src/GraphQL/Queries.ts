@@ -19,6 +19,7 @@ import {
   type User,
   Users
 } from "@live-events/domain"
+import * as KeysAdmin from "../Privacy/KeysAdmin.ts"
 import * as Arguments from "./Arguments.ts"
 import * as Errors from "./Errors.ts"
 import type { RequestContext } from "./Execution.ts"
@@ -69,7 +70,13 @@ export const Query = {
     authenticated(request, (actor) =>
       Effect.gen(function*() {
         const page = yield* Arguments.page(args)
-        return Arguments.connection(yield* (yield* Users.Users).list(actor, page))
+        const users = yield* Users.Users
+        if (args.email !== undefined && args.email !== null) {
+          // As `GET /v1/users?email=`: the people with that email, one page.
+          const email = yield* Arguments.email(args.email)
+          return Arguments.connection({ items: yield* users.findByEmail(actor, email), nextCursor: null })
+        }
+        return Arguments.connection(yield* users.list(actor, page))
       })),
   user: (_: unknown, args: Args, request: RequestContext) =>
     authenticated(request, (actor) =>
@@ -91,7 +98,9 @@ export const Query = {
           ...page
         })
         return Arguments.connection(found)
-      }))
+      })),
+  encryptionKeys: (_: unknown, __: Args, request: RequestContext) =>
+    authenticated(request, (actor) => Errors.problemAsError(KeysAdmin.status(actor)))
 }
 
 const availableSeats = (event: EventModule.Event) => EventModule.availableSeats(event)

@@ -154,6 +154,34 @@ input AuditFilter {
   to: DateTime
 }
 
+"Personal-data encryption keys: rows per key, and what a rotation would still re-encrypt."
+type EncryptionKeyStatus {
+  "Whether this server process is rotating."
+  running: Boolean!
+  "Data keys by the keyring key wrapping them: { keyId: rows }."
+  dataKeys: JSON!
+  "Blind-index values by index key: { keyId: rows }."
+  emailIndex: JSON!
+  "Stored responses by the key they are sealed under (plain: not sealed): { keyId: rows }."
+  responses: JSON!
+  plaintextUsers: Int!
+  plaintextNotes: Int!
+  "Rows a rotation would still change."
+  pending: Int!
+  "Keyring keys no row uses any more: they can be removed from the configuration."
+  retirable: RetirableKeys!
+}
+
+type RetirableKeys {
+  data: [String!]!
+  index: [String!]!
+}
+
+type KeyRotation {
+  "running: a rotation is under way in the server."
+  status: String!
+}
+
 type Query {
   "A published event (drafts: their owner and admins)."
   event(id: ID!): Event
@@ -161,12 +189,14 @@ type Query {
   "A registration: its attendee, the event's owner and admins."
   registration(id: ID!): Registration
   me: Me
-  "Admins only."
-  users(first: Int = 20, after: String): UserConnection
+  "Admins only. email: the people with that address (one page, no cursor)."
+  users(email: String, first: Int = 20, after: String): UserConnection
   "Admins only."
   user(id: ID!): User
   "Admins only."
   auditLog(filter: AuditFilter, first: Int = 20, after: String): AuditEntryConnection
+  "Admins only."
+  encryptionKeys: EncryptionKeyStatus
 }
 
 input WaitlistInput {
@@ -242,6 +272,8 @@ type Mutation {
   eraseMe: Boolean
   "Admins only."
   eraseUser(id: ID!): Boolean
+  "Admins only. Starts re-encrypting personal data under the current keys in the background."
+  rotateEncryptionKeys: KeyRotation
 }
 
 "Public counts of an event."

@@ -97,6 +97,7 @@ const restRows: ReadonlyArray<Row> = [
   { name: "update me", method: "PATCH", path: () => "/v1/me", json: { name: "Someone" }, expected: authenticated(200) },
   { name: "my registrations", method: "GET", path: () => "/v1/me/registrations", expected: authenticated(200) },
   { name: "list users", method: "GET", path: () => "/v1/users", expected: adminOnly(200) },
+  { name: "find users by email", method: "GET", path: () => "/v1/users?email=m-attendee%40example.com", expected: adminOnly(200) },
   { name: "create user", method: "POST", path: () => "/v1/users", json: { subject: "created-by-admin", email: "new@example.com" }, expected: adminOnly(201) },
   { name: "get user", method: "GET", path: (f) => `/v1/users/${f.attendeeUserId}`, expected: adminOnly(200) },
   { name: "update user", method: "PATCH", path: (f) => `/v1/users/${f.attendeeUserId}`, json: { email: "changed@example.com" }, expected: adminOnly(200) },
@@ -105,6 +106,11 @@ const restRows: ReadonlyArray<Row> = [
   { name: "export user", method: "GET", path: (f) => `/v1/users/${f.subjectUserId}/export`, expected: adminOnly(200) },
   { name: "erase user", method: "DELETE", path: (f) => `/v1/users/${f.subjectUserId}`, expected: adminOnly(204) },
   { name: "audit log", method: "GET", path: () => "/v1/admin/audit", expected: adminOnly(200) },
+  // The matrix's memory store keeps no personal data at rest: an admin learns that (404
+  // no-data-at-rest), everyone else is refused first. KeysAdmin.test.ts and GraphQLAdmin.test.ts run
+  // both on a store that seals.
+  { name: "key status", method: "GET", path: () => "/v1/admin/keys", expected: adminOnly(404) },
+  { name: "rotate keys", method: "POST", path: () => "/v1/admin/keys/rotate", expected: adminOnly(404) },
   { name: "health live", method: "GET", path: () => "/health/live", expected: all(200) },
   { name: "health ready", method: "GET", path: () => "/health/ready", expected: all(200) }
 ]
@@ -159,6 +165,7 @@ const graphqlOf: Record<string, GraphQLOperation> = {
   "update me": { query: () => `mutation { updateMe(input: { name: "Someone" }) { id } }`, path: ["updateMe"] },
   "my registrations": { query: () => "{ me { registrations { nodes { id } } } }", path: ["me", "registrations"] },
   "list users": { query: () => "{ users { nodes { id } } }", path: ["users"] },
+  "find users by email": { query: () => `{ users(email: "m-attendee@example.com") { nodes { id } } }`, path: ["users"] },
   "create user": {
     query: () => `mutation { createUser(input: { subject: "created-by-admin", email: "new@example.com" }) { id } }`,
     path: ["createUser"]
@@ -171,7 +178,9 @@ const graphqlOf: Record<string, GraphQLOperation> = {
   "export me": { query: () => "mutation { exportMe }", path: ["exportMe"] },
   "export user": { query: (f) => `mutation { exportUser(id: ${id(f.subjectUserId)}) }`, path: ["exportUser"] },
   "erase user": { query: (f) => `mutation { eraseUser(id: ${id(f.subjectUserId)}) }`, path: ["eraseUser"] },
-  "audit log": { query: () => "{ auditLog { nodes { id } } }", path: ["auditLog"] }
+  "audit log": { query: () => "{ auditLog { nodes { id } } }", path: ["auditLog"] },
+  "key status": { query: () => "{ encryptionKeys { pending } }", path: ["encryptionKeys"] },
+  "rotate keys": { query: () => "mutation { rotateEncryptionKeys { status } }", path: ["rotateEncryptionKeys"] }
 }
 
 export const rows: ReadonlyArray<Row> = restRows.map((row) => {
