@@ -1,8 +1,8 @@
 /**
  * GraphQL subscriptions on one process (embedded PostgreSQL, in-process live feed) with the
  * `graphql-ws` client: a connection closes when its token expires or its person is erased, a refused
- * token never gets an acknowledgement, a connection holds a bounded number of operations, and 1,000
- * concurrent subscriptions all receive a change.
+ * token never gets an acknowledgement, a connection holds a bounded number of operations, an operation
+ * the client completes stops, and 1,000 concurrent subscriptions all receive a change.
  */
 import { Effect } from "effect"
 import { createClient } from "graphql-ws"
@@ -103,6 +103,44 @@ describe("GraphQL subscriptions", () => {
     expect(errors[0][0].extensions.code).toBe("too-many-subscriptions")
     await greedy.ws.dispose()
   }, 30_000)
+
+  it("stops an operation the client completes, and only that one", async () => {
+    const eventId = await publishedEvent(5)
+    const socket = new WebSocket(wsUrl, "graphql-transport-ws")
+    const received: Array<{ readonly type: string; readonly id?: string; readonly payload?: any }> = []
+    socket.on("message", (data) => received.push(JSON.parse(data.toString())))
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject))
+    try {
+      const send = (message: unknown) => socket.send(JSON.stringify(message))
+      const of = (id: string) => received.filter((message) => message.id === id && message.type === "next")
+      const query = `subscription { eventChanged(id: "${eventId}") { cause counts { confirmedCount } } }`
+      send({ type: "connection_init", payload: {} })
+      await until(() => received.some((message) => message.type === "connection_ack"), "the acknowledgement")
+      send({ type: "subscribe", id: "kept", payload: { query } })
+      send({ type: "subscribe", id: "completed", payload: { query } })
+      await until(() => of("kept").length >= 1 && of("completed").length >= 1, "both snapshots")
+
+      send({ type: "complete", id: "completed" })
+      const attendee = await server.token("gql-completing")
+      expect((await server.request("POST", `/v1/events/${eventId}/registrations`, { token: attendee, json: {} })).status).toBe(201)
+      // The relay may still deliver the event's publication first: what counts is the registration.
+      const registered = (id: string) => of(id).filter((message) => message.payload.data.eventChanged.counts?.confirmedCount === 1)
+      await until(() => registered("kept").length === 1, "the change on the operation still running", 30_000)
+      // The completed operation got nothing of it, and the server forgot it: its id can be used again
+      // (a live one would close the socket with 4409), answered with a fresh snapshot.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(registered("completed")).toEqual([])
+      send({ type: "subscribe", id: "completed", payload: { query } })
+      await until(() => registered("completed").length === 1, "the reused id's snapshot")
+      expect(registered("completed")[0]!.payload.data.eventChanged.cause).toBe("snapshot")
+      expect(socket.readyState).toBe(WebSocket.OPEN)
+    } finally {
+      await new Promise((resolve) => {
+        socket.once("close", resolve)
+        socket.close()
+      })
+    }
+  }, 60_000)
 
   it("counts each connection as a live stream of its client (LIVE_MAX_STREAMS_PER_IP, default 20)", async () => {
     // The sockets of the tests before have closed on the server's side too.
