@@ -1,7 +1,8 @@
 /**
  * The dependency rule (docs/architecture.md), checked in CI:
- *   server → {sql, domain, cache, outbox, resilience}; sql → domain; domain → effect only (stable modules,
- *   no I/O, no HTTP, no SQL); cache, outbox, resilience → effect and their drivers. Nothing imports server.
+ *   server → {api, sql, domain, cache, outbox, resilience}; client → {api, domain}; api → domain; sql → domain;
+ *   domain → effect only (stable modules, no I/O, no HTTP, no SQL); cache, outbox, resilience → effect and
+ *   their drivers. Nothing imports server.
  */
 module.exports = {
   forbidden: [
@@ -33,6 +34,26 @@ module.exports = {
       severity: "error",
       from: { path: "^packages/(cache|outbox|resilience)/src" },
       to: { path: "^packages/(domain|sql|server|cache|outbox|resilience)/", pathNot: "^packages/$1/" }
+    },
+    {
+      name: "api-is-a-contract",
+      comment: "the HTTP contract imports effect and domain only: no handler, driver, node:* or server code, so a client can depend on it",
+      severity: "error",
+      from: { path: "^packages/api/src" },
+      to: {
+        pathNot: ["^packages/(api|domain)/src", "node_modules/effect/"],
+        dependencyTypesNot: ["type-only"]
+      }
+    },
+    {
+      name: "client-depends-on-the-contract-only",
+      comment: "the client brings no server-only dependency to its users: effect, api and domain only",
+      severity: "error",
+      from: { path: "^packages/client/src" },
+      to: {
+        pathNot: ["^packages/(client|api|domain)/src", "node_modules/effect/"],
+        dependencyTypesNot: ["type-only"]
+      }
     },
     {
       name: "nothing-imports-server",

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
 import { OpenApi } from "effect/http-api"
-import { Api } from "../packages/server/src/Api.ts"
+import { Api } from "../packages/api/src/Api.ts"
 
 const file = process.argv[2] ?? ".tmp/openapi.json"
 mkdirSync(dirname(file), { recursive: true })

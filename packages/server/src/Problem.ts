@@ -13,6 +13,8 @@
 import { Cause, Effect, Option, Schema, SchemaAST, SchemaIssue } from "effect"
 import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiMiddleware } from "effect/http-api"
+import { contentType, type FieldError, type ProblemBody } from "@live-events/api/Problems"
+import { RequestValidation } from "@live-events/api/Security"
 import type { HttpApiError } from "effect/http-api"
 import type { DomainError as Errors } from "@live-events/domain"
 import { Policy } from "@live-events/resilience"
@@ -20,30 +22,10 @@ import { Policy } from "@live-events/resilience"
 type DomainError = Errors.DomainError
 
 /** @since 0.1.0 */
-export const contentType = "application/problem+json"
+export { contentType }
 
-/** @since 0.1.0 */
-export const FieldError = Schema.Struct({ field: Schema.String, message: Schema.String })
-/** @since 0.1.0 */
-export type FieldError = typeof FieldError.Type
-
-/**
- * The JSON body of a problem, as documented in the OpenAPI description.
- *
- * @since 0.1.0
- */
-export const ProblemBody = Schema.Struct({
-  type: Schema.String,
-  title: Schema.String,
-  status: Schema.Int,
-  detail: Schema.String,
-  code: Schema.String,
-  instance: Schema.String,
-  traceId: Schema.String,
-  errors: Schema.optionalKey(Schema.Array(FieldError))
-}).annotate({ identifier: "Problem", description: "RFC 9457 problem details" })
-/** @since 0.1.0 */
-export type ProblemBody = typeof ProblemBody.Type
+/** The problem body and its field errors, as the contract declares them. @since 0.1.0 */
+export { FieldError, ProblemBody } from "@live-events/api/Problems"
 
 /**
  * A problem before it knows which request it answers.
@@ -375,9 +357,7 @@ export const middleware = HttpRouter.middleware((httpEffect) =>
  *
  * @since 0.1.0
  */
-export class RequestValidation extends HttpApiMiddleware.Service<RequestValidation>()(
-  "@live-events/server/RequestValidation"
-) {}
+export { RequestValidation }
 
 /** @since 0.1.0 */
 export const layerRequestValidation = HttpApiMiddleware.layerSchemaErrorTransform(

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 /** @since 0.1.0 */
-export * as Api from "./Api.ts"
+export * as Api from "@live-events/api/Api"
 /** @since 0.1.0 */
 export * as AuthMiddleware from "./Auth/Middleware.ts"
 /** @since 0.1.0 */

@@ -6,7 +6,7 @@
  */
 import { Effect, Exit, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Api } from "../src/Api.ts"
+import { Api } from "@live-events/api/Api"
 import * as HotReads from "../src/HotPaths/Reads.ts"
 import * as HotRegister from "../src/HotPaths/Register.ts"
 import * as Server from "../src/Server.ts"

@@ -6,11 +6,11 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { AuditTrail } from "@live-events/domain"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { CurrentActor } from "../Auth/Middleware.ts"
-import * as Pagination from "../Pagination.ts"
+import * as Pagination from "@live-events/api/Pagination"
 import * as Problem from "../Problem.ts"
-import { toJson } from "./Api.ts"
+import { toJson } from "@live-events/api/AuditApi"
 
 /** @since 0.1.0 */
 export const AuditLive = HttpApiBuilder.group(Api, "audit", (handlers) =>

@@ -9,36 +9,16 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
-import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
+import { Authentication, CurrentActor, MaybeActor, OptionalAuthentication } from "@live-events/api/Security"
 import type { User, UserRepository, Users } from "@live-events/domain"
 import * as Problem from "../Problem.ts"
 import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
 import { ProvisionedUsers } from "./Provisioning.ts"
 import { TokenVerifier, unstorableClaims } from "./TokenVerifier.ts"
 
-/** The authenticated actor of the request. @since 0.1.0 */
-export class CurrentActor extends Context.Service<CurrentActor, User.Actor>()("@live-events/server/CurrentActor") {}
-
-/** The actor of the request, if it carried a token. @since 0.1.0 */
-export class MaybeActor extends Context.Service<MaybeActor, Option.Option<User.Actor>>()(
-  "@live-events/server/MaybeActor"
-) {}
-
-/** @since 0.1.0 */
-export class Authentication extends HttpApiMiddleware.Service<Authentication, { provides: CurrentActor }>()(
-  "@live-events/server/Authentication",
-  { security: { bearer: HttpApiSecurity.bearer } }
-) {}
-
-/** @since 0.1.0 */
-export class OptionalAuthentication
-  extends HttpApiMiddleware.Service<OptionalAuthentication, { provides: MaybeActor }>()(
-    "@live-events/server/OptionalAuthentication",
-    { security: { bearer: HttpApiSecurity.bearer } }
-  )
-{}
+export { Authentication, CurrentActor, MaybeActor, OptionalAuthentication } from "@live-events/api/Security"
 
 const unauthenticated = (detail: string, invalid: boolean) =>
   Problem.respond(401, "unauthenticated", detail, {

@@ -8,14 +8,14 @@ import { Effect, Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Event as EventModule, Events } from "@live-events/domain"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { CurrentActor, MaybeActor } from "../Auth/Middleware.ts"
 // Imported so the emitted declaration of this layer can name the idempotency port it requires.
 import type { IdempotencyKeys as _IdempotencyKeys } from "@live-events/sql"
 import * as Idempotency from "../Idempotency.ts"
-import * as Pagination from "../Pagination.ts"
+import * as Pagination from "@live-events/api/Pagination"
 import * as Problem from "../Problem.ts"
-import { EventJson, toJson } from "./Api.ts"
+import { EventJson, toJson } from "@live-events/api/EventsApi"
 import * as ETag from "./ETag.ts"
 
 const encodeEvent = Schema.encodeSync(Schema.toCodecJson(EventJson))

@@ -9,7 +9,7 @@
 import type { DomainError as _DomainError } from "@live-events/domain"
 import { Effect, Schema } from "effect"
 import { Audit, Event, Ids, type Page, Text, User } from "@live-events/domain"
-import * as Pagination from "../Pagination.ts"
+import * as Pagination from "@live-events/api/Pagination"
 import * as Errors from "./Errors.ts"
 
 /** Drops the keys a GraphQL client set to `null` (an optional argument left out). @since 0.2.0 */

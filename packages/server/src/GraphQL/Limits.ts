@@ -12,7 +12,7 @@
  */
 import { Config } from "effect"
 import { type DocumentNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from "graphql"
-import * as Pagination from "../Pagination.ts"
+import * as Pagination from "@live-events/api/Pagination"
 
 /** @since 0.2.0 */
 export interface Limits {

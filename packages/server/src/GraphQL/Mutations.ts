@@ -6,7 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import { Event, Events, Privacy, Registration, Registrations, User, Users } from "@live-events/domain"
-import * as PrivacyApi from "../Privacy/Api.ts"
+import * as PrivacyApi from "@live-events/api/PrivacyApi"
 import * as KeysAdmin from "../Privacy/KeysAdmin.ts"
 import * as Arguments from "./Arguments.ts"
 import * as Errors from "./Errors.ts"

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { OutboxLag } from "../Outbox/Delivery.ts"
 import * as OutboxReadiness from "../Outbox/Readiness.ts"
 import * as Problem from "../Problem.ts"

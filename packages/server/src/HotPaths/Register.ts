@@ -9,7 +9,7 @@
  */
 import { Effect, Exit, Result, Schema, SchemaParser } from "effect"
 import { type Ids, Registration, Registrations } from "@live-events/domain"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { ProvisionedUsers } from "../Auth/Provisioning.ts"
 import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as Idempotency from "../Idempotency.ts"

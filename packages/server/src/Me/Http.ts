@@ -6,12 +6,12 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Registrations, Users } from "@live-events/domain"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { CurrentActor } from "../Auth/Middleware.ts"
-import * as Pagination from "../Pagination.ts"
+import * as Pagination from "@live-events/api/Pagination"
 import * as Problem from "../Problem.ts"
-import * as RegistrationsApi from "../Registrations/Api.ts"
-import * as UsersApi from "../Users/Api.ts"
+import * as RegistrationsApi from "@live-events/api/RegistrationsApi"
+import * as UsersApi from "@live-events/api/UsersApi"
 
 /** @since 0.1.0 */
 export const MeLive = HttpApiBuilder.group(Api, "me", (handlers) =>

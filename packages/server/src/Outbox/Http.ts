@@ -8,11 +8,11 @@ import { Context, Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Audit, Ids, UnitOfWork, User } from "@live-events/domain"
 import { OutboxStore } from "@live-events/outbox"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { CurrentActor } from "../Auth/Middleware.ts"
-import * as Pagination from "../Pagination.ts"
+import * as Pagination from "@live-events/api/Pagination"
 import * as Problem from "../Problem.ts"
-import { toJson } from "./Api.ts"
+import { toJson } from "@live-events/api/OutboxApi"
 
 /** The 503 of a storage failure, logged with its cause (an answer alone would leave nothing to go on). */
 const unavailable = (error: { readonly _tag: string; readonly reason?: unknown; readonly operation?: unknown }) =>

@@ -7,10 +7,10 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Privacy } from "@live-events/domain"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { CurrentActor } from "../Auth/Middleware.ts"
 import * as Problem from "../Problem.ts"
-import { toJson } from "./Api.ts"
+import { toJson } from "@live-events/api/PrivacyApi"
 
 /** @since 0.1.0 */
 export const PrivacyLive = HttpApiBuilder.group(Api, "privacy", (handlers) =>

@@ -7,7 +7,7 @@
 import { Audit, Ids, UnitOfWork } from "@live-events/domain"
 import { Context, Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { CurrentActor } from "../Auth/Middleware.ts"
 import * as Problem from "../Problem.ts"
 import * as KeysAdmin from "./KeysAdmin.ts"

@@ -8,11 +8,11 @@ import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Users } from "@live-events/domain"
 import { Schema } from "effect"
-import { Api } from "../Api.ts"
+import { Api } from "@live-events/api/Api"
 import { CurrentActor } from "../Auth/Middleware.ts"
-import * as Pagination from "../Pagination.ts"
+import * as Pagination from "@live-events/api/Pagination"
 import * as Problem from "../Problem.ts"
-import { toJson, UserJson } from "./Api.ts"
+import { toJson, UserJson } from "@live-events/api/UsersApi"
 
 const encodeUser = Schema.encodeSync(Schema.toCodecJson(UserJson))
 

@@ -6,8 +6,7 @@
  * @since 0.1.0
  */
 import { type HttpApiEndpoint, OpenApi } from "effect/http-api"
-import { Authentication, OptionalAuthentication } from "./Auth/Middleware.ts"
-import { RequestValidation } from "./Problem.ts"
+import { Authentication, OptionalAuthentication, RequestValidation } from "./Security.ts"
 
 /** A route that requires a bearer token. @since 0.1.0 */
 export const authenticated = <E extends HttpApiEndpoint.Constraint>(endpoint: E) =>

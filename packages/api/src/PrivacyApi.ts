@@ -8,10 +8,11 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 // `Audit` is imported so the emitted declarations can name the audit action type.
 import { type Audit as _Audit, Ids, type Privacy, Registration } from "@live-events/domain"
-import * as AuditApi from "../Audit/Api.ts"
-import { authenticated, describe } from "../Endpoint.ts"
-import * as RegistrationsApi from "../Registrations/Api.ts"
-import * as UsersApi from "../Users/Api.ts"
+import * as AuditApi from "./AuditApi.ts"
+import { authenticated, describe } from "./Endpoint.ts"
+import * as Problems from "./Problems.ts"
+import * as RegistrationsApi from "./RegistrationsApi.ts"
+import * as UsersApi from "./UsersApi.ts"
 
 /** @since 0.1.0 */
 export const StatusChangeJson = Schema.Struct({ status: Registration.RegistrationStatus, at: Schema.Date })
@@ -62,19 +63,27 @@ const UserIdParams = { id: Ids.UserId }
 /** @since 0.1.0 */
 export class PrivacyApi extends HttpApiGroup.make("privacy").add(
   authenticated(
-    HttpApiEndpoint.get("exportMine", "/v1/me/export", { success: PersonalDataJson })
+    HttpApiEndpoint.get("exportMine", "/v1/me/export", { success: PersonalDataJson, error: Problems.authenticated })
       .annotateMerge(describe("Export my personal data", "Everything held about the caller: profile, registrations with their history, audit entries and outbox messages."))
   ),
   authenticated(
-    HttpApiEndpoint.delete("eraseMine", "/v1/me", { success: HttpApiSchema.NoContent })
+    HttpApiEndpoint.delete("eraseMine", "/v1/me", { success: HttpApiSchema.NoContent, error: Problems.authenticated })
       .annotateMerge(describe("Erase my personal data", "Erases the caller's personal data (see the privacy documentation for what is kept)."))
   ),
   authenticated(
-    HttpApiEndpoint.get("export", "/v1/users/:id/export", { params: UserIdParams, success: PersonalDataJson })
+    HttpApiEndpoint.get("export", "/v1/users/:id/export", {
+      params: UserIdParams,
+      success: PersonalDataJson,
+      error: [...Problems.authenticated, Problems.validationFailed, Problems.userNotFound]
+    })
       .annotateMerge(describe("Export a user's personal data", "Admins only. Everything held about one person."))
   ),
   authenticated(
-    HttpApiEndpoint.delete("erase", "/v1/users/:id", { params: UserIdParams, success: HttpApiSchema.NoContent })
+    HttpApiEndpoint.delete("erase", "/v1/users/:id", {
+      params: UserIdParams,
+      success: HttpApiSchema.NoContent,
+      error: [...Problems.authenticated, Problems.validationFailed, Problems.userNotFound]
+    })
       .annotateMerge(describe("Erase a user's personal data", "Admins only. Erases one person's personal data."))
   )
 ).annotate(OpenApi.Description, "Export and erasure of personal data.") {}

@@ -7,19 +7,20 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
 import { Audit, Event, Ids, Text, User } from "@live-events/domain"
-import { authenticated, describe } from "../Endpoint.ts"
-import * as Pagination from "../Pagination.ts"
+import { authenticated, describe } from "./Endpoint.ts"
+import * as Pagination from "./Pagination.ts"
+import * as Problems from "./Problems.ts"
 
 /** @since 0.1.0 */
 export const AuditEntryJson = Schema.Struct({
   id: Schema.String,
   at: Schema.Date,
-  actorId: Schema.String,
+  actorId: Ids.UserId,
   actorRoles: Schema.Array(User.Role),
   action: Schema.Literals(Audit.auditActions),
   targetType: Schema.Literals(Audit.auditTargetTypes),
   targetId: Schema.String,
-  subjectUserId: Schema.NullOr(Schema.String),
+  subjectUserId: Schema.NullOr(Ids.UserId),
   before: Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown)),
   after: Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown)),
   correlationId: Schema.NullOr(Schema.String)
@@ -45,6 +46,7 @@ export class AuditApi extends HttpApiGroup.make("audit").add(
       to: Schema.optionalKey(Event.Instant),
       ...Pagination.query
     },
-    success: Pagination.PageJson(AuditEntryJson)
+    success: Pagination.PageJson(AuditEntryJson),
+    error: [...Problems.authenticated, ...Problems.paged]
   }).annotateMerge(describe("List audit entries", "Admins only. Who did what to which resource, oldest first, filtered by actor, action, target and time range; cursor-paged.")))
 ).annotate(OpenApi.Description, "The audit log of privileged and personal-data actions (admins only).") {}

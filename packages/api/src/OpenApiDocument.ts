@@ -6,8 +6,8 @@
  *
  * - the Bearer scheme as `http`/`bearer` with a JWT format (the scheme name lower-case, as the docs
  *   page needs to render `Authorization: Bearer …` snippets);
- * - the RFC 9457 problem body, a generic problem per 4xx/5xx class, and per operation the statuses
- *   with the stable `code`s it can answer;
+ * - the RFC 9457 problem body and a generic problem per 4xx/5xx class, for the statuses an operation
+ *   does not declare (the ones it declares, with their stable `code`s, come from its `error` schemas);
  * - instants as `date-time`, entity ids as `uuid`, `limit` as an integer 1..100, no safe-integer
  *   bounds that only restate JavaScript's number range;
  * - no `x-effect-*` extensions (framework internals, not part of the contract).
@@ -44,86 +44,11 @@ const ProblemSchema = {
   }
 }
 
-const problemResponse = (description: string, codes?: ReadonlyArray<string>) => ({
+/** The catch-all of a status class: any problem, whatever its code. */
+const problemResponse = (description: string) => ({
   description,
-  content: {
-    "application/problem+json": {
-      schema: codes === undefined
-        ? problemRef
-        : { allOf: [problemRef, { type: "object", properties: { code: { type: "string", enum: [...codes] } } }] }
-    }
-  }
+  content: { "application/problem+json": { schema: problemRef } }
 })
-
-const statusTitles: Record<string, string> = {
-  "400": "Bad request",
-  "401": "Unauthenticated",
-  "403": "Forbidden",
-  "404": "Not found",
-  "409": "Conflict",
-  "412": "Precondition failed",
-  "429": "Too many requests",
-  "503": "Service unavailable"
-}
-
-/** The domain's answers per operation, beyond the ones every operation of its kind can give. */
-const operationProblems: Record<string, Record<string, ReadonlyArray<string>>> = {
-  "events.update": { "409": ["capacity-below-confirmed", "user-erased"], "412": ["precondition-failed"] },
-  "events.delete": { "409": ["event-has-active-registrations"] },
-  "events.publish": { "409": ["invalid-transition"] },
-  "events.unpublish": { "409": ["invalid-transition"] },
-  "events.cancel": { "409": ["invalid-transition"] },
-  "registrations.register": {
-    "403": ["user-erased"],
-    "409": ["already-registered", "registration-closed", "waitlist-full", "waitlist-closed"]
-  },
-  "registrations.cancel": { "409": ["invalid-transition"] },
-  "registrations.confirm": { "409": ["invalid-transition", "no-seat-available"] },
-  "registrations.attendance": { "409": ["invalid-transition", "event-not-started"] },
-  "live.event": { "429": ["too-many-streams"] },
-  "live.me": { "429": ["too-many-streams"] },
-  "users.update": { "409": ["user-erased"] },
-  "me.update": { "403": ["user-erased"] }
-}
-
-/** The `404` code of a path with an `{id}`, by the resource it names. */
-const notFoundCode = (path: string): string | undefined =>
-  path.startsWith("/v1/events/{id}")
-    ? "event-not-found"
-    : path.startsWith("/v1/registrations/{id}")
-    ? "registration-not-found"
-    : path.startsWith("/v1/users/{id}")
-    ? "user-not-found"
-    : path.startsWith("/v1/admin/outbox/{id}")
-    ? "dead-letter-not-found"
-    : undefined
-
-/**
- * The problem codes an operation can answer with, by status: from what it takes (parameters, body,
- * cursor, token, an `{id}`), then the domain's own answers. A status the endpoint declares itself
- * keeps its declaration.
- */
-const problemsOf = (path: string, operation: Json): Record<string, Set<string>> => {
-  const problems: Record<string, Set<string>> = {}
-  const add = (status: string, ...codes: ReadonlyArray<string>) => {
-    const set = (problems[status] ??= new Set())
-    for (const code of codes) set.add(code)
-  }
-  const parameters: ReadonlyArray<Json> = operation.parameters ?? []
-  if (parameters.length > 0 || operation.requestBody !== undefined) add("400", "validation-failed")
-  if (parameters.some((parameter) => parameter.name === "cursor")) add("400", "invalid-cursor")
-  const secured = (operation.security ?? []).some((requirement: Json) => "bearer" in requirement)
-  if (secured) add("401", "unauthenticated")
-  const required = secured && !(operation.security as Array<Json>).some((requirement) => Object.keys(requirement).length === 0)
-  if (required && !path.startsWith("/health")) add("403", "forbidden")
-  const notFound = notFoundCode(path)
-  if (notFound !== undefined) add("404", notFound)
-  // Every route but the probes is rate limited.
-  if (!path.startsWith("/health")) add("429", "rate-limited")
-  for (const [status, codes] of Object.entries(operationProblems[operation.operationId] ?? {})) add(status, ...codes)
-  if (!path.startsWith("/health")) add("503", "service-unavailable")
-  return problems
-}
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 const instantName = /^(at|from|to|[a-zA-Z]+At)$/
@@ -254,8 +179,12 @@ export const refine = (spec: Json): Json => {
       description: "A JWT from the identity provider: `Authorization: Bearer <token>`."
     }
   }
-  for (const [name, schema] of Object.entries(spec.components.schemas)) refineSchema(schema, entitySchemas.has(name))
-  for (const [path, item] of Object.entries(spec.paths ?? {}) as Array<[string, Json]>) {
+  for (const [name, schema] of Object.entries(spec.components.schemas) as Array<[string, Json]>) {
+    refineSchema(schema, entitySchemas.has(name))
+    // A problem may carry extension members beyond the ones declared (RFC 9457 §3.2).
+    if (name.endsWith("Problem")) delete schema.additionalProperties
+  }
+  for (const item of Object.values(spec.paths ?? {}) as Array<Json>) {
     for (const operation of Object.values(item)) {
       if (typeof operation !== "object" || operation === null || !("responses" in operation)) continue
       for (const parameter of operation.parameters ?? []) refineParameter(parameter)
@@ -265,12 +194,6 @@ export const refine = (spec: Json): Json => {
       }
       for (const response of Object.values(operation.responses) as Array<Json>) {
         for (const media of Object.values(response.content ?? {}) as Array<Json>) refineSchema(media.schema, false)
-      }
-      for (const [status, codes] of Object.entries(problemsOf(path, operation))) {
-        operation.responses[status] ??= problemResponse(
-          `${statusTitles[status] ?? "Problem"}: ${[...codes].map((code) => `\`${code}\``).join(", ")}`,
-          [...codes]
-        )
       }
       operation.responses["4XX"] ??= problemResponse("Client error (RFC 9457 problem details)")
       operation.responses["5XX"] ??= problemResponse("Server error (RFC 9457 problem details)")

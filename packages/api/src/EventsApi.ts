@@ -6,8 +6,9 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Event, Ids, Text } from "@live-events/domain"
-import { authenticated, describe, optionallyAuthenticated } from "../Endpoint.ts"
-import * as Pagination from "../Pagination.ts"
+import { authenticated, describe, optionallyAuthenticated } from "./Endpoint.ts"
+import * as Pagination from "./Pagination.ts"
+import * as Problems from "./Problems.ts"
 
 /**
  * An event as the API shows it: every field plus the read-model counts. Dates are ISO strings.
@@ -15,8 +16,8 @@ import * as Pagination from "../Pagination.ts"
  * @since 0.1.0
  */
 export const EventJson = Schema.Struct({
-  id: Schema.String,
-  organizerId: Schema.String,
+  id: Ids.EventId,
+  organizerId: Ids.UserId,
   title: Schema.String,
   description: Schema.String,
   startsAt: Schema.Date,
@@ -74,7 +75,8 @@ const transitions = {
 const transition = (identifier: keyof typeof transitions) =>
   authenticated(HttpApiEndpoint.post(identifier, `/v1/events/:id/${identifier}`, {
     params: EventIdParams,
-    success: EventJson
+    success: EventJson,
+    error: [...Problems.authenticated, Problems.validationFailed, Problems.eventNotFound, Problems.invalidTransition]
   }).annotateMerge(transitions[identifier]))
 
 /**
@@ -90,27 +92,39 @@ export class EventsApi extends HttpApiGroup.make("events").add(
       status: Schema.optionalKey(Event.EventStatus),
       ...Pagination.query
     },
-    success: Pagination.PageJson(EventJson)
+    success: Pagination.PageJson(EventJson),
+    error: [...Problems.optionallyAuthenticated, ...Problems.paged]
   }).annotateMerge(describe("List events", "Published events for everyone; an organizer also sees their own drafts. Filtered by time range, organizer, text and status; cursor-paged."))),
   authenticated(HttpApiEndpoint.post("create", "/v1/events", {
     headers: { "idempotency-key": Schema.optionalKey(IdempotencyKey) },
     payload: Event.CreateEventInput,
-    success: EventJson.pipe(HttpApiSchema.status(201))
+    success: EventJson.pipe(HttpApiSchema.status(201)),
+    error: [...Problems.authenticated, Problems.validationFailed, ...Problems.idempotent]
   }).annotateMerge(describe("Create an event", "Organizer or admin. Creates a draft event; an `Idempotency-Key` makes a retried request answer with the first result."))),
   optionallyAuthenticated(HttpApiEndpoint.get("get", "/v1/events/:id", {
     params: EventIdParams,
     headers: { "if-none-match": Schema.optionalKey(Schema.String) },
-    success: EventJson
+    success: EventJson,
+    error: [...Problems.optionallyAuthenticated, Problems.validationFailed, Problems.eventNotFound]
   }).annotateMerge(describe("Get an event", "One event with its live counts. Answers 304 to a matching `If-None-Match`."))),
   authenticated(HttpApiEndpoint.patch("update", "/v1/events/:id", {
     params: EventIdParams,
     headers: { "if-match": Schema.optionalKey(Schema.String) },
     payload: Event.UpdateEventInput,
-    success: EventJson
+    success: EventJson,
+    error: [
+      ...Problems.authenticated,
+      Problems.validationFailed,
+      Problems.eventNotFound,
+      Problems.capacityBelowConfirmed,
+      Problems.erasedUserImmutable,
+      Problems.preconditionFailed
+    ]
   }).annotateMerge(describe("Update an event", "Organizer of the event or admin. Changes some fields; `If-Match` with the event's ETag guards against lost updates (412 on mismatch)."))),
   authenticated(HttpApiEndpoint.delete("delete", "/v1/events/:id", {
     params: EventIdParams,
-    success: HttpApiSchema.NoContent
+    success: HttpApiSchema.NoContent,
+    error: [...Problems.authenticated, Problems.validationFailed, Problems.eventNotFound, Problems.eventHasActiveRegistrations]
   }).annotateMerge(describe("Delete an event", "Organizer of the event or admin. Deletes an event that has no active registrations."))),
   transition("publish"),
   transition("unpublish"),

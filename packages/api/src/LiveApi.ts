@@ -20,7 +20,8 @@ import { Schema } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Ids } from "@live-events/domain"
-import { authenticated, describe, optionallyAuthenticated } from "../Endpoint.ts"
+import { authenticated, describe, optionallyAuthenticated } from "./Endpoint.ts"
+import * as Problems from "./Problems.ts"
 
 const query = { lastEventId: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(128))) }
 
@@ -33,10 +34,15 @@ export class LiveApi extends HttpApiGroup.make("live").add(
   optionallyAuthenticated(HttpApiEndpoint.get("event", "/v1/events/:id/live", {
     params: { id: Ids.EventId },
     query,
-    success: events
+    success: events,
+    error: [...Problems.optionallyAuthenticated, Problems.validationFailed, Problems.eventNotFound, Problems.tooManyStreams]
   }).annotateMerge(describe("Stream an event's live counts", "Server-Sent Events: `counts`, `waitlist-shifted` and `event-status` for one event, starting with a snapshot. Reconnect with `Last-Event-ID` to replay what was missed, or receive `reset`."))),
   authenticated(
-    HttpApiEndpoint.get("me", "/v1/me/live", { query, success: events })
+    HttpApiEndpoint.get("me", "/v1/me/live", {
+      query,
+      success: events,
+      error: [...Problems.authenticated, Problems.validationFailed, Problems.tooManyStreams]
+    })
       .annotateMerge(describe("Stream my registration changes", "Server-Sent Events: a `registration` event whenever one of the caller's registrations changes status or waitlist position, starting with a snapshot."))
   )
 ).annotate(OpenApi.Description, "Live updates as Server-Sent Events.") {}

@@ -5,18 +5,18 @@
  * @since 0.1.0
  */
 import { HttpApi, OpenApi } from "effect/http-api"
-import { AuditApi } from "./Audit/Api.ts"
-import { EventsApi } from "./Events/Api.ts"
-import { HealthApi } from "./Health/Api.ts"
-import { LiveApi } from "./Live/Api.ts"
-import { MeApi } from "./Me/Api.ts"
+import { AuditApi } from "./AuditApi.ts"
+import { EventsApi } from "./EventsApi.ts"
+import { HealthApi } from "./HealthApi.ts"
+import { LiveApi } from "./LiveApi.ts"
+import { MeApi } from "./MeApi.ts"
 import { refine } from "./OpenApiDocument.ts"
-import { OutboxAdminApi } from "./Outbox/Api.ts"
-import { KeysAdminApi } from "./Privacy/KeysApi.ts"
-import { PrivacyApi } from "./Privacy/Api.ts"
-import { ProblemBody } from "./Problem.ts"
-import { RegistrationsApi } from "./Registrations/Api.ts"
-import { UsersApi } from "./Users/Api.ts"
+import { OutboxAdminApi } from "./OutboxApi.ts"
+import { KeysAdminApi } from "./KeysApi.ts"
+import { PrivacyApi } from "./PrivacyApi.ts"
+import { ProblemBody } from "./Problems.ts"
+import { RegistrationsApi } from "./RegistrationsApi.ts"
+import { UsersApi } from "./UsersApi.ts"
 
 /** @since 0.1.0 */
 export class Api extends HttpApi.make("live-events")

@@ -7,15 +7,16 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Ids, type Page, Registration } from "@live-events/domain"
-import { authenticated, describe } from "../Endpoint.ts"
-import { EventIdParams, IdempotencyKey } from "../Events/Api.ts"
-import * as Pagination from "../Pagination.ts"
+import { authenticated, describe } from "./Endpoint.ts"
+import { EventIdParams, IdempotencyKey } from "./EventsApi.ts"
+import * as Pagination from "./Pagination.ts"
+import * as Problems from "./Problems.ts"
 
 /** @since 0.1.0 */
 export const RegistrationJson = Schema.Struct({
-  id: Schema.String,
-  eventId: Schema.String,
-  userId: Schema.String,
+  id: Ids.RegistrationId,
+  eventId: Ids.EventId,
+  userId: Ids.UserId,
   status: Registration.RegistrationStatus,
   waitlistPosition: Schema.NullOr(Schema.Int),
   notes: Schema.String,
@@ -80,11 +81,13 @@ const actions = {
   confirm: describe("Confirm a registration", "The event's organizer or an admin. Confirms a waitlisted registration; `no-seat-available` when the event is full.")
 }
 
-const action = (identifier: keyof typeof actions) =>
-  authenticated(HttpApiEndpoint.post(identifier, `/v1/registrations/:id/${identifier}`, {
-    params: RegistrationIdParams,
-    success: RegistrationJson
-  }).annotateMerge(actions[identifier]))
+/** What an action on one registration can answer: it may not exist, or not be in a status the action applies to. */
+const actionProblems = [
+  ...Problems.authenticated,
+  Problems.validationFailed,
+  Problems.registrationNotFound,
+  Problems.invalidTransition
+] as const
 
 /**
  * @since 0.1.0
@@ -95,28 +98,51 @@ export class RegistrationsApi extends HttpApiGroup.make("registrations").add(
     headers: { "idempotency-key": Schema.optionalKey(IdempotencyKey) },
     // The body is optional: `{}` or no body at all registers without notes.
     payload: [Registration.RegisterInput, Schema.Null],
-    success: RegistrationJson.pipe(HttpApiSchema.status(201))
+    success: RegistrationJson.pipe(HttpApiSchema.status(201)),
+    error: [
+      ...Problems.authenticated,
+      Problems.validationFailed,
+      Problems.eventNotFound,
+      Problems.userErased,
+      Problems.alreadyRegistered,
+      Problems.registrationClosed,
+      Problems.waitlistFull,
+      Problems.waitlistClosed,
+      ...Problems.idempotent
+    ]
   })
     .annotate(OpenApi.Transform, (operation) => ({ ...operation, requestBody: { ...operation.requestBody, required: false } })).annotateMerge(describe("Register for an event", "Signs the caller up: confirmed while seats remain, then waitlisted. The body is optional: `{}`, an object with `notes`, or none."))),
   authenticated(HttpApiEndpoint.get("listForEvent", "/v1/events/:id/registrations", {
     params: EventIdParams,
     query: { status: Schema.optionalKey(Registration.RegistrationStatus), ...Pagination.query },
-    success: Pagination.PageJson(RegistrationJson)
+    success: Pagination.PageJson(RegistrationJson),
+    error: [...Problems.authenticated, ...Problems.paged, Problems.eventNotFound]
   }).annotateMerge(describe("List an event's registrations", "The event's organizer or an admin. Filtered by status; cursor-paged. With `Accept: text/csv` the answer is a CSV export."))),
   authenticated(HttpApiEndpoint.get("waitlist", "/v1/events/:id/waitlist", {
     params: EventIdParams,
     query: Pagination.query,
-    success: Pagination.PageJson(RegistrationJson)
+    success: Pagination.PageJson(RegistrationJson),
+    error: [...Problems.authenticated, ...Problems.paged, Problems.eventNotFound]
   }).annotateMerge(describe("List an event's waitlist", "The event's organizer or an admin. Waitlisted registrations in waitlist order; cursor-paged."))),
   authenticated(HttpApiEndpoint.get("get", "/v1/registrations/:id", {
     params: RegistrationIdParams,
-    success: RegistrationJson
+    success: RegistrationJson,
+    error: [...Problems.authenticated, Problems.validationFailed, Problems.registrationNotFound]
   }).annotateMerge(describe("Get a registration", "The registrant, the event's organizer or an admin."))),
-  action("cancel"),
-  action("confirm"),
+  authenticated(HttpApiEndpoint.post("cancel", "/v1/registrations/:id/cancel", {
+    params: RegistrationIdParams,
+    success: RegistrationJson,
+    error: actionProblems
+  }).annotateMerge(actions.cancel)),
+  authenticated(HttpApiEndpoint.post("confirm", "/v1/registrations/:id/confirm", {
+    params: RegistrationIdParams,
+    success: RegistrationJson,
+    error: [...actionProblems, Problems.noSeatAvailable]
+  }).annotateMerge(actions.confirm)),
   authenticated(HttpApiEndpoint.post("attendance", "/v1/registrations/:id/attendance", {
     params: RegistrationIdParams,
     payload: Registration.AttendanceInput,
-    success: RegistrationJson
+    success: RegistrationJson,
+    error: [...actionProblems, Problems.eventNotStarted]
   }).annotateMerge(describe("Record attendance", "The event's organizer or an admin. Marks a confirmed registration as attended or not, once the event has started.")))
 ).annotate(OpenApi.Description, "Registrations: sign-up, the waitlist, the organizer's lists and actions on one registration.") {}

@@ -83,14 +83,28 @@ describe("OpenAPI document", () => {
   })
 
   it("lists the stable problem codes an operation answers with, as problem+json", () => {
-    const codesOf = (op: Record<string, any>, status: string): Array<string> =>
-      op.responses[status].content["application/problem+json"].schema.allOf[1].properties.code.enum
+    /** The codes of a status: each declared problem's schema fixes its `code`. */
+    const codesOf = (op: Record<string, any>, status: string): Array<string> => {
+      const schema = op.responses[status].content["application/problem+json"].schema
+      return (schema.anyOf ?? [schema]).flatMap((alternative: { $ref: string }) =>
+        spec.components.schemas[alternative.$ref.replace("#/components/schemas/", "")].properties.code.enum
+      )
+    }
     const register = operation("post", "/v1/events/{id}/registrations")
     expect(codesOf(register, "409")).toEqual(expect.arrayContaining(["already-registered", "waitlist-full"]))
     expect(codesOf(register, "404")).toEqual(["event-not-found"])
     expect(codesOf(register, "401")).toEqual(["unauthenticated"])
     expect(codesOf(operation("patch", "/v1/events/{id}"), "412")).toEqual(["precondition-failed"])
     expect(codesOf(operation("get", "/v1/me/registrations"), "400")).toContain("invalid-cursor")
+    expect(register.responses["409"].description).toContain("`already-registered`")
+    expect(spec.components.schemas.AlreadyRegisteredProblem.required).toEqual(
+      expect.arrayContaining(["code", "registrationId", "registrationStatus"])
+    )
+    // Every operation but the probes declares the rate limit and an outage.
+    for (const [name, op] of operations.filter(([name]) => !name.includes("/health/"))) {
+      expect(codesOf(op, "429"), name).toContain("rate-limited")
+      expect(codesOf(op, "503"), name).toEqual(["service-unavailable"])
+    }
     for (const [name, op] of operations) {
       for (const status of ["4XX", "5XX"]) {
         expect(op.responses[status].content["application/problem+json"].schema, `${name} ${status}`)

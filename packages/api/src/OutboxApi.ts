@@ -5,9 +5,9 @@
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import type { OutboxMessage } from "@live-events/outbox"
-import { authenticated, describe } from "../Endpoint.ts"
-import * as Pagination from "../Pagination.ts"
+import { authenticated, describe } from "./Endpoint.ts"
+import * as Pagination from "./Pagination.ts"
+import * as Problems from "./Problems.ts"
 
 /** @since 0.1.0 */
 export const DeadLetterJson = Schema.Struct({
@@ -23,8 +23,8 @@ export const DeadLetterJson = Schema.Struct({
 /** @since 0.1.0 */
 export type DeadLetterJson = typeof DeadLetterJson.Type
 
-/** @since 0.1.0 */
-export const toJson = (letter: OutboxMessage.DeadLetter): DeadLetterJson => ({
+/** A dead letter of the outbox (any value with its fields) as the API shows it. @since 0.1.0 */
+export const toJson = (letter: DeadLetterJson): DeadLetterJson => ({
   id: letter.id,
   type: letter.type,
   aggregateId: letter.aggregateId,
@@ -50,10 +50,12 @@ export class OutboxAdminApi extends HttpApiGroup.make("outboxAdmin").add(
         Schema.String.check(Schema.isPattern(/^\d{1,18}$/, { expected: "a cursor returned by this list" }))
       )
     },
-    success: Pagination.PageJson(DeadLetterJson)
+    success: Pagination.PageJson(DeadLetterJson),
+    error: [...Problems.authenticated, ...Problems.paged]
   }).annotateMerge(describe("List dead letters", "Admins only. Outbox messages that exhausted their delivery attempts; cursor-paged."))),
   authenticated(HttpApiEndpoint.post("retry", "/v1/admin/outbox/:id/retry", {
     params: { id: Schema.String.check(Schema.isMaxLength(64)) },
-    success: RedriveJson.pipe(HttpApiSchema.status(202))
+    success: RedriveJson.pipe(HttpApiSchema.status(202)),
+    error: [...Problems.authenticated, Problems.validationFailed, Problems.deadLetterNotFound]
   }).annotateMerge(describe("Redrive a dead letter", "Admins only. Puts a dead-lettered message back in the outbox for delivery.")))
 ).annotate(OpenApi.Description, "Outbox administration: dead letters and their redrive (admins only).") {}

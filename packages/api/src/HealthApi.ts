@@ -5,7 +5,8 @@
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
-import { anonymous, describe } from "../Endpoint.ts"
+import { anonymous, describe } from "./Endpoint.ts"
+import * as Problems from "./Problems.ts"
 
 /** @since 0.1.0 */
 export const HealthJson = Schema.Struct({
@@ -22,7 +23,10 @@ export class HealthApi extends HttpApiGroup.make("health").add(
       .annotateMerge(describe("Liveness probe", "Answers while the process serves requests; no dependency is checked."))
   ),
   anonymous(
-    HttpApiEndpoint.get("ready", "/health/ready", { success: HealthJson })
+    HttpApiEndpoint.get("ready", "/health/ready", {
+      success: HealthJson,
+      error: [Problems.notReady, Problems.outboxLagging]
+    })
       .annotateMerge(describe("Readiness probe", "Answers 200 when the database and the other dependencies answer, 503 otherwise; includes the outbox backlog."))
   )
 ).annotate(OpenApi.Description, "Liveness and readiness probes for load balancers and orchestrators.") {}
