@@ -8,6 +8,8 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Ids } from "@live-events/domain"
+import * as HttpRateLimit from "../../server/src/RateLimit/HttpRateLimit.ts"
+import * as Server from "../../server/src/Server.ts"
 import { start, type TestServer } from "../../server/test/support/TestServer.ts"
 import { LiveEventsClient, Problems, PromiseClient } from "../src/index.ts"
 
@@ -103,4 +105,33 @@ describe("PromiseClient", () => {
     assert.isTrue(PromiseClient.isProblem(error, "event-not-found"))
     assert.isFalse(PromiseClient.isProblem(error, "already-registered"))
   })
+})
+
+describe("retries against a rate-limited server", () => {
+  let limited: TestServer
+  beforeAll(async () => {
+    limited = await start(Server.storeMemory, undefined, undefined, {
+      rateLimit: HttpRateLimit.layerMemory({
+        general: { name: "general", algorithm: "fixed-window", limit: 2, window: "2 seconds" }
+      })
+    })
+  })
+  afterAll(() => limited.close())
+
+  it.live("waits out a 429's Retry-After and gets the answer; without retries the 429 is a typed RateLimited", () =>
+    Effect.gen(function*() {
+      const patient = yield* LiveEventsClient.make({ baseUrl: limited.url })
+      const impatient = yield* LiveEventsClient.make({ baseUrl: limited.url, retry: false })
+      yield* patient.events.list({ query: {} })
+      yield* patient.events.list({ query: {} })
+      const refused = yield* Effect.flip(impatient.events.list({ query: {} }))
+      assert.strictEqual(refused._tag, "RateLimited")
+      if (refused._tag === "RateLimited") assert.strictEqual(refused.code, "rate-limited")
+
+      const started = Date.now()
+      const page = yield* patient.events.list({ query: {} })
+      assert.deepStrictEqual(page.items, [])
+      // It waited for the next window (Retry-After is whole seconds), rather than failing at once.
+      assert.isAtLeast(Date.now() - started, 200)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
 })
