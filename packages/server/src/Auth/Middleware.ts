@@ -18,6 +18,7 @@ import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
 import { ProvisionedUsers } from "./Provisioning.ts"
 import { TokenVerifier, unstorableClaims } from "./TokenVerifier.ts"
 
+// The tags are part of the HTTP contract (a client sees which routes take a token); this module implements them.
 export { Authentication, CurrentActor, MaybeActor, OptionalAuthentication } from "@live-events/api/Security"
 
 const unauthenticated = (detail: string, invalid: boolean) =>
