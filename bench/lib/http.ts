@@ -9,6 +9,8 @@ import { loopback } from "./env.ts"
 export interface JsonAnswer {
   readonly status: number
   readonly body: any
+  /** The `Retry-After` header, when the server sent one. */
+  readonly retryAfter?: string
 }
 
 /**
@@ -45,7 +47,8 @@ export const requestJson = (
         } catch {
           body = text
         }
-        resolve({ status: response.statusCode ?? 0, body })
+        const retryAfter = response.headers["retry-after"]
+        resolve({ status: response.statusCode ?? 0, body, ...(typeof retryAfter === "string" ? { retryAfter } : {}) })
       })
     })
     // A deadline for the whole exchange, not just socket idleness.
