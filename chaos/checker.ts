@@ -106,6 +106,9 @@ export type Rule =
   | "answer mismatch"
   | "phantom registration"
   | "outbox"
+  | "answer during fault"
+  | "recovery"
+  | "stale cache"
 
 /** One broken rule, with enough context to find the rows. */
 export interface Violation {

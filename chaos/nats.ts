@@ -8,7 +8,12 @@
 import pg from "pg"
 import { sleep } from "../bench/lib/env.ts"
 
-export const natsUrl = process.env.NATS_URL ?? "127.0.0.1:4222"
+/** The NATS server of the run (its own instance; NATS_URL only when a run brings none). */
+export let natsUrl = process.env.NATS_URL ?? "127.0.0.1:4222"
+
+export const useServer = (url: string) => {
+  natsUrl = url
+}
 
 /** A unique stream (and subject prefix) per run. */
 export const streamFor = (seed: number) => {
@@ -16,8 +21,8 @@ export const streamFor = (seed: number) => {
   return { stream, subjectPrefix: stream.toLowerCase() }
 }
 
-export const serverEnv = (target: { stream: string; subjectPrefix: string }) => ({
-  NATS_URL: natsUrl,
+export const serverEnv = (target: { stream: string; subjectPrefix: string }, url = natsUrl) => ({
+  NATS_URL: url,
   NATS_STREAM: target.stream,
   NATS_SUBJECT_PREFIX: target.subjectPrefix
 })

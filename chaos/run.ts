@@ -1,39 +1,50 @@
 /**
  * The chaos harness: N server processes on one scratch PostgreSQL database, concurrent
- * registrations and cancels through all of them, faults injected at random instants, then the
+ * registrations and cancels through all of them, faults injected while they run, then the
  * invariant checker over the final rows and every answer received. Exits non-zero on any
  * violation. Traffic goes to 127.0.0.1 only; every loop is bounded in count and in time.
  *
- *   node chaos/run.ts                 3 processes, 60 s of traffic, SIGKILL faults
- *   node chaos/run.ts --ci            the short variant (20 s of traffic, under 2 minutes in all)
- *   node chaos/run.ts --processes 5 --duration 120 --pg-restart --seed 42
- *   node chaos/run.ts --server baseline   the same harness against the naive baseline
- *   node chaos/run.ts --nats          servers publish their outbox to NATS JetStream (a stream made
- *                                     for the run, deleted after); once the relays drain, the stream must
- *                                     hold every committed outbox message once and nothing else
+ * Each process reaches PostgreSQL, Redis and NATS through fault proxies of its own (chaos/proxy.ts);
+ * Redis and NATS are instances of the run's own (chaos/dependencies.ts), never the machine's shared ones.
+ *
+ *   node chaos/run.ts                      3 processes, 60 s of traffic, SIGKILL faults
+ *   node chaos/run.ts --ci                 the short variant (20 s of traffic, SIGKILL, NATS check)
+ *   node chaos/run.ts --faults pg-blackhole         one fault, repeated while the traffic runs
+ *   node chaos/run.ts --faults all                  every fault in turn (seeded order) plus SIGKILLs
+ *   node chaos/run.ts --server baseline    the same harness against the naive baseline
+ *
+ * Faults (chaos/faults.ts): kill, pg-restart, pg-blackhole, pg-reset, pg-slow, redis-restart,
+ * redis-partition, nats-restart. With any fault list, outbox messages go to the run's NATS JetStream
+ * and, once the relays drain, the stream must hold every committed outbox message once and nothing else.
+ * Besides the invariants, every answer must be a success, a 4xx or a 503 with Retry-After (no other
+ * 5xx, no silence until the request timeout), and each fault's processes must serve again within
+ * CHAOS_RECOVERY_BOUND_MS (5000) of the dependency's return.
  *
  * Flags (environment in brackets): --processes [CHAOS_PROCESSES=3], --duration seconds
  * [CHAOS_DURATION=60, 20 with --ci], --concurrency [CHAOS_CONCURRENCY=16], --users [CHAOS_USERS=40],
- * --seed [CHAOS_SEED], --pg-restart [CHAOS_PG_RESTART=0] (restarts the local PostgreSQL cluster
- * once mid-run: it disturbs everything else using that server, so it is off by default),
- * --no-kill [CHAOS_KILL=1], --nats [CHAOS_NATS=0] (NATS_URL, default 127.0.0.1:4222), --server ours|baseline [CHAOS_SERVER=ours], CHAOS_SERVER_ENV ("K=V ...": extra environment
- * for the server processes; e.g. BASELINE_UNSAFE_NO_LOCK=1 breaks the baseline on purpose, to watch
- * the checker catch it end to end), CHAOS_REDIS_URL [redis://127.0.0.1:6379] (the Redis the processes
- * share for cross-process cache invalidation, as any multi-process deployment must).
+ * --seed [CHAOS_SEED], --faults list|all [CHAOS_FAULTS=kill], --pg-restart (adds pg-restart),
+ * --no-kill [CHAOS_KILL=1], --nats [CHAOS_NATS=0], --server ours|baseline [CHAOS_SERVER=ours],
+ * --out folder [CHAOS_OUT=.tmp/chaos/<time>-<faults>] (logs, result.json), CHAOS_REQUEST_TIMEOUT_MS
+ * [15000, the server's REQUEST_TIMEOUT], CHAOS_SERVER_ENV ("K=V ...": extra environment for the server
+ * processes; e.g. BASELINE_UNSAFE_NO_LOCK=1 breaks the baseline on purpose, to watch the checker
+ * catch it end to end).
  */
-import { execFileSync } from "node:child_process"
-import { readdirSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import pg from "pg"
 import { createScratchDatabase } from "../bench/lib/db.ts"
-import { boolEnv, intEnv, sleep, strEnv } from "../bench/lib/env.ts"
+import { boolEnv, intEnv, repoRoot, sleep, strEnv } from "../bench/lib/env.ts"
 import { eventBody, expectJson, requestJson } from "../bench/lib/http.ts"
 import { freePort, type ServerProcess, startServer, stopServer, waitReady } from "../bench/lib/process.ts"
 import { mintToken } from "../bench/lib/token.ts"
+import { check, checkSnapshot, type RegistrationStatus, type RequestRecord, type Violation } from "./checker.ts"
+import * as Dependencies from "./dependencies.ts"
+import * as Faults from "./faults.ts"
 import * as Nats from "./nats.ts"
-import { type ApiView, check, checkSnapshot, type CheckInput, type RegistrationStatus, type RequestRecord, summarize, type Violation } from "./checker.ts"
+import * as Promises from "./promises.ts"
+import * as Report from "./report.ts"
+import { readApiViews, readState } from "./state.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -46,32 +57,47 @@ const { values: flags } = parseArgs({
     concurrency: { type: "string" },
     users: { type: "string" },
     seed: { type: "string" },
+    faults: { type: "string" },
     "pg-restart": { type: "boolean", default: false },
     "no-kill": { type: "boolean", default: false },
     server: { type: "string" },
-    nats: { type: "boolean", default: false }
+    nats: { type: "boolean", default: false },
+    out: { type: "string" }
   }
 })
 const num = (flag: string | undefined, env: string, fallback: number) => (flag !== undefined ? Number(flag) : intEnv(env, fallback))
+const faultList = (() => {
+  const raw = flags.faults ?? strEnv("CHAOS_FAULTS", "kill")
+  const list = raw === "all" ? [...Faults.kinds] : raw.split(",").map((k) => k.trim()).filter((k) => k.length > 0)
+  for (const kind of list) if (!(Faults.kinds as ReadonlyArray<string>).includes(kind)) throw new Error(`unknown fault ${kind} (known: ${Faults.kinds.join(", ")}, all)`)
+  if (flags["pg-restart"] || boolEnv("CHAOS_PG_RESTART", false)) list.push("pg-restart")
+  if (flags["no-kill"] || !boolEnv("CHAOS_KILL", true)) return list.filter((k) => k !== "kill") as Array<Faults.FaultKind>
+  return [...new Set(list)] as Array<Faults.FaultKind>
+})()
+const dependencyFaults = faultList.filter((k): k is Exclude<Faults.FaultKind, "kill"> => k !== "kill")
 const options = {
   processes: Math.max(1, num(flags.processes, "CHAOS_PROCESSES", 3)),
   durationMs: num(flags.duration, "CHAOS_DURATION", flags.ci ? 20 : 60) * 1000,
   concurrency: Math.max(1, num(flags.concurrency, "CHAOS_CONCURRENCY", 16)),
   users: Math.max(2, num(flags.users, "CHAOS_USERS", 40)),
   seed: num(flags.seed, "CHAOS_SEED", Date.now() % 1_000_000),
-  pgRestart: flags["pg-restart"] || boolEnv("CHAOS_PG_RESTART", false),
-  kill: !flags["no-kill"] && boolEnv("CHAOS_KILL", true),
+  kill: faultList.includes("kill"),
   server: (flags.server ?? strEnv("CHAOS_SERVER", "ours")) as "ours" | "baseline",
-  nats: flags.nats || boolEnv("CHAOS_NATS", false),
+  // The CI variant checks the broker too: it costs a few seconds.
+  nats: flags.nats || flags.ci || boolEnv("CHAOS_NATS", false) || dependencyFaults.length > 0,
   faultMinMs: intEnv("CHAOS_FAULT_MIN_MS", 1500),
   faultMaxMs: intEnv("CHAOS_FAULT_MAX_MS", 5000),
-  requestTimeoutMs: intEnv("CHAOS_REQUEST_TIMEOUT_MS", 5000),
+  requestTimeoutMs: intEnv("CHAOS_REQUEST_TIMEOUT_MS", 15_000),
+  recoveryBoundMs: intEnv("CHAOS_RECOVERY_BOUND_MS", 5000),
   readyTimeoutMs: intEnv("CHAOS_READY_TIMEOUT_MS", 120_000)
 }
 if (options.server !== "ours" && options.server !== "baseline") throw new Error(`--server must be ours or baseline`)
+if (options.server === "baseline" && dependencyFaults.length > 0) throw new Error("dependency faults need --server ours")
 const serverEnv = Object.fromEntries(
   strEnv("CHAOS_SERVER_ENV", "").split(/\s+/).filter((pair) => pair.includes("=")).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
 )
+const runFolder = flags.out ?? strEnv("CHAOS_OUT", join(repoRoot, ".tmp/chaos", `${new Date().toISOString().replace(/[:.]/g, "-")}-${faultList.join("+") || "none"}`))
+mkdirSync(runFolder, { recursive: true })
 
 // Seeded PRNG (mulberry32), so a failing run can be replayed with the same choices (timings differ).
 let prngState = options.seed >>> 0
@@ -86,7 +112,7 @@ const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(random() * item
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1))
 
 // Hard stop: whatever happens, the harness ends.
-const hardLimitMs = options.durationMs + options.readyTimeoutMs * 2 + 120_000
+const hardLimitMs = options.durationMs + options.readyTimeoutMs * 2 + 180_000
 const watchdog = setTimeout(() => {
   console.error(`chaos: hard time limit (${hardLimitMs} ms) reached, aborting`)
   process.exit(3)
@@ -94,55 +120,38 @@ const watchdog = setTimeout(() => {
 watchdog.unref()
 
 // ---------------------------------------------------------------------------------------------
-// Servers and faults
+// Servers
 
 const secret = `chaos-secret-${process.pid}-${Date.now()}`
-const logDir = join(tmpdir(), `live-events-chaos-${process.pid}`)
 
-interface Slot {
-  readonly index: number
+interface Slot extends Faults.ChaosSlot {
   readonly port: number
   process: ServerProcess
-  /** False while killed and restarting. */
-  up: boolean
-}
-
-interface Fault {
-  readonly at: number
-  readonly kind: "SIGKILL" | "postgres-restart"
-  readonly target: string
-  readonly downMs: number
+  /** Bumped at every SIGKILL: an exchange whose epoch changed in flight lost its process. */
+  epoch: number
 }
 
 const natsTarget = options.nats ? Nats.streamFor(options.seed) : undefined
+let ownRedis: Dependencies.OwnServer | undefined
+let ownNats: Dependencies.OwnServer | undefined
 
-// Several processes share a Redis, as the README asks of any multi-process deployment: it carries the
-// read cache's cross-process invalidations (without it each process's cache may serve a value another
-// process changed until its TTL, and the final API view would not match the rows).
-const cacheEnv = {
-  REDIS_URL: strEnv("CHAOS_REDIS_URL", "redis://127.0.0.1:6379"),
-  CACHE_KEY_PREFIX: `lec-chaos-${options.seed}-${process.pid}`
-}
-
-const launch = (port: number, databaseUrl: string) =>
+const launch = (slot: { readonly port: number; readonly network: Dependencies.ProcessNetwork }, databaseUrl: string) =>
   startServer({
     kind: options.server,
-    port,
-    databaseUrl,
+    port: slot.port,
+    databaseUrl: Dependencies.throughProxy(databaseUrl, slot.network.postgres),
     secret,
-    logDir,
+    logDir: runFolder,
     env: {
       DATABASE_POOL_SIZE: "10",
-      ...cacheEnv,
-      ...(natsTarget === undefined ? {} : Nats.serverEnv(natsTarget)),
+      // Several processes share a Redis, as the README asks of any multi-process deployment: it carries
+      // the read cache's cross-process invalidations.
+      REDIS_URL: `redis://127.0.0.1:${slot.network.redis.port}`,
+      CACHE_KEY_PREFIX: `lec-chaos-${options.seed}-${process.pid}`,
+      ...(natsTarget === undefined ? {} : Nats.serverEnv(natsTarget, `127.0.0.1:${slot.network.nats.port}`)),
       ...serverEnv
     }
   })
-
-const postgresCluster = (): { version: string; name: string } => {
-  const versions = readdirSync("/etc/postgresql")
-  return { version: versions[versions.length - 1]!, name: "main" }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Traffic
@@ -155,37 +164,43 @@ interface Actor {
 /** What the harness believes each (event, user) holds, from 2xx answers (may be stale: that is the point). */
 const known = new Map<string, { id: string; cancelled: boolean }>()
 const requests: Array<RequestRecord> = []
+const exchanges: Array<Promises.Exchange> = []
 const liveViolations: Array<Violation> = []
 const reads = { sent: 0, ok: 0, failed: 0 }
 
-const classify = (status: number | null) => (status === null ? "no answer" : status >= 500 ? "5xx" : status >= 400 ? "4xx" : status >= 200 && status < 300 ? "2xx" : "other")
+/** One request to `slot`, recorded as an exchange; resolves with the answer or null. */
+const exchange = async (slot: Slot, route: Promises.Exchange["route"], method: string, path: string, token: string, body?: unknown) => {
+  const epoch = slot.epoch
+  const sentAt = performance.now()
+  let answer: Awaited<ReturnType<typeof requestJson>> | null = null
+  try {
+    answer = await requestJson(slot.port, method, path, { token, ...(body === undefined ? {} : { body }), timeoutMs: options.requestTimeoutMs })
+  } catch {
+    // Connection refused/reset or timeout: the outcome is unknown, and recorded as such.
+  }
+  exchanges.push({
+    slot: slot.index,
+    route,
+    sentAt,
+    answeredAt: answer === null ? null : performance.now(),
+    status: answer?.status ?? null,
+    retryAfter: answer?.retryAfter !== undefined,
+    killed: slot.epoch !== epoch || !slot.up
+  })
+  return { answer, sentAt }
+}
 
-const sendTracked = async (
-  slots: ReadonlyArray<Slot>,
-  route: "register" | "cancel",
-  eventId: string,
-  actor: Actor,
-  registrationId: string | null
-): Promise<void> => {
+const sendTracked = async (slots: ReadonlyArray<Slot>, route: "register" | "cancel", eventId: string, actor: Actor, registrationId: string | null): Promise<void> => {
   const alive = slots.filter((s) => s.up)
   if (alive.length === 0) {
     await sleep(50)
     return
   }
-  const slot = pick(alive)
-  const sentAt = performance.now()
-  let httpStatus: number | null = null
-  let body: any = null
-  try {
-    const answer = route === "register"
-      ? await requestJson(slot.port, "POST", `/v1/events/${eventId}/registrations`, { token: actor.token, body: { notes: "chaos" }, timeoutMs: options.requestTimeoutMs })
-      : await requestJson(slot.port, "POST", `/v1/registrations/${registrationId}/cancel`, { token: actor.token, body: {}, timeoutMs: options.requestTimeoutMs })
-    httpStatus = answer.status
-    body = answer.body
-  } catch {
-    // Connection refused/reset or timeout: the outcome is unknown, and recorded as such.
-  }
-  const answeredAt = httpStatus === null ? null : performance.now()
+  const { answer, sentAt } = route === "register"
+    ? await exchange(pick(alive), route, "POST", `/v1/events/${eventId}/registrations`, actor.token, { notes: "chaos" })
+    : await exchange(pick(alive), route, "POST", `/v1/registrations/${registrationId}/cancel`, actor.token, {})
+  const httpStatus = answer?.status ?? null
+  const body = answer?.body
   const ok = httpStatus !== null && httpStatus >= 200 && httpStatus < 300
   const answeredId = route === "register" ? (ok && typeof body?.id === "string" ? body.id : null) : registrationId
   requests.push({
@@ -194,7 +209,7 @@ const sendTracked = async (
     userKey: actor.sub,
     registrationId: answeredId,
     sentAt,
-    answeredAt,
+    answeredAt: httpStatus === null ? null : performance.now(),
     httpStatus,
     answeredStatus: ok && typeof body?.status === "string" ? (body.status as RegistrationStatus) : null,
     answeredPosition: ok && typeof body?.waitlistPosition === "number" ? body.waitlistPosition : null
@@ -231,20 +246,18 @@ const reader = async (slots: ReadonlyArray<Slot>, events: ReadonlyArray<string>,
     const slot = pick(alive)
     const eventId = pick(events)
     reads.sent += 2
-    try {
-      const [details, waitlist] = await Promise.all([
-        requestJson(slot.port, "GET", `/v1/events/${eventId}`, { token: organizer, timeoutMs: options.requestTimeoutMs }),
-        requestJson(slot.port, "GET", `/v1/events/${eventId}/waitlist?limit=100`, { token: organizer, timeoutMs: options.requestTimeoutMs })
-      ])
-      for (const answer of [details, waitlist]) answer.status === 200 ? reads.ok++ : reads.failed++
-      if (liveViolations.length < 1000) liveViolations.push(...checkSnapshot(eventId, details.status === 200 ? details.body : null, waitlist.status === 200 ? waitlist.body : null))
-    } catch {
-      reads.failed += 2
+    const [details, waitlist] = await Promise.all([
+      exchange(slot, "read", "GET", `/v1/events/${eventId}`, organizer),
+      exchange(slot, "read", "GET", `/v1/events/${eventId}/waitlist?limit=100`, organizer)
+    ])
+    for (const { answer } of [details, waitlist]) answer?.status === 200 ? reads.ok++ : reads.failed++
+    if (liveViolations.length < 1000 && details.answer !== null && waitlist.answer !== null) {
+      liveViolations.push(...checkSnapshot(eventId, details.answer.status === 200 ? details.answer.body : null, waitlist.answer.status === 200 ? waitlist.answer.body : null))
     }
   }
 }
 
-const killer = async (slots: Array<Slot>, databaseUrl: string, deadline: number, faults: Array<Fault>) => {
+const killer = async (slots: Array<Slot>, databaseUrl: string, deadline: number, faults: Array<Report.FaultLine>) => {
   for (let iteration = 0; iteration < 10_000 && performance.now() < deadline; iteration++) {
     await sleep(between(options.faultMinMs, options.faultMaxMs))
     if (performance.now() >= deadline) break
@@ -252,165 +265,142 @@ const killer = async (slots: Array<Slot>, databaseUrl: string, deadline: number,
     if (!slot.up) continue
     const at = performance.now()
     slot.up = false
+    slot.epoch += 1
     slot.process.markStopping()
     slot.process.child.kill("SIGKILL")
     await slot.process.exited
     await sleep(between(100, 1500))
-    slot.process = launch(slot.port, databaseUrl)
+    slot.process = launch(slot, databaseUrl)
     try {
       await waitReady(slot.process, options.readyTimeoutMs)
     } catch (error) {
       console.log(`  process ${slot.index} did not come back: ${(error as Error).message}`)
-      faults.push({ at, kind: "SIGKILL", target: `process ${slot.index} (port ${slot.port}), did not restart`, downMs: performance.now() - at })
+      faults.push({ kind: "kill", target: `process ${slot.index} (port ${slot.port}), did not restart`, startedAt: at, heldMs: performance.now() - at })
       continue
     }
     slot.up = true
-    faults.push({ at, kind: "SIGKILL", target: `process ${slot.index} (port ${slot.port})`, downMs: performance.now() - at })
+    faults.push({ kind: "kill", target: `process ${slot.index} (port ${slot.port})`, startedAt: at, heldMs: performance.now() - at })
   }
-}
-
-const postgresRestarter = async (start: number, faults: Array<Fault>) => {
-  await sleep(Math.max(0, options.durationMs / 2 - (performance.now() - start)))
-  const cluster = postgresCluster()
-  const at = performance.now()
-  console.log(`  restarting PostgreSQL ${cluster.version}/${cluster.name}`)
-  execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", cluster.version, cluster.name, "restart", "-m", "fast"], { stdio: "inherit", timeout: 60_000 })
-  faults.push({ at, kind: "postgres-restart", target: `PostgreSQL ${cluster.version}/${cluster.name}`, downMs: performance.now() - at })
 }
 
 // ---------------------------------------------------------------------------------------------
-// Final state
+// Dependency faults
 
-/** Reads each event's counts and whole waitlist through the API, in small pages to exercise the cursor. */
-const readApiViews = async (slots: ReadonlyArray<Slot>, events: ReadonlyArray<string>, organizer: string): Promise<Array<ApiView>> => {
-  const views: Array<ApiView> = []
-  for (const [i, eventId] of events.entries()) {
-    const slot = slots.filter((s) => s.up)[i % Math.max(1, slots.filter((s) => s.up).length)]
-    if (slot === undefined) break
-    const details = await requestJson(slot.port, "GET", `/v1/events/${eventId}`, { token: organizer })
-    let waitlist: Array<{ id: string; position: number | null }> | null = []
-    let cursor: string | null = null
-    for (let page = 0; page < 1000; page++) {
-      const query: string = cursor === null ? "?limit=7" : `?limit=7&cursor=${encodeURIComponent(cursor)}`
-      const answer = await requestJson(slot.port, "GET", `/v1/events/${eventId}/waitlist${query}`, { token: organizer })
-      if (answer.status !== 200 || !Array.isArray(answer.body?.items)) {
-        waitlist = null
-        break
+/** Writes that showed a process serving a value invalidated while it was cut off from Redis. */
+const staleReads: Array<Violation> = []
+
+/**
+ * While `slot` is cut off from Redis, an event only the probe touches is renamed through another
+ * process; a second later the cut-off process must serve the new title (it missed the invalidation,
+ * so it must not answer from its in-process cache).
+ */
+const makePartitionProbe = (slots: ReadonlyArray<Slot>, probeEvent: string, organizer: string) =>
+  async (cutOff: Faults.ChaosSlot, until: Promise<void>) => {
+    let healed = false
+    void until.then(() => (healed = true))
+    const slot = cutOff as Slot
+    for (let round = 0; round < 100 && !healed; round++) {
+      const other = slots.find((s) => s !== slot && s.up)
+      if (other === undefined || !slot.up) return
+      // Fill the cut-off process's cache with the current title.
+      await exchange(slot, "probe", "GET", `/v1/events/${probeEvent}`, organizer)
+      const title = `Probe ${round} ${process.pid}`
+      const renamed = await exchange(other, "probe", "PATCH", `/v1/events/${probeEvent}`, organizer, { title })
+      if (renamed.answer?.status !== 200) continue
+      await sleep(1000)
+      if (healed) return
+      const read = await exchange(slot, "probe", "GET", `/v1/events/${probeEvent}`, organizer)
+      if (read.answer?.status === 200 && read.answer.body?.title !== title) {
+        staleReads.push({
+          rule: "stale cache",
+          eventId: probeEvent,
+          message: `process ${slot.index}, cut off from Redis, served title "${read.answer.body?.title}" 1 s after it was changed to "${title}"`
+        })
       }
-      for (const item of answer.body.items) waitlist.push({ id: item.id, position: item.waitlistPosition ?? null })
-      cursor = typeof answer.body.nextCursor === "string" ? answer.body.nextCursor : null
-      if (cursor === null) break
     }
-    views.push({
-      eventId,
-      confirmedCount: details.status === 200 && typeof details.body?.confirmedCount === "number" ? details.body.confirmedCount : null,
-      waitlistCount: details.status === 200 && typeof details.body?.waitlistCount === "number" ? details.body.waitlistCount : null,
-      waitlist
-    })
   }
-  return views
-}
 
-const readState = async (databaseUrl: string): Promise<CheckInput> => {
+/** Time from `healedAt` until no outbox message that occurred before it is unpublished. */
+const outboxCatchUp = async (databaseUrl: string, healedDbTime: Date, healedAt: number): Promise<number | null> => {
   const client = new pg.Client({ connectionString: databaseUrl, options: "-c search_path=live_events" })
   await client.connect()
   try {
-    const number = (value: unknown) => (value === null || value === undefined ? null : Number(value))
-    const time = (value: unknown) => (value instanceof Date ? value.getTime() : null)
-    if (options.server === "ours") {
-      const events = await client.query("SELECT id, capacity, confirmed_count, waitlist_count FROM events")
-      const registrations = await client.query(
-        `SELECT r.id, r.event_id, u.subject, r.status, r.waitlist_seq, r.confirmed_at
-         FROM registrations r JOIN users u ON u.id = r.user_id`
+    for (let i = 0; i < 600; i++) {
+      const { rows } = await client.query<{ pending: number }>(
+        "SELECT count(*)::int AS pending FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL AND occurred_at <= $1",
+        [healedDbTime]
       )
-      const outbox = await client.query("SELECT type, aggregate_id, payload FROM outbox ORDER BY position")
-      return {
-        events: events.rows.map((r) => ({ id: r.id, capacity: r.capacity, confirmedCount: r.confirmed_count, waitlistCount: r.waitlist_count })),
-        registrations: registrations.rows.map((r) => ({
-          id: r.id, eventId: r.event_id, userKey: r.subject, status: r.status, waitlistSeq: number(r.waitlist_seq), confirmedAt: time(r.confirmed_at)
-        })),
-        requests,
-        outbox: outbox.rows.map((r) => ({ type: r.type, aggregateId: r.aggregate_id, payload: r.payload }))
-      }
+      if (rows[0]!.pending === 0) return performance.now() - healedAt
+      await sleep(100)
     }
-    const events = await client.query("SELECT id, capacity FROM baseline.events")
-    const registrations = await client.query(
-      `SELECT r.id, r.event_id, u.subject, r.status, r.waitlist_position, r.confirmed_at
-       FROM baseline.registrations r JOIN baseline.users u ON u.id = r.user_id`
-    )
-    const outbox = await client.query("SELECT type, aggregate_id, payload FROM baseline.outbox ORDER BY position")
-    return {
-      events: events.rows.map((r) => ({ id: r.id, capacity: r.capacity, confirmedCount: null, waitlistCount: null })),
-      registrations: registrations.rows.map((r) => ({
-        id: r.id, eventId: r.event_id, userKey: r.subject, status: r.status, waitlistSeq: null,
-        waitlistPosition: number(r.waitlist_position), confirmedAt: time(r.confirmed_at)
-      })),
-      requests,
-      outbox: outbox.rows.map((r) => ({ type: r.type, aggregateId: r.aggregate_id, payload: r.payload }))
-    }
+    return null
   } finally {
     await client.end()
   }
 }
 
-const printSummary = (faults: ReadonlyArray<Fault>, violations: ReadonlyArray<Violation>, start: number) => {
-  console.log(`\n== summary`)
-  const byRoute = new Map<string, Map<string, number>>()
-  for (const r of requests) {
-    const counts = byRoute.get(r.route) ?? new Map<string, number>()
-    const key = classify(r.httpStatus)
-    counts.set(key, (counts.get(key) ?? 0) + 1)
-    byRoute.set(r.route, counts)
+const dbNow = async (databaseUrl: string) => {
+  const client = new pg.Client({ connectionString: databaseUrl, options: "-c search_path=live_events" })
+  await client.connect()
+  try {
+    return (await client.query<{ now: Date }>("SELECT now()")).rows[0]!.now
+  } finally {
+    await client.end()
   }
-  console.log(`requests sent: ${requests.length} writes + ${reads.sent} reads (${reads.ok} ok, ${reads.failed} failed)`)
-  for (const [route, counts] of byRoute) {
-    const total = [...counts.values()].reduce((a, b) => a + b, 0)
-    const codes = new Map<string, number>()
-    for (const r of requests.filter((x) => x.route === route)) codes.set(String(r.httpStatus ?? "none"), (codes.get(String(r.httpStatus ?? "none")) ?? 0) + 1)
-    console.log(
-      `  ${route.padEnd(8)} ${String(total).padStart(6)}: ` + ["2xx", "4xx", "5xx", "no answer"].map((k) => `${k} ${counts.get(k) ?? 0}`).join(", ") +
-        `  (by status: ${[...codes.entries()].sort().map(([c, n]) => `${c}×${n}`).join(" ")})`
-    )
-  }
-  const outcomes = new Map<string, number>()
-  for (const r of requests) if (r.route === "register" && r.answeredStatus !== null) outcomes.set(r.answeredStatus, (outcomes.get(r.answeredStatus) ?? 0) + 1)
-  console.log(`  register outcomes: ${[...outcomes.entries()].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`)
-  console.log(`faults injected: ${faults.length}`)
-  for (const fault of faults) console.log(`  t+${((fault.at - start) / 1000).toFixed(1)}s ${fault.kind} ${fault.target}, back after ${(fault.downMs / 1000).toFixed(1)}s`)
-  const summary = summarize(violations)
-  console.log(`violations: ${violations.length}${violations.length > 0 ? ` ${JSON.stringify(summary)}` : ""}`)
-  // A few examples per rule: one systemic bug must not hide the others.
-  for (const rule of Object.keys(summary)) {
-    for (const v of violations.filter((x) => x.rule === rule).slice(0, 5)) {
-      console.log(`  [${v.rule}]${v.eventId !== undefined ? ` event ${v.eventId}` : ""}${v.registrationId !== undefined ? ` registration ${v.registrationId}` : ""}: ${v.message}`)
+}
+
+/** Injects the dependency faults in turn (seeded order), a pause before each, until the deadline. */
+const faulter = async (context: Faults.FaultContext, databaseUrl: string, deadline: number, windows: Array<Faults.FaultWindow>, catchUps: Map<Faults.FaultWindow, Promise<number | null>>) => {
+  const order = [...dependencyFaults].sort(() => random() - 0.5)
+  for (let round = 0; round < 1000; round++) {
+    await sleep(between(3000, 5000))
+    // A fault must end (and be watched recovering) before the traffic does.
+    if (performance.now() + 12_000 + options.recoveryBoundMs > deadline) return
+    const window = await Faults.inject(order[round % order.length]!, context)
+    windows.push(window)
+    if (options.nats && options.server === "ours") {
+      const healedDbTime = await dbNow(databaseUrl)
+      catchUps.set(window, outboxCatchUp(databaseUrl, healedDbTime, window.healedAt))
     }
+    console.log(`  ${window.kind} ${window.target}: held ${((window.healedAt - window.startedAt) / 1000).toFixed(1)} s`)
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 
 const allSlots: Array<Slot> = []
-// Interrupted: take the server processes down with the harness.
+const stopDependencies = async () => {
+  await Promise.all(allSlots.map((slot) => Dependencies.closeNetwork(slot.network)))
+  await Promise.all([ownRedis?.stop(), ownNats?.stop()])
+}
+// Interrupted: take the server processes and the run's own Redis and NATS down with the harness.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     for (const slot of allSlots) slot.process.child.kill("SIGKILL")
-    process.exit(130)
+    void Promise.all([ownRedis?.kill(), ownNats?.kill()]).finally(() => process.exit(130))
   })
 }
 
 const main = async (): Promise<number> => {
   console.log(
     `chaos: ${options.processes} × ${options.server}, ${options.durationMs / 1000}s of traffic, ${options.concurrency} writers, ${options.users} users, ` +
-      `seed ${options.seed}, SIGKILL ${options.kill ? "on" : "off"}, PostgreSQL restart ${options.pgRestart ? "on" : "off"}; logs in ${logDir}`
+      `seed ${options.seed}, faults ${faultList.join(", ") || "none"}, NATS ${options.nats ? "on" : "off"}; run folder ${runFolder}`
   )
+  ownRedis = await Dependencies.startRedis(runFolder)
+  if (options.nats) {
+    ownNats = await Dependencies.startNats(runFolder)
+    Nats.useServer(`127.0.0.1:${ownNats.port}`)
+  }
   const database = await createScratchDatabase("chaos")
   const slots = allSlots
   try {
     // The first process migrates alone; the others start once it is ready.
     for (let index = 0; index < options.processes; index++) {
-      const port = await freePort()
-      slots.push({ index, port, process: launch(port, database.url), up: false })
-      if (index === 0) await waitReady(slots[0]!.process, options.readyTimeoutMs)
+      const network = await Dependencies.startNetwork(index, { redis: ownRedis.port, nats: ownNats?.port ?? ownRedis.port }, random)
+      const slot: Slot = { index, port: await freePort(), network, up: false, epoch: 0, process: undefined as unknown as ServerProcess }
+      slot.process = launch(slot, database.url)
+      slots.push(slot)
+      if (index === 0) await waitReady(slot.process, options.readyTimeoutMs)
     }
     await Promise.all(slots.map((slot) => waitReady(slot.process, options.readyTimeoutMs)))
     for (const slot of slots) slot.up = true
@@ -431,6 +421,8 @@ const main = async (): Promise<number> => {
       await expectJson([200, 201], slots[(i + 1) % slots.length]!.port, "POST", `/v1/events/${event.id}/publish`, { token: organizer })
       events.push(event.id)
     }
+    // An event only the partition probe renames (its outbox messages are checked like the others).
+    const probeEvent = (await expectJson([201], slots[0]!.port, "POST", "/v1/events", { token: organizer, body: eventBody("Chaos probe", 10, { enabled: false, limit: null }) })).id as string
     const actors: Array<Actor> = Array.from({ length: options.users }, (_, i) => {
       const sub = `chaos-${process.pid}-user-${i}`
       return { sub, token: mintToken(secret, { sub, roles: ["attendee"] }, 86_400) }
@@ -438,15 +430,24 @@ const main = async (): Promise<number> => {
 
     const start = performance.now()
     const deadline = start + options.durationMs
-    const faults: Array<Fault> = []
+    const kills: Array<Report.FaultLine> = []
+    const windows: Array<Faults.FaultWindow> = []
+    const catchUps = new Map<Faults.FaultWindow, Promise<number | null>>()
+    const context: Faults.FaultContext = {
+      slots,
+      redis: ownRedis,
+      nats: ownNats,
+      random,
+      whilePartitioned: makePartitionProbe(slots, probeEvent, organizer)
+    }
     const tasks: Array<Promise<void>> = [
       ...Array.from({ length: options.concurrency }, () => worker(slots, events, actors, deadline)),
       reader(slots, events, organizer, deadline)
     ]
-    if (options.kill) tasks.push(killer(slots, database.url, deadline, faults))
-    if (options.pgRestart) tasks.push(postgresRestarter(start, faults))
+    if (options.kill) tasks.push(killer(slots, database.url, deadline, kills))
+    if (dependencyFaults.length > 0) tasks.push(faulter(context, database.url, deadline, windows, catchUps))
     const progress = setInterval(() => {
-      console.log(`  t+${((performance.now() - start) / 1000).toFixed(0)}s: ${requests.length} writes, ${faults.length} faults, ${slots.filter((s) => s.up).length}/${slots.length} up`)
+      console.log(`  t+${((performance.now() - start) / 1000).toFixed(0)}s: ${requests.length} writes, ${kills.length + windows.length} faults, ${slots.filter((s) => s.up).length}/${slots.length} up`)
     }, 10_000)
     try {
       await Promise.all(tasks)
@@ -462,14 +463,16 @@ const main = async (): Promise<number> => {
     const drained = natsTarget === undefined ? undefined : await Nats.waitForDrain(database.url, 60_000)
     // Stop the servers before reading: nothing may change the rows while they are checked.
     await Promise.all(slots.map((slot) => stopServer(slot.process)))
-    const state = { ...(await readState(database.url)), apiViews }
-    const violations = [...check(state), ...liveViolations.map((v) => ({ ...v, message: `(live read) ${v.message}` }))]
+    const state = { ...(await readState(database.url, options.server, requests)), apiViews }
+    const violations = [...check(state), ...liveViolations.map((v) => ({ ...v, message: `(live read) ${v.message}` })), ...staleReads]
     console.log(
       `checked ${state.events.length} events, ${state.registrations.length} registrations, ${state.outbox?.length ?? 0} outbox messages, ` +
         `${apiViews.filter((v) => v.waitlist !== null).length}/${apiViews.length} API waitlists`
     )
+    let natsFigures: Nats.Comparison | undefined
     if (natsTarget !== undefined && drained !== undefined) {
       const result = await Nats.compare(database.url, natsTarget.stream)
+      natsFigures = result
       console.log(
         `NATS JetStream ${natsTarget.stream}: ${result.inStream} messages (after dedup) for ${result.committed} committed outbox rows; ` +
           `missing ${result.missing.length}, extra ${result.extra.length}, duplicates ${result.duplicates.length}; ` +
@@ -483,11 +486,42 @@ const main = async (): Promise<number> => {
         })
       }
     }
-    printSummary(faults, violations, start)
+
+    // The promises while dependencies fail.
+    const bad = Promises.badExchanges(exchanges)
+    for (const e of bad.slice(0, 20)) violations.push({ rule: "answer during fault", message: `t+${((e.sentAt - start) / 1000).toFixed(1)}s ${Promises.describeBad(e)}` })
+    if (bad.length > 20) violations.push({ rule: "answer during fault", message: `… and ${bad.length - 20} more` })
+    const lines: Array<Report.FaultLine> = [...kills]
+    for (const window of windows) {
+      const outboxRecoveryMs = catchUps.has(window) ? await catchUps.get(window)! : undefined
+      const line: Report.FaultLine = { ...Promises.reportWindow(window, exchanges), ...(outboxRecoveryMs === undefined ? {} : { outboxRecoveryMs }) }
+      lines.push(line)
+      const slowest = Math.max(line.recoveryMs ?? Infinity, window.kind === "nats-restart" ? (outboxRecoveryMs ?? Infinity) : 0)
+      if (slowest > options.recoveryBoundMs) {
+        violations.push({ rule: "recovery", message: `${window.kind} at t+${((window.startedAt - start) / 1000).toFixed(1)}s: served again after ${line.recoveryMs ?? "never"} ms, outbox caught up after ${outboxRecoveryMs ?? "never"} ms (bound ${options.recoveryBoundMs} ms)` })
+      }
+    }
+    console.log(`\n== summary`)
+    Report.printTraffic(requests, reads)
+    console.log(`exchanges: ${exchanges.length}; 503 with Retry-After ${exchanges.filter((e) => e.status === 503 && e.retryAfter).length}; bad answers ${bad.length}`)
+    Report.printFaults(lines, start)
+    Report.printViolations(violations)
+    Report.writeResult(runFolder, {
+      options: { ...options, faults: faultList },
+      writes: requests.length,
+      exchanges: exchanges.length,
+      unavailable: exchanges.filter((e) => e.status === 503 && e.retryAfter).length,
+      badAnswers: bad.length,
+      faults: lines.map((l) => ({ ...l, startedAt: l.startedAt - start })),
+      nats: natsFigures === undefined ? null : { committed: natsFigures.committed, inStream: natsFigures.inStream, missing: natsFigures.missing.length, extra: natsFigures.extra.length, duplicates: natsFigures.duplicates.length, deadLettered: drained?.deadLettered ?? 0 },
+      violations: violations.length,
+      violationsByRule: violations.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v.rule]: (acc[v.rule] ?? 0) + 1 }), {})
+    })
     return violations.length === 0 ? 0 : 1
   } finally {
     await Promise.all(slots.map((slot) => stopServer(slot.process, "SIGKILL", 2000)))
     if (natsTarget !== undefined) await Nats.deleteStream(natsTarget.stream).catch((error) => console.log(`could not delete stream: ${error}`))
+    await stopDependencies()
     if (!boolEnv("CHAOS_KEEP_DB", false)) await database.drop()
     else console.log(`kept database ${database.name}`)
   }

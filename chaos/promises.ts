@@ -1,0 +1,99 @@
+/**
+ * What the service promises while a dependency fails, checked over every exchange the harness had
+ * with the servers (writes and reads): a pure function, unit-tested like the invariant checker.
+ *
+ * - Every answer is a success, a 4xx, or a 503 carrying `Retry-After`: never another 5xx, never a 503
+ *   without the hint, never silence until the harness's request timeout (unless the process was
+ *   SIGKILLed while the request was in flight: that request has no answer by design).
+ * - After each fault, the processes it hit serve again within the recovery bound: recovery is the time
+ *   from the dependency's return to the first non-5xx answer to a request sent after it, the slowest
+ *   affected process counting.
+ */
+
+/** One request and its answer, as the harness saw it. */
+export interface Exchange {
+  readonly slot: number
+  readonly route: "register" | "cancel" | "read" | "probe"
+  readonly sentAt: number
+  /** null: no answer (connection refused or reset, or the harness's timeout). */
+  readonly answeredAt: number | null
+  readonly status: number | null
+  readonly retryAfter: boolean
+  /** Its process was SIGKILLed (or down) while it was in flight. */
+  readonly killed: boolean
+}
+
+export interface Window {
+  readonly kind: string
+  readonly target: string
+  readonly affected: ReadonlyArray<number>
+  readonly startedAt: number
+  readonly healedAt: number
+}
+
+/** The figures of one fault occurrence. */
+export interface WindowReport {
+  readonly kind: string
+  readonly target: string
+  readonly startedAt: number
+  readonly heldMs: number
+  /** Exchanges sent while the fault held. */
+  readonly sent: number
+  readonly succeeded: number
+  readonly unavailable: number
+  readonly bad: number
+  /** Slowest answer to an exchange sent while the fault held. */
+  readonly maxLatencyMs: number
+  /** null: no affected process answered after the fault (a failure). */
+  readonly recoveryMs: number | null
+}
+
+/** Answers that break the promise (whole run). */
+export const badExchanges = (exchanges: ReadonlyArray<Exchange>): Array<Exchange> =>
+  exchanges.filter((e) => {
+    if (e.status === null) return !e.killed
+    if (e.status === 503) return !e.retryAfter
+    return e.status >= 500
+  })
+
+/** How a bad exchange is described in the report. */
+export const describeBad = (e: Exchange) =>
+  e.status === null ? `${e.route} to process ${e.slot}: no answer` : `${e.route} to process ${e.slot}: ${e.status}${e.status === 503 ? " without Retry-After" : ""}`
+
+const served = (e: Exchange) => e.status !== null && e.status < 500 && e.answeredAt !== null
+
+/** Time from the fault's healing to the slowest affected process's first non-5xx answer. */
+export const recoveryMs = (window: Window, exchanges: ReadonlyArray<Exchange>): number | null => {
+  let slowest = 0
+  for (const slot of window.affected) {
+    let first: number | null = null
+    for (const e of exchanges) {
+      if (e.slot !== slot || e.sentAt < window.healedAt || !served(e)) continue
+      if (first === null || e.answeredAt! < first) first = e.answeredAt!
+    }
+    // A process SIGKILLed in the meantime may have no exchange at all: it is not this fault's to judge.
+    if (first === null) {
+      if (exchanges.some((e) => e.slot === slot && e.sentAt >= window.healedAt && !e.killed)) return null
+      continue
+    }
+    slowest = Math.max(slowest, first - window.healedAt)
+  }
+  return slowest
+}
+
+export const reportWindow = (window: Window, exchanges: ReadonlyArray<Exchange>): WindowReport => {
+  const during = exchanges.filter((e) => e.sentAt >= window.startedAt && e.sentAt < window.healedAt)
+  const bad = new Set(badExchanges(during))
+  return {
+    kind: window.kind,
+    target: window.target,
+    startedAt: window.startedAt,
+    heldMs: window.healedAt - window.startedAt,
+    sent: during.length,
+    succeeded: during.filter((e) => e.status !== null && e.status < 300).length,
+    unavailable: during.filter((e) => e.status === 503 && e.retryAfter).length,
+    bad: bad.size,
+    maxLatencyMs: Math.max(0, ...during.filter((e) => e.answeredAt !== null).map((e) => e.answeredAt! - e.sentAt)),
+    recoveryMs: recoveryMs(window, exchanges)
+  }
+}
