@@ -198,7 +198,7 @@ const bench = async () => {
   try {
     for (const config of configs) {
       const port = ports[config]
-      await waitReady({ kind: "ours", port, child, exited, isAlive: () => alive, markStopping: () => {} }, 120_000)
+      await waitReady({ kind: "ours", port, child, exited, isAlive: () => alive, markStopping: () => {}, isStopping: () => false }, 120_000)
       let path = `/v1/events/00000000-0000-4000-8000-000000000001`
       if (config !== "raw" && config !== "routing" && config !== "bare") {
         const event = await expectJson([201], port, "POST", "/v1/events", { token: organizer, body: eventBody("pipeline", 100) })

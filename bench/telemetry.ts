@@ -138,7 +138,7 @@ const bench = async () => {
         if (alive) child.kill("SIGKILL")
       }
       started.push({ mode, port, pid: child.pid!, stop, drop: database.drop })
-      await waitReady({ kind: "ours", port, child, exited: exited.then(() => null), isAlive: () => alive, markStopping: () => {} }, 60_000)
+      await waitReady({ kind: "ours", port, child, exited: exited.then(() => null), isAlive: () => alive, markStopping: () => {}, isStopping: () => false }, 60_000)
     }
 
     // The same state on every server: `events` published events with room for everyone.

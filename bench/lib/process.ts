@@ -63,6 +63,7 @@ export interface ServerProcess {
   readonly isAlive: () => boolean
   /** Marks an exit as intended (no "exited unexpectedly" line). */
   readonly markStopping: () => void
+  readonly isStopping: () => boolean
 }
 
 let launchCounter = 0
@@ -117,7 +118,8 @@ export const startServer = (options: ServerOptions): ServerProcess => {
     isAlive: () => alive,
     markStopping: () => {
       stopping = true
-    }
+    },
+    isStopping: () => stopping
   }
 }
 

@@ -24,7 +24,10 @@
  * The subscriber is a connection of its own. node-redis re-subscribes by itself after a reconnect, which
  * hides the gap during which invalidations were lost; so after every (re)connect the bus is only declared up
  * once a ping published by this process comes back through the subscription, and the cache flushes its
- * in-process tier at that moment.
+ * in-process tier at that moment. A connection that stays open while nothing comes through (a network
+ * partition, a black-holed route) raises no event at all, so while the bus is up a heartbeat ping goes
+ * round every `heartbeatMillis`: one not back by the next beat declares the bus down (invalidations may
+ * be passing this process by), until a ping comes back again.
  *
  * @since 0.1.0
  */
@@ -121,6 +124,11 @@ export interface RedisTierOptions {
   readonly connectTimeoutMillis?: number | undefined
   /** How long generation and tag stamps are kept; must exceed the longest ttl + grace. Default 24 h. */
   readonly retentionMillis?: number | undefined
+  /**
+   * Interval of the bus heartbeat while it is up; a ping not back by the next beat declares the bus down,
+   * so a silent cut-off is noticed within two intervals. Default 1 s; 0 turns it off.
+   */
+  readonly heartbeatMillis?: number | undefined
   /** Any other node-redis client options (TLS, credentials…). */
   readonly clientOptions?: RedisClientOptions | undefined
 }
@@ -222,6 +230,7 @@ export const make = (
     let busUp = false
     let pendingPing: string | undefined
     let pingTimer: ReturnType<typeof setTimeout> | undefined
+    let heartbeat: string | undefined
     let closed = false
 
     // The per-command timeout, as a plain timer cleared on reply.
@@ -267,11 +276,27 @@ export const make = (
     }
     const busDown = () => {
       pendingPing = undefined
+      heartbeat = undefined
       if (busUp) {
         busUp = false
         handlers.onDown()
       }
     }
+    const heartbeatMillis = options.heartbeatMillis ?? 1_000
+    const beat = () => {
+      if (closed || !busUp) return
+      if (heartbeat !== undefined) {
+        // Last beat's ping is not back: the subscription may be silently cut off.
+        busDown()
+        confirmBus()
+        return
+      }
+      const nonce = Math.random().toString(36).slice(2)
+      heartbeat = nonce
+      send(["PUBLISH", channel, `p\t${nonce}\t${instanceId}\t`]).catch(() => {})
+    }
+    const heartbeatTimer = heartbeatMillis > 0 ? setInterval(beat, heartbeatMillis) : undefined
+    heartbeatTimer?.unref()
     const onMessage = (message: string) => {
       const first = message.indexOf("\t")
       const second = message.indexOf("\t", first + 1)
@@ -284,6 +309,7 @@ export const make = (
       const name = message.slice(third + 1)
       if (kind === "k") handlers.onKey(name, Number(value))
       else if (kind === "t") handlers.onTag(name, Number(value))
+      else if (kind === "p" && origin === instanceId && busUp && value === heartbeat) heartbeat = undefined
       else if (kind === "p" && origin === instanceId && pendingPing !== undefined && !busUp) {
         // Any of our pings proves the subscription live: one published before a drop is never delivered
         // through the new connection.
@@ -313,6 +339,7 @@ export const make = (
         Effect.sync(() => {
           closed = true
           clearTimeout(pingTimer)
+          clearInterval(heartbeatTimer)
           if (client.isOpen) client.destroy()
           if (subscriber.isOpen) subscriber.destroy()
         })

@@ -595,8 +595,10 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       if (l2 !== undefined) {
         const read = initialRead === notRead ? yield* readL2(key, policy.tags) : initialRead
         if (read === undefined) {
-          // Redis is unreachable: an L1 value we only wanted to double-check stands.
-          if (known !== undefined && startedAt < known.freshUntil) return known.value
+          // Redis is unreachable. An L1 value we only wanted to double-check stands while the bus is up;
+          // with the bus down it may have been invalidated elsewhere meanwhile: the factory decides (and
+          // the value stays the fallback within grace if the factory fails too).
+          if (known !== undefined && startedAt < known.freshUntil && busUp) return known.value
         } else {
           noteRead(flight, read.generation)
           let entry = read.raw === null ? undefined : decodeEntry(read.raw, read.generation, policy.serializer)
@@ -888,9 +890,10 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       const startEpoch = epoch
       return Effect.flatMap(readL2(key, []), (read) => {
         if (read === undefined) {
-          // Redis unreachable: a fresh L1 copy is the best answer there is.
+          // Redis unreachable: a fresh L1 copy is the best answer there is while the bus is up; with the
+          // bus down it may have been invalidated elsewhere meanwhile, so the caller reads the source.
           return Effect.succeed(
-            entry !== undefined && isValid(entry) && now < entry.freshUntil
+            entry !== undefined && isValid(entry) && now < entry.freshUntil && busUp
               ? Option.some(entry.value as A)
               : Option.none()
           )
@@ -1065,7 +1068,11 @@ const fromConfig = <E = never, R = never>(bus?: Effect.Effect<InvalidationBus.In
     const settings = yield* CacheSettings.config
     const url = yield* Config.option(Config.String("REDIS_URL"))
     const prefix = yield* Config.String("CACHE_KEY_PREFIX").pipe(Config.withDefault("lec"))
-    if (Option.isSome(url)) return yield* make({ settings, redis: { url: url.value, prefix } })
+    // 0 turns the bus heartbeat off: a silent cut from Redis then goes unnoticed (tests of that failure only).
+    const heartbeat = yield* Config.Duration("CACHE_BUS_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(1)))
+    if (Option.isSome(url)) {
+      return yield* make({ settings, redis: { url: url.value, prefix, heartbeatMillis: Duration.toMillis(heartbeat) } })
+    }
     return yield* make({ settings, bus: bus === undefined ? undefined : yield* bus })
   })
 

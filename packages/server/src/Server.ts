@@ -50,6 +50,7 @@ import type * as LiveFeed from "./Live/LiveFeed.ts"
 import { Readiness } from "./Health/Readiness.ts"
 import { MeLive } from "./Me/Http.ts"
 import * as OutboxDelivery from "./Outbox/Delivery.ts"
+import * as PublishBeforeCommit from "./Outbox/PublishBeforeCommit.ts"
 import { OutboxAdminLive } from "./Outbox/Http.ts"
 import { PrivacyLive } from "./Privacy/Http.ts"
 import * as Keyring from "./Privacy/Keyring.ts"
@@ -129,10 +130,12 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
     interval
   })
   // The outbox relay, its publisher and the live feed run in every process (see Outbox/Delivery.ts).
-  return Layer.mergeAll(Readiness.layerSql, sampler, OutboxDelivery.layerPostgres, Rotation.layerSql(options.keyring)).pipe(Layer.provideMerge(SqlStore.layerPostgres({
+  const store = Layer.mergeAll(Readiness.layerSql, sampler, OutboxDelivery.layerPostgres, Rotation.layerSql(options.keyring)).pipe(Layer.provideMerge(SqlStore.layerPostgres({
     ...options,
     url: DbMetrics.withApplicationName(options.url, applicationName)
   })))
+  // The writer as it is, unless the chaos harness's broken build asks otherwise (see the module).
+  return Layer.provideMerge(PublishBeforeCommit.layer, store)
 }
 
 /**
