@@ -109,6 +109,7 @@ export type Rule =
   | "answer during fault"
   | "recovery"
   | "stale cache"
+  | "leak"
 
 /** One broken rule, with enough context to find the rows. */
 export interface Violation {

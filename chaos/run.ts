@@ -44,6 +44,7 @@ import * as Faults from "./faults.ts"
 import * as Nats from "./nats.ts"
 import * as Promises from "./promises.ts"
 import * as Report from "./report.ts"
+import * as Soak from "./soak.ts"
 import { readApiViews, readState } from "./state.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -62,33 +63,39 @@ const { values: flags } = parseArgs({
     "no-kill": { type: "boolean", default: false },
     server: { type: "string" },
     nats: { type: "boolean", default: false },
-    out: { type: "string" }
+    out: { type: "string" },
+    soak: { type: "string" }
   }
 })
 const num = (flag: string | undefined, env: string, fallback: number) => (flag !== undefined ? Number(flag) : intEnv(env, fallback))
+// Soak: every dependency fault in turn, a minute apart, and no SIGKILL (each process's series must be
+// continuous for the leak check).
+const soakMinutes = flags.soak !== undefined ? Number(flags.soak) : undefined
 const faultList = (() => {
-  const raw = flags.faults ?? strEnv("CHAOS_FAULTS", "kill")
+  const raw = flags.faults ?? strEnv("CHAOS_FAULTS", soakMinutes !== undefined ? "all" : "kill")
   const list = raw === "all" ? [...Faults.kinds] : raw.split(",").map((k) => k.trim()).filter((k) => k.length > 0)
   for (const kind of list) if (!(Faults.kinds as ReadonlyArray<string>).includes(kind)) throw new Error(`unknown fault ${kind} (known: ${Faults.kinds.join(", ")}, all)`)
   if (flags["pg-restart"] || boolEnv("CHAOS_PG_RESTART", false)) list.push("pg-restart")
-  if (flags["no-kill"] || !boolEnv("CHAOS_KILL", true)) return list.filter((k) => k !== "kill") as Array<Faults.FaultKind>
+  if (flags["no-kill"] || !boolEnv("CHAOS_KILL", true) || soakMinutes !== undefined) return list.filter((k) => k !== "kill") as Array<Faults.FaultKind>
   return [...new Set(list)] as Array<Faults.FaultKind>
 })()
 const dependencyFaults = faultList.filter((k): k is Exclude<Faults.FaultKind, "kill"> => k !== "kill")
 const options = {
   processes: Math.max(1, num(flags.processes, "CHAOS_PROCESSES", 3)),
-  durationMs: num(flags.duration, "CHAOS_DURATION", flags.ci ? 20 : 60) * 1000,
-  concurrency: Math.max(1, num(flags.concurrency, "CHAOS_CONCURRENCY", 16)),
+  durationMs: soakMinutes !== undefined ? soakMinutes * 60_000 : num(flags.duration, "CHAOS_DURATION", flags.ci ? 20 : 60) * 1000,
+  // A soak runs for half an hour on a shared machine: modest traffic.
+  concurrency: Math.max(1, num(flags.concurrency, "CHAOS_CONCURRENCY", soakMinutes !== undefined ? 4 : 16)),
   users: Math.max(2, num(flags.users, "CHAOS_USERS", 40)),
   seed: num(flags.seed, "CHAOS_SEED", Date.now() % 1_000_000),
   kill: faultList.includes("kill"),
   server: (flags.server ?? strEnv("CHAOS_SERVER", "ours")) as "ours" | "baseline",
   // The CI variant checks the broker too: it costs a few seconds.
-  nats: flags.nats || flags.ci || boolEnv("CHAOS_NATS", false) || dependencyFaults.length > 0,
+  nats: flags.nats || flags.ci || boolEnv("CHAOS_NATS", false) || flags.faults !== undefined || soakMinutes !== undefined,
   faultMinMs: intEnv("CHAOS_FAULT_MIN_MS", 1500),
   faultMaxMs: intEnv("CHAOS_FAULT_MAX_MS", 5000),
   requestTimeoutMs: intEnv("CHAOS_REQUEST_TIMEOUT_MS", 15_000),
   recoveryBoundMs: intEnv("CHAOS_RECOVERY_BOUND_MS", 5000),
+  faultGapMs: intEnv("CHAOS_FAULT_GAP_MS", soakMinutes !== undefined ? 60_000 : 4000),
   readyTimeoutMs: intEnv("CHAOS_READY_TIMEOUT_MS", 120_000)
 }
 if (options.server !== "ours" && options.server !== "baseline") throw new Error(`--server must be ours or baseline`)
@@ -149,6 +156,8 @@ const launch = (slot: { readonly port: number; readonly network: Dependencies.Pr
       REDIS_URL: `redis://127.0.0.1:${slot.network.redis.port}`,
       CACHE_KEY_PREFIX: `lec-chaos-${options.seed}-${process.pid}`,
       ...(natsTarget === undefined ? {} : Nats.serverEnv(natsTarget, `127.0.0.1:${slot.network.nats.port}`)),
+      // The soak's in-process sampler (event-loop delay, handles): see chaos/runtime-probe.ts.
+      ...(soakMinutes === undefined ? {} : { NODE_OPTIONS: `--import ${join(repoRoot, "chaos/runtime-probe.ts")}`, CHAOS_PROBE_DIR: runFolder, DB_POOL_SAMPLE_SECONDS: "5" }),
       ...serverEnv
     }
   })
@@ -373,7 +382,7 @@ const dbNow = async (databaseUrl: string) => {
 const faulter = async (context: Faults.FaultContext, databaseUrl: string, deadline: number, windows: Array<Faults.FaultWindow>, catchUps: Map<Faults.FaultWindow, Promise<number | null>>) => {
   const order = [...dependencyFaults].sort(() => random() - 0.5)
   for (let round = 0; round < 1000; round++) {
-    await sleep(between(3000, 5000))
+    await sleep(between(options.faultGapMs * 0.75, options.faultGapMs * 1.25))
     // A fault must end (and be watched recovering) before the traffic does.
     if (performance.now() + 12_000 + options.recoveryBoundMs > deadline) return
     const window = await Faults.inject(order[round % order.length]!, context)
@@ -467,6 +476,10 @@ const main = async (): Promise<number> => {
     ]
     if (options.kill) tasks.push(killer(slots, database.url, deadline, kills))
     if (dependencyFaults.length > 0) tasks.push(faulter(context, database.url, deadline, windows, catchUps))
+    const samples: Array<Soak.Sample> = []
+    if (soakMinutes !== undefined) {
+      tasks.push(Soak.sampler(() => slots.map((slot) => ({ slot: slot.index, port: slot.port, pid: slot.process.child.pid })), start, deadline, runFolder, samples))
+    }
     const progress = setInterval(() => {
       console.log(`  t+${((performance.now() - start) / 1000).toFixed(0)}s: ${requests.length} writes, ${kills.length + windows.length} faults, ${slots.filter((s) => s.up).length}/${slots.length} up`)
     }, 10_000)
@@ -520,6 +533,20 @@ const main = async (): Promise<number> => {
       const slowest = Math.max(line.recoveryMs ?? Infinity, window.kind === "nats-restart" ? (outboxRecoveryMs ?? Infinity) : 0)
       if (slowest > options.recoveryBoundMs) {
         violations.push({ rule: "recovery", message: `${window.kind} at t+${((window.startedAt - start) / 1000).toFixed(1)}s: served again after ${line.recoveryMs ?? "never"} ms, outbox caught up after ${outboxRecoveryMs ?? "never"} ms (bound ${options.recoveryBoundMs} ms)` })
+      }
+    }
+    if (soakMinutes !== undefined) {
+      const verdicts = Soak.leakVerdicts(samples, soakMinutes)
+      Soak.write(runFolder, samples, soakMinutes, windows.map((w) => ({ minute: (w.startedAt - start) / 60_000, kind: w.kind })), verdicts)
+      console.log(`soak: ${samples.length} samples; plot ${join(runFolder, "soak.svg")}`)
+      for (const v of verdicts) {
+        const mine = samples.filter((s) => s.slot === v.slot && s.pid === v.pid)
+        const peak = (f: (s: Soak.Sample) => number | null) => Math.max(...mine.map(f).filter((n): n is number => n !== null))
+        console.log(
+          `  process ${v.slot}: RSS slope ${v.rssSlopeMiBPerMinute?.toFixed(3) ?? "?"} MiB/min from minute ${v.fromMinute.toFixed(1)} (${v.samples} samples; bound ${Soak.leakBoundMiBPerMinute}); ` +
+            `RSS ${mine[0]?.rssMiB?.toFixed(0)}→${mine[mine.length - 1]?.rssMiB?.toFixed(0)} MiB, loop p99 max ${peak((s) => s.loopP99Ms).toFixed(0)} ms, handles max ${peak((s) => s.handles)}, fds max ${peak((s) => s.fds)}, pool used max ${peak((s) => s.poolUsed)}, outbox lag max ${peak((s) => s.outboxLagSeconds)} s`
+        )
+        if (!v.ok) violations.push({ rule: "leak", message: `process ${v.slot}: RSS grows ${v.rssSlopeMiBPerMinute?.toFixed(2) ?? "?"} MiB/min over minutes ${v.fromMinute.toFixed(0)}–${soakMinutes} (bound ${Soak.leakBoundMiBPerMinute})` })
       }
     }
     console.log(`\n== summary`)
