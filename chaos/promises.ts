@@ -5,6 +5,7 @@
  * - Every answer is a success, a 4xx, or a 503 carrying `Retry-After`: never another 5xx, never a 503
  *   without the hint, never silence until the harness's request timeout (unless the process was
  *   SIGKILLed while the request was in flight: that request has no answer by design).
+ * - Connection resets are retried: few requests see them (see {@link resetUnavailableBound}).
  * - After each fault, the processes it hit serve again within the recovery bound: recovery is the time
  *   from the dependency's return to the first non-5xx answer to a request sent after it, the slowest
  *   affected process counting.
@@ -96,4 +97,18 @@ export const reportWindow = (window: Window, exchanges: ReadonlyArray<Exchange>)
     maxLatencyMs: Math.max(0, ...during.filter((e) => e.answeredAt !== null).map((e) => e.answeredAt! - e.sentAt)),
     recoveryMs: recoveryMs(window, exchanges)
   }
+}
+
+/**
+ * A connection reset is retried by the server, so it stays invisible: over all reset windows of a run,
+ * at most this share of the requests sent while resets happened may answer 503 (a reset that hits the
+ * COMMIT itself is an unknown outcome, answered 503 on purpose, and is the rest).
+ */
+export const resetUnavailableBound = 0.05
+
+export const resetShare = (reports: ReadonlyArray<WindowReport>) => {
+  const resets = reports.filter((r) => r.kind === "pg-reset")
+  const sent = resets.reduce((n, r) => n + r.sent, 0)
+  const unavailable = resets.reduce((n, r) => n + r.unavailable, 0)
+  return { sent, unavailable, share: sent === 0 ? 0 : unavailable / sent }
 }

@@ -549,6 +549,10 @@ const main = async (): Promise<number> => {
         if (!v.ok) violations.push({ rule: "leak", message: `process ${v.slot}: RSS grows ${v.rssSlopeMiBPerMinute?.toFixed(2) ?? "?"} MiB/min over minutes ${v.fromMinute.toFixed(0)}–${soakMinutes} (bound ${Soak.leakBoundMiBPerMinute})` })
       }
     }
+    const resets = Promises.resetShare(lines.filter((l): l is Promises.WindowReport => l.sent !== undefined))
+    if (resets.share > Promises.resetUnavailableBound) {
+      violations.push({ rule: "answer during fault", message: `connection resets not retried: ${resets.unavailable} of ${resets.sent} requests sent during resets answered 503 (bound ${Promises.resetUnavailableBound * 100} %)` })
+    }
     console.log(`\n== summary`)
     Report.printTraffic(requests, reads)
     console.log(`exchanges: ${exchanges.length}; 503 with Retry-After ${exchanges.filter((e) => e.status === 503 && e.retryAfter).length}; bad answers ${bad.length}`)
