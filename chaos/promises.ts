@@ -6,9 +6,8 @@
  *   without the hint, never silence until the harness's request timeout (unless the process was
  *   SIGKILLed while the request was in flight: that request has no answer by design).
  * - Connection resets are retried: few requests see them (see {@link resetUnavailableBound}).
- * - After each fault, the processes it hit serve again within the recovery bound: recovery is the time
- *   from the dependency's return to the first non-5xx answer to a request sent after it, the slowest
- *   affected process counting.
+ * - After each fault, the processes it hit serve again within the recovery bound: recovery is how long
+ *   after the dependency's return requests sent to them still failed (see {@link recoveryMs}).
  */
 
 /** One request and its answer, as the harness saw it. */
@@ -63,21 +62,21 @@ export const describeBad = (e: Exchange) =>
 
 const served = (e: Exchange) => e.status !== null && e.status < 500 && e.answeredAt !== null
 
-/** Time from the fault's healing to the slowest affected process's first non-5xx answer. */
+/**
+ * How long after the dependency returned fresh requests still failed: per affected process, the answer
+ * time of the last 5xx (or unanswered request) *sent after* the healing, minus the healing time (0 when
+ * none failed); the slowest process counts. null when an affected process served nothing after it.
+ * Requests sent during the fault and answered late are not counted: they waited through the fault.
+ */
 export const recoveryMs = (window: Window, exchanges: ReadonlyArray<Exchange>): number | null => {
   let slowest = 0
   for (const slot of window.affected) {
-    let first: number | null = null
-    for (const e of exchanges) {
-      if (e.slot !== slot || e.sentAt < window.healedAt || !served(e)) continue
-      if (first === null || e.answeredAt! < first) first = e.answeredAt!
-    }
+    const after = exchanges.filter((e) => e.slot === slot && e.sentAt >= window.healedAt && !e.killed)
     // A process SIGKILLed in the meantime may have no exchange at all: it is not this fault's to judge.
-    if (first === null) {
-      if (exchanges.some((e) => e.slot === slot && e.sentAt >= window.healedAt && !e.killed)) return null
-      continue
-    }
-    slowest = Math.max(slowest, first - window.healedAt)
+    if (after.length === 0) continue
+    if (!after.some(served)) return null
+    const lastFailure = Math.max(window.healedAt, ...after.filter((e) => !served(e)).map((e) => e.answeredAt ?? e.sentAt))
+    slowest = Math.max(slowest, lastFailure - window.healedAt)
   }
   return slowest
 }
