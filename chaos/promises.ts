@@ -100,8 +100,7 @@ export const reportWindow = (window: Window, exchanges: ReadonlyArray<Exchange>)
 
 /**
  * A connection reset is retried by the server, so it stays invisible: over all reset windows of a run,
- * at most this share of the requests sent while resets happened may answer 503 (a reset that hits the
- * COMMIT itself is an unknown outcome, answered 503 on purpose, and is the rest).
+ * at most this share of the requests sent while resets happened may answer 503.
  */
 export const resetUnavailableBound = 0.05
 
