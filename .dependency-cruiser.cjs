@@ -1,8 +1,9 @@
 /**
  * The dependency rule (docs/architecture.md), checked in CI:
- *   server → {api, sql, domain, cache, outbox, resilience}; client → {api, domain}; api → domain; sql → domain;
- *   domain → effect only (stable modules, no I/O, no HTTP, no SQL); cache, outbox, resilience → effect and
- *   their drivers. Nothing imports server.
+ *   server → {engine, api}; engine → {sql, domain, cache, outbox, resilience}; client → {api, domain};
+ *   api → domain; sql → domain; domain → effect only (stable modules, no I/O, no HTTP, no SQL); cache,
+ *   outbox, resilience → effect and their drivers. The engine serves no HTTP and needs none of the
+ *   server's drivers (JWT, NATS, PGlite, the Node HTTP platform). Nothing imports server.
  */
 module.exports = {
   forbidden: [
@@ -26,14 +27,34 @@ module.exports = {
       name: "sql-depends-on-domain-only",
       severity: "error",
       from: { path: "^packages/sql/src" },
-      to: { path: "^packages/(server|cache|outbox|resilience)/" }
+      to: { path: "^packages/(server|engine|cache|outbox|resilience)/" }
     },
     {
       name: "infrastructure-packages-stand-alone",
       comment: "cache, outbox and resilience import only effect and their own drivers, never a sibling package",
       severity: "error",
       from: { path: "^packages/(cache|outbox|resilience)/src" },
-      to: { path: "^packages/(domain|sql|server|cache|outbox|resilience)/", pathNot: "^packages/$1/" }
+      to: { path: "^packages/(domain|sql|server|engine|cache|outbox|resilience)/", pathNot: "^packages/$1/" }
+    },
+    {
+      name: "engine-is-not-a-server",
+      comment: "the engine composes the library packages; HTTP serving, JWT, NATS and PGlite stay out (the last two are optional peers loaded by sql and outbox)",
+      severity: "error",
+      from: { path: "^packages/engine/src" },
+      to: {
+        path: [
+          "^packages/server/",
+          "node_modules/effect/(dist|src)/http-api/",
+          "node_modules/(@effect/platform-node|jose|@nats-io|@electric-sql|graphql|graphql-ws|ws)/"
+        ]
+      }
+    },
+    {
+      name: "library-packages-do-not-import-the-engine",
+      comment: "the engine sits above the library packages: none of them may reach back up",
+      severity: "error",
+      from: { path: "^packages/(domain|sql|cache|outbox|resilience)/src" },
+      to: { path: "^packages/engine/" }
     },
     {
       name: "api-is-a-contract",

@@ -22,7 +22,7 @@ const project = (name: string, root: string) => ({
   }
 })
 
-// One project per package that has tests, plus the chaos checker's unit tests.
+// One project per package that has tests, plus the chaos checker's unit tests and the examples.
 const packages = readdirSync("packages").filter((name) => existsSync(`packages/${name}/test`))
 
 export default defineConfig({
@@ -30,7 +30,8 @@ export default defineConfig({
   test: {
     projects: [
       ...packages.map((name) => project(name, `packages/${name}`)),
-      ...(existsSync("chaos/test") ? [project("chaos", "chaos")] : [])
+      ...(existsSync("chaos/test") ? [project("chaos", "chaos")] : []),
+      ...(existsSync("examples/test") ? [project("examples", "examples")] : [])
     ]
   }
 })

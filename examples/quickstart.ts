@@ -1,15 +1,20 @@
 /**
- * Embedding the engine: the use-cases on in-memory ports (swap `Memory.layer` for
- * `SqlStore.layerPostgres({ url, keyring })` or `SqlStore.layerEmbedded({ dataDir, keyring })` from `@live-events/sql`).
+ * Embedding the engine in a few lines: the whole engine (store, outbox relay, resilience policies,
+ * read cache, use-cases) in a `ManagedRuntime`, here on the memory store.
  *
  *   node --conditions=@live-events/source examples/quickstart.ts
+ *
+ * For a real database swap the store, nothing else:
+ *   Engine.storeEmbedded({ dataDir: "./data/pglite", keyring })          // PGlite in this process
+ *   Engine.storePostgres({ url: Redacted.make(databaseUrl), keyring })    // PostgreSQL 15+
+ * where `keyring = PersonalDataKeys.fromSecret(secret)` (`@live-events/sql`) seals personal data at
+ * rest: keep the secret, or the data cannot be read again. See docs/embedding.md.
  */
-import { Events, Ids, Memory, Registrations, Users } from "@live-events/domain"
-import { Effect, Layer } from "effect"
+import { Events, Registrations, Users } from "@live-events/domain"
+import { Engine } from "@live-events/engine"
+import { Effect, ManagedRuntime } from "effect"
 
-const LiveEvents = Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layer, Users.Users.layer).pipe(
-  Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layer))
-)
+const runtime = ManagedRuntime.make(Engine.layer({ store: Engine.storeMemory }))
 
 const program = Effect.gen(function*() {
   const users = yield* Users.Users
@@ -39,9 +44,11 @@ const program = Effect.gen(function*() {
   yield* registrations.cancel(people[0]!.actor, people[0]!.registration.id)
   const carol = yield* registrations.get(people[2]!.actor, people[2]!.registration.id)
   console.log("after alice cancels, carol is", carol.status)
-
-  const outbox = yield* Memory.MemoryStore.use((store) => store.outbox)
-  console.log("domain events:", outbox.map((message) => message.type).join(", "))
 })
 
-Effect.runPromise(Effect.provide(program, LiveEvents))
+try {
+  await runtime.runPromise(program)
+} finally {
+  // Stops the background work (relay, purge) and closes the store.
+  await runtime.dispose()
+}

@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { type Config, Context, Effect, type FileSystem, Layer, Option, type Path } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { TwoLevelCache } from "@live-events/cache"
 import {
   DomainError,
@@ -33,12 +33,11 @@ import {
   UnitOfWork,
   UserRepository
 } from "@live-events/domain"
-import * as ServerConfig from "../Config.ts"
-import { Readiness } from "../Health/Readiness.ts"
 import * as CacheCodecs from "./CacheCodecs.ts"
 import * as CacheKeys from "./CacheKeys.ts"
-import * as PgInvalidationBus from "./PgInvalidationBus.ts"
+import { Readiness } from "./Readiness.ts"
 import * as Sealing from "./Sealing.ts"
+import { members } from "./ServiceMembers.ts"
 
 /**
  * The invalidations collected by the unit of work the current fiber runs in; `undefined` outside one.
@@ -46,7 +45,7 @@ import * as Sealing from "./Sealing.ts"
  * @since 0.1.0
  */
 export const CurrentUnitOfWork = Context.Reference<CacheKeys.Invalidations | undefined>(
-  "@live-events/server/Cache/CurrentUnitOfWork",
+  "@live-events/engine/CurrentUnitOfWork",
   { defaultValue: () => undefined }
 )
 
@@ -95,9 +94,10 @@ const knownEventCapacity = 100_000
  */
 export const make = Effect.gen(function*() {
   const cache = yield* TwoLevelCache.TwoLevelCache
-  const events = yield* EventRepository.EventRepository
-  const users = yield* UserRepository.UserRepository
-  const registrations = yield* RegistrationRepository.RegistrationRepository
+  // `members`: the store's services may be class instances, whose methods a spread would lose.
+  const events = members(yield* EventRepository.EventRepository)
+  const users = members(yield* UserRepository.UserRepository)
+  const registrations = members(yield* RegistrationRepository.RegistrationRepository)
   const unitOfWork = yield* UnitOfWork.UnitOfWork
   const outbox = yield* OutboxWriter.OutboxWriter
   const readiness = yield* Readiness
@@ -314,43 +314,18 @@ export const layer: Layer.Layer<
 > = Layer.effectContext(make)
 
 /**
- * Without Redis, processes sharing a PostgreSQL database (`DATABASE_URL`) invalidate each other's
- * in-process cache over `LISTEN/NOTIFY` (two connections of its own); on the embedded database (one
- * process, and PGlite has no `LISTEN`) there is no bus. A bus that cannot connect leaves the cache
- * in-process only, said in the log.
- */
-const postgresBus = Effect.gen(function*() {
-  const database = yield* ServerConfig.database
-  if (Option.isNone(database.url)) return undefined
-  return yield* PgInvalidationBus.make(database.url.value).pipe(
-    Effect.catchCause((cause) =>
-      Effect.as(Effect.logWarning("Cache invalidation bus unavailable; the cache stays in-process only", cause), undefined)
-    )
-  )
-})
-
-/**
- * Puts the cache in front of `store`: `cache` is the {@link TwoLevelCache} to use, `false` for none, and
- * by default what the environment says (`CACHE_ENABLED`, default on; `REDIS_URL` → Redis, otherwise
- * in-process only, with invalidations over PostgreSQL `LISTEN/NOTIFY` when `DATABASE_URL` is set; `CACHE_KEY_PREFIX`, `CACHE_*` settings: see `@live-events/cache` `CacheSettings`).
- * The cache itself is provided too (health, tests). The key sealing personal data in Redis comes from
- * the environment (`Sealing.layerConfig`).
+ * Puts `cache` in front of `store` (`false`: no cache, the store as it is). The cache itself is
+ * provided too (health, tests). `sealingKey` provides {@link Sealing.CacheSealingKey} when values
+ * reach a shared tier (Redis) that other processes must open; without it each process seals with a
+ * random key of its own.
  *
  * @since 0.1.0
  */
-export const decorate = <A, E, R, E2 = never>(
+export const decorate = <A, E, R, E2 = never, R2 = never, E3 = never, R3 = never>(
   store: Layer.Layer<A | Decorated, E, R>,
-  cache?: Layer.Layer<TwoLevelCache.TwoLevelCache, E2> | false | undefined
-): Layer.Layer<
-  A | Decorated | TwoLevelCache.TwoLevelCache,
-  E | E2 | Config.ConfigError,
-  R | FileSystem.FileSystem | Path.Path
-> => {
+  cache: Layer.Layer<TwoLevelCache.TwoLevelCache, E2, R2> | false,
+  sealingKey: Layer.Layer<never, E3, R3> = Layer.empty as Layer.Layer<never, E3, R3>
+): Layer.Layer<A | Decorated | TwoLevelCache.TwoLevelCache, E | E2 | E3, R | R2 | R3> => {
   if (cache === false) return store as Layer.Layer<A | Decorated | TwoLevelCache.TwoLevelCache, E, R>
-  if (cache === undefined) {
-    return Layer.unwrap(Effect.map(ServerConfig.cache, ({ enabled }) =>
-      decorate(store, enabled ? TwoLevelCache.layerConfigWithBus(postgresBus) : false)
-    ))
-  }
-  return layer.pipe(Layer.provide(Sealing.layerConfig), Layer.provideMerge(cache), Layer.provideMerge(store))
+  return layer.pipe(Layer.provide(sealingKey), Layer.provideMerge(cache), Layer.provideMerge(store))
 }

@@ -33,21 +33,22 @@ import {
 } from "@live-events/domain"
 import { Breaker, Policy } from "@live-events/resilience"
 import { IdempotencyKeys } from "@live-events/sql"
-import { Readiness } from "../Health/Readiness.ts"
+import { Readiness } from "./Readiness.ts"
+import { members } from "./ServiceMembers.ts"
 
 /** Set inside a unit of work: calls made there are already covered by its policy. @since 0.1.0 */
-export const InTransaction = Context.Reference<boolean>("@live-events/server/Resilience/InTransaction", {
+export const InTransaction = Context.Reference<boolean>("@live-events/engine/InTransaction", {
   defaultValue: () => false
 })
 
 /**
- * The server's policy defaults: the package's, with queues deep and patient enough for a hot event
+ * The engine's policy defaults: the package's, with queues deep and patient enough for a hot event
  * (hundreds of registrations arriving at once wait for a slot rather than being refused), and total
- * budgets that cover that wait. Every field can still be changed through `RESILIENCE_*` variables.
+ * budgets that cover that wait.
  *
  * @since 0.1.0
  */
-export const serverDefaults: Policy.Settings = {
+export const defaults: Policy.Settings = {
   ...Policy.defaults,
   policies: {
     ...Policy.defaults.policies,
@@ -65,11 +66,20 @@ export const serverDefaults: Policy.Settings = {
 }
 
 /**
- * Policies from the environment over {@link serverDefaults}, circuit state in this process.
+ * Policies from `settings` (default {@link defaults}), circuit state in this process.
  *
  * @since 0.1.0
  */
-export const layerPolicies: Layer.Layer<Policy.Policies, Config.ConfigError> = Policy.layerConfig(serverDefaults).pipe(
+export const layerPolicies = (settings: Policy.Settings = defaults): Layer.Layer<Policy.Policies> =>
+  Policy.layerMemory(settings)
+
+/**
+ * Policies from configuration (`RESILIENCE_*` variables) over {@link defaults}, circuit state in
+ * this process.
+ *
+ * @since 0.1.0
+ */
+export const layerPoliciesConfig: Layer.Layer<Policy.Policies, Config.ConfigError> = Policy.layerConfig(defaults).pipe(
   Layer.provide(Breaker.layerStoreMemory)
 )
 
@@ -109,7 +119,8 @@ const makeGuard = (policies: Policy.Policies["Service"]): Guard => (name, operat
       ))
 
 /**
- * Wraps every method of a port: `reads` through `database-read`, the others through `database-write`.
+ * Wraps every method of a port, inherited ones included (a class-based implementation keeps its
+ * methods on the prototype): `reads` through `database-read`, the others through `database-write`.
  */
 const decorate = <S extends Record<string, any>>(
   guard: Guard,
@@ -118,10 +129,10 @@ const decorate = <S extends Record<string, any>>(
   reads: ReadonlyArray<keyof S>
 ): S => {
   const decorated: Record<string, unknown> = {}
-  for (const [name, method] of Object.entries(service)) {
+  for (const [name, method] of Object.entries(members(service))) {
     decorated[name] = typeof method === "function"
       ? (...args: Array<unknown>) =>
-        guard(reads.includes(name) ? "database-read" : "database-write", `${port}.${name}`, method.apply(service, args))
+        guard(reads.includes(name) ? "database-read" : "database-write", `${port}.${name}`, method(...args))
       : method
   }
   return decorated as S

@@ -47,7 +47,7 @@ export class LiveFeed extends Context.Service<LiveFeed, {
    * subscribing, and nothing falls between the snapshot and the stream.
    */
   readonly subscribe: (lastEventId?: string | undefined) => Effect.Effect<Stream.Stream<LiveItem>, never, Scope.Scope>
-}>()("@live-events/server/LiveFeed") {}
+}>()("@live-events/engine/LiveFeed") {}
 
 /** @since 0.1.0 */
 export interface Options {

@@ -12,7 +12,7 @@ import { DomainError } from "@live-events/domain"
 export class Readiness extends Context.Service<Readiness, {
   /** Failing means not ready; `"degraded"` marks a dependency that is down but not needed to serve (the cache). */
   readonly check: Effect.Effect<Record<string, "ok" | "degraded">, DomainError.RepositoryError>
-}>()("@live-events/server/Readiness") {
+}>()("@live-events/engine/Readiness") {
   /** Always ready: the in-memory store cannot be down. @since 0.1.0 */
   static readonly layerMemory = Layer.succeed(Readiness, { check: Effect.succeed({ database: "ok" as const }) })
 

@@ -22,7 +22,7 @@ export class Rotation extends Context.Service<Rotation, {
   readonly status: Effect.Effect<Option.Option<RotationStatus>, unknown>
   /** Starts a run unless one is under way in this process; `false` when there is nothing to rotate. */
   readonly start: Effect.Effect<boolean>
-}>()("@live-events/server/Privacy/Rotation") {}
+}>()("@live-events/engine/Rotation") {}
 
 /** Over the SQL store, with the keyring it seals with. @since 0.1.0 */
 export const layerSql = (keyring: PersonalDataKeys.Keyring): Layer.Layer<Rotation, never, SqlClient.SqlClient> =>

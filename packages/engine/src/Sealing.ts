@@ -4,24 +4,17 @@
  * when read back. Event details are public and stay plain. In-process (L1) entries are objects in this
  * process's memory and are not sealed.
  *
- * The key, in order:
- * 1. `CACHE_ENCRYPTION_KEY` (any secret of at least 32 characters, shared by every process of a
- *    deployment; the key is derived from it with HKDF-SHA-256);
- * 2. with Redis configured, in development auth mode: derived from the development signing secret (`AUTH_DEV_SECRET` or
- *    `<DATA_DIR>/dev-secret`), which the processes of one development setup already share;
- * 3. otherwise a random key of this process: still never plain text in Redis, but another process
- *    cannot open what this one sealed (it sees a miss and reads the store), so a warning says to set
- *    the variable when Redis is configured.
+ * The key is derived (HKDF-SHA-256) from a secret shared by every process of a deployment
+ * ({@link layerSecret}); without one, a random key of this process: still never plain text in Redis,
+ * but another process cannot open what this one sealed (it sees a miss and reads the store).
  *
  * A sealed value is bound to its kind (`user`, `registration`) through the GCM additional data, so a
  * value of one kind can never be opened as another.
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, Redacted, Schema, SchemaTransformation } from "effect"
+import { Context, Layer, Redacted, Schema, SchemaTransformation } from "effect"
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto"
-import * as DevKey from "../Auth/DevKey.ts"
-import * as ServerConfig from "../Config.ts"
 
 /** 32 bytes of AES-256 key. @since 0.1.0 */
 export type Key = Uint8Array
@@ -31,7 +24,7 @@ export type Key = Uint8Array
  *
  * @since 0.1.0
  */
-export const CacheSealingKey = Context.Reference<Key>("@live-events/server/Cache/CacheSealingKey", {
+export const CacheSealingKey = Context.Reference<Key>("@live-events/engine/CacheSealingKey", {
   defaultValue: () => new Uint8Array(randomBytes(32))
 })
 
@@ -92,25 +85,13 @@ export const sealed = <A>(codec: Schema.Codec<A, any>, key: Key, kind: string): 
   ) as unknown as Schema.Codec<A, string>
 
 /**
- * The key from the environment, as described in the module comment.
+ * The key derived from a secret shared by every process of a deployment (at least 32 characters),
+ * so that what one process sealed into Redis another can open.
  *
  * @since 0.1.0
  */
-export const layerConfig = Layer.unwrap(Effect.gen(function*() {
-  const configured = yield* ServerConfig.cacheEncryptionKey
-  if (Option.isSome(configured)) {
-    const secret = Redacted.value(configured.value)
-    if (secret.length < 32) return yield* Effect.die(new Error("CACHE_ENCRYPTION_KEY must be at least 32 characters long"))
-    return Layer.succeed(CacheSealingKey, deriveKey(secret))
-  }
-  // Without Redis nothing is sealed: values never leave the process.
-  if (Option.isNone(yield* ServerConfig.redisUrl)) return Layer.empty
-  if ((yield* ServerConfig.authMode) === "development") {
-    return Layer.succeed(CacheSealingKey, deriveKey(yield* Effect.orDie(DevKey.secret)))
-  }
-  yield* Effect.logWarning(
-    "CACHE_ENCRYPTION_KEY is not set: cached profiles in Redis are sealed with a key of this process only; " +
-      "set it (the same secret in every process) so that processes can share them"
-  )
-  return Layer.empty
-}))
+export const layerSecret = (secret: Redacted.Redacted<string>): Layer.Layer<never> => {
+  const value = Redacted.value(secret)
+  if (value.length < 32) throw new Error("The cache sealing secret must be at least 32 characters long")
+  return Layer.succeed(CacheSealingKey, deriveKey(value))
+}

@@ -10,7 +10,7 @@ import { Context, Effect, Exit, Layer, Queue, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { expect } from "vitest"
 import { testDatabase } from "../../sql/test/TestDatabase.ts"
-import * as LiveFeed from "../src/Live/LiveFeed.ts"
+import * as LiveFeed from "../src/LiveFeed.ts"
 
 const eventually = (condition: () => boolean) =>
   Effect.gen(function*() {

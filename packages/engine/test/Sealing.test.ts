@@ -8,10 +8,10 @@ import { type Ids, Memory, type User, UserRepository } from "@live-events/domain
 import { Context, Effect, Layer, Option, Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as CacheKeys from "../src/Cache/CacheKeys.ts"
-import * as CachedStore from "../src/Cache/CachedStore.ts"
-import * as Sealing from "../src/Cache/Sealing.ts"
-import { Readiness } from "../src/Health/Readiness.ts"
+import * as CacheKeys from "../src/CacheKeys.ts"
+import * as CachedStore from "../src/CachedStore.ts"
+import * as Sealing from "../src/Sealing.ts"
+import { Readiness } from "../src/Readiness.ts"
 
 describe("Sealing", () => {
   const key = Sealing.deriveKey("a test secret of at least thirty-two characters")

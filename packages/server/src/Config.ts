@@ -189,7 +189,7 @@ export const cache = Config.all({
 
 /**
  * `CACHE_ENCRYPTION_KEY`: the secret (at least 32 characters, the same in every process) from which
- * the key sealing cached personal data in Redis is derived (see `Cache/Sealing.ts`).
+ * the key sealing cached personal data in Redis is derived (see `Cache/CacheConfig.ts`).
  *
  * @since 0.1.0
  */

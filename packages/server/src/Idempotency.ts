@@ -6,11 +6,12 @@
  * a key reused for another request is refused (422 `idempotency-key-reused`), and a retry that
  * overtakes the first attempt gets 409 `idempotency-key-in-progress`. 4xx answers are stored like
  * successes (the same request would get the same answer); a 5xx or a defect releases the key so a
- * retry can run again. Storage is the `IdempotencyKeys` port of `@live-events/sql`.
+ * retry can run again. Storage is the `IdempotencyKeys` port of `@live-events/sql`; expired responses
+ * are purged by the engine (`@live-events/engine` `IdempotencyPurge`).
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Exit, Layer, Schedule } from "effect"
+import { Effect, Exit } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { IdempotencyKeys } from "@live-events/sql"
 import { createHash } from "node:crypto"
@@ -103,28 +104,3 @@ const runWithKey = Effect.fn("Idempotency.run")(function*<R>(key: string, reques
     return toResponse(exit.value)
   }))
 })
-
-/**
- * Deletes stored responses past their retention, in the background: at start and then every
- * `interval` (default 10 minutes), a batch at a time until none is left. Without it a key is only
- * overwritten when reused, and a response (which may hold personal data) would be kept for ever.
- * Every process may run it: concurrent purges delete disjoint or already-deleted rows.
- *
- * @since 0.1.0
- */
-export const layerPurge = (interval: Duration.Input = Duration.minutes(10)) =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    const keys = yield* IdempotencyKeys.IdempotencyKeys
-    const purgeAll = Effect.gen(function*() {
-      let purged = 0
-      for (;;) {
-        const batch = yield* keys.purgeExpired(1_000)
-        purged += batch
-        if (batch < 1_000) return purged
-      }
-    }).pipe(
-      Effect.tap((purged) => purged > 0 ? Effect.logDebug("Purged expired idempotency keys", { purged }) : Effect.void),
-      Effect.catch((error) => Effect.logWarning("Purging expired idempotency keys failed", error))
-    )
-    yield* Effect.forkScoped(Effect.repeat(purgeAll, Schedule.spaced(interval)))
-  }))

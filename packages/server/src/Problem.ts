@@ -10,14 +10,14 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Option, Schema, SchemaAST, SchemaIssue } from "effect"
+import { Cause, Effect, Option, type SchemaIssue } from "effect"
 import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiMiddleware } from "effect/http-api"
-import { contentType, type FieldError, type ProblemBody } from "@live-events/api/Problems"
+import { contentType, type ProblemBody } from "@live-events/api/Problems"
 import { RequestValidation } from "@live-events/api/Security"
 import type { HttpApiError } from "effect/http-api"
 import type { DomainError as Errors } from "@live-events/domain"
-import { Policy } from "@live-events/resilience"
+import { Problem as EngineProblem } from "@live-events/engine"
 
 type DomainError = Errors.DomainError
 
@@ -32,52 +32,17 @@ export { FieldError, ProblemBody } from "@live-events/api/Problems"
  *
  * @since 0.1.0
  */
-export interface Problem {
-  readonly status: number
-  readonly code: string
-  readonly detail: string
-  readonly errors?: ReadonlyArray<FieldError> | undefined
-  /** Extension members (RFC 9457 §3.2), e.g. the existing registration of `already-registered`. */
-  readonly extensions?: Record<string, unknown> | undefined
-  readonly headers?: Record<string, string> | undefined
-}
-
-const titles: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  406: "Not Acceptable",
-  408: "Request Timeout",
-  409: "Conflict",
-  412: "Precondition Failed",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  422: "Unprocessable Content",
-  428: "Precondition Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  503: "Service Unavailable"
-}
+export type Problem = EngineProblem.Problem
 
 /** The title of a status (its reason phrase). @since 0.1.0 */
-export const titleOf = (status: number): string => titles[status] ?? "Error"
+export const titleOf = EngineProblem.titleOf
 
 /** The `type` URI of a code: a URN, so it claims no web address we do not serve. @since 0.1.0 */
-export const typeOf = (code: string): string => `urn:live-events:problem:${code}`
+export const typeOf = EngineProblem.typeOf
 
 /** @since 0.1.0 */
-export const make = (status: number, code: string, detail: string, extra?: Partial<Problem>): Problem => ({
-  status,
-  code,
-  detail,
-  ...extra
-})
+export const make = EngineProblem.make
 
-const randomTraceId = () =>
-  Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")
 
 /**
  * The trace id of the current request: the active span's, else the W3C `traceparent` header's, else a
@@ -91,7 +56,7 @@ export const currentTraceId: Effect.Effect<string> = Effect.gen(function*() {
   const request = yield* Effect.serviceOption(HttpServerRequest.HttpServerRequest)
   const traceparent = Option.isSome(request) ? request.value.headers["traceparent"] : undefined
   const match = traceparent === undefined ? null : /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent)
-  return match?.[1] ?? randomTraceId()
+  return match?.[1] ?? EngineProblem.randomTraceId()
 })
 
 const currentInstance: Effect.Effect<string> = Effect.map(
@@ -106,17 +71,9 @@ const currentInstance: Effect.Effect<string> = Effect.map(
  */
 export const toBody = (problem: Problem): Effect.Effect<ProblemBody & Record<string, unknown>> =>
   Effect.gen(function*() {
-    return {
-      ...problem.extensions,
-      type: typeOf(problem.code),
-      title: titles[problem.status] ?? "Error",
-      status: problem.status,
-      detail: problem.detail,
-      code: problem.code,
-      instance: yield* currentInstance,
-      traceId: yield* currentTraceId,
-      ...(problem.errors !== undefined ? { errors: problem.errors } : {})
-    }
+    return EngineProblem.toBody(problem, { instance: yield* currentInstance, traceId: yield* currentTraceId }) as
+      & ProblemBody
+      & Record<string, unknown>
   })
 
 /**
@@ -136,58 +93,22 @@ export const toResponse = (problem: Problem): Effect.Effect<HttpServerResponse.H
 export const respond = (status: number, code: string, detail: string, extra?: Partial<Problem>) =>
   toResponse(make(status, code, detail, extra))
 
-const isDomainError = (u: unknown): u is DomainError =>
-  typeof u === "object" && u !== null && "_tag" in u && "code" in u && typeof (u as { code: unknown }).code === "string"
+const isDomainError = EngineProblem.isDomainError
 
 /**
- * Maps a domain error to its problem. The status comes from the error class's `httpApiStatus`
- * annotation, the `code` from the error itself, so a new domain error needs no change here.
+ * Maps a domain error to its problem (see `@live-events/engine` `Problem`).
  *
  * @since 0.1.0
  */
-export const fromDomainError = (error: DomainError | { readonly _tag: "RepositoryError"; readonly code: string }): Problem => {
-  const status = statusOf(error)
-  switch (error._tag) {
-    case "ValidationFailed":
-      return make(400, error.code, error.message, { errors: error.errors })
-    case "AlreadyRegistered":
-      return make(status, error.code, error.message, {
-        extensions: { registrationId: error.registrationId, registrationStatus: error.status }
-      })
-    case "InvalidCursor":
-      return make(400, error.code, "The cursor is not valid for this list", {
-        errors: [{ field: "cursor", message: "not a cursor returned by this list" }]
-      })
-    case "RepositoryError":
-      return fromRepositoryError(error as Errors.RepositoryError)
-    default:
-      return make(status, error.code, status >= 500 ? "Internal error" : (error as { message: string }).message)
-  }
-}
+export const fromDomainError = EngineProblem.fromDomainError
 
 /**
- * A storage failure's problem. The cause may name tables, hosts or values: never sent, but logged by
- * {@link logRepositoryError}. Only an outage is a 503 (clients may retry shortly, or when an open
- * circuit closes: the resilience policies put their rejection in the cause); a value the database
- * refused is the request's fault (400), a violated constraint a conflict with the stored state (409),
- * a statement that cannot run our bug (500).
+ * A storage failure's problem (see `@live-events/engine` `Problem`). The cause may name tables,
+ * hosts or values: never sent, but logged by {@link logRepositoryError}.
  *
  * @since 0.1.0
  */
-export const fromRepositoryError = (error: Errors.RepositoryError): Problem => {
-  switch (error.reason) {
-    case "invalid":
-      return make(400, "invalid-input", "The request holds a value that cannot be stored")
-    case "constraint":
-      return make(409, "conflict", "The request conflicts with the current state of the resource")
-    case "defect":
-      return make(500, "internal-error", "An unexpected error occurred")
-    default:
-      return make(503, error.code, "The service is temporarily unavailable, please retry", {
-        headers: { "retry-after": String(retryAfterOf(error.cause)) }
-      })
-  }
-}
+export const fromRepositoryError = EngineProblem.fromRepositoryError
 
 /**
  * Logs a storage failure with its cause (operation, reason, SQLSTATE and the database's message), so a
@@ -229,17 +150,6 @@ const describeCause = (cause: unknown): Record<string, string> => {
   return described
 }
 
-const retryAfterOf = (cause: unknown): number =>
-  Policy.isPolicyError(cause) ? Option.getOrElse(Policy.retryAfterSeconds(cause), () => 1) : 1
-
-const httpApiStatus = SchemaAST.resolveAt<number>("httpApiStatus")
-
-const statusOf = (error: object): number => {
-  const schema = error.constructor as Partial<Schema.Top>
-  const status = schema.ast === undefined ? undefined : httpApiStatus(schema.ast)
-  return typeof status === "number" ? status : 500
-}
-
 /**
  * Turns the typed failures of a use-case into problem responses, so that handlers never fail.
  *
@@ -255,8 +165,6 @@ export const catchDomain = <A, E extends DomainError | { readonly _tag: "Reposit
       ? Effect.andThen(logRepositoryError(error as unknown as Errors.RepositoryError), toResponse(fromDomainError(error)))
       : toResponse(fromDomainError(error)))
 
-const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
-
 const slotNames: Record<HttpApiError.HttpApiSchemaError["kind"], string> = {
   Params: "path",
   Query: "query",
@@ -271,13 +179,7 @@ const slotNames: Record<HttpApiError.HttpApiSchemaError["kind"], string> = {
  *
  * @since 0.1.0
  */
-export const fieldErrors = (issue: SchemaIssue.Issue, root: string): ReadonlyArray<FieldError> =>
-  formatIssues(issue).issues.map((entry) => {
-    const path = (entry.path ?? []).map((segment) =>
-      String(typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment)
-    )
-    return { field: path.length === 0 ? root : path.join("."), message: entry.message }
-  })
+export const fieldErrors = EngineProblem.fieldErrors
 
 /**
  * The 400 problem of a request that failed to decode.
@@ -293,12 +195,8 @@ export const fromSchemaError = (error: HttpApiError.HttpApiSchemaError): Problem
  *
  * @since 0.1.0
  */
-export const fromDecodeIssue = (kind: HttpApiError.HttpApiSchemaError["kind"], issue: SchemaIssue.Issue): Problem => {
-  const slot = slotNames[kind]
-  const errors = fieldErrors(issue, slot)
-  const fields = [...new Set(errors.map((e) => e.field))].join(", ")
-  return make(400, "validation-failed", `Invalid ${slot === "body" ? "request body" : slot}: ${fields}`, { errors })
-}
+export const fromDecodeIssue = (kind: HttpApiError.HttpApiSchemaError["kind"], issue: SchemaIssue.Issue): Problem =>
+  EngineProblem.fromDecodeIssue(slotNames[kind], issue)
 
 const frameworkProblem = (response: HttpServerResponse.HttpServerResponse): Problem | undefined => {
   switch (response.status) {
@@ -311,7 +209,7 @@ const frameworkProblem = (response: HttpServerResponse.HttpServerResponse): Prob
     case 415:
       return make(415, "unsupported-media-type", "Send the request body as application/json")
     default:
-      return response.status >= 400 ? make(response.status, "error", titles[response.status] ?? "Error") : undefined
+      return response.status >= 400 ? make(response.status, "error", titleOf(response.status)) : undefined
   }
 }
 

@@ -11,32 +11,30 @@ import { Console, Duration, Effect, FileSystem, Layer, Option, Path, Tracer } fr
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { NodeHttpServer } from "@effect/platform-node"
-import {
-  type Audit,
-  AuditTrail,
-  type EventRepository,
-  Events,
+import type { TwoLevelCache } from "@live-events/cache"
+import { DatabasePolicies, Engine, OutboxDelivery } from "@live-events/engine"
+import type { Policy } from "@live-events/resilience"
+import type { SqlStore } from "@live-events/sql"
+import { createServer } from "node:http"
+// The ports and services this module's layers carry, bound here (and re-exported) so that its
+// declarations can name them.
+import type {
+  Audit,
+  EventRepository,
   Ids,
   Memory,
-  type OutboxWriter,
-  PersonalDataCopies,
-  Privacy,
-  type RegistrationRepository,
-  Registrations,
-  type UnitOfWork,
-  type UserRepository,
-  Users
+  RegistrationRepository,
+  UnitOfWork,
+  UserRepository
 } from "@live-events/domain"
-import type { Policy } from "@live-events/resilience"
-import type { TwoLevelCache } from "@live-events/cache"
+import type { Readiness, Rotation } from "@live-events/engine"
 import type { OutboxStore } from "@live-events/outbox"
-import { IdempotencyKeys, PersonalDataKeys, SqlStore } from "@live-events/sql"
-import { createServer } from "node:http"
+import type { IdempotencyKeys, PersonalDataKeys } from "@live-events/sql"
 import { Api } from "@live-events/api/Api"
 import { AuditLive } from "./Audit/Http.ts"
-import * as CachedStore from "./Cache/CachedStore.ts"
 import * as AuthMiddleware from "./Auth/Middleware.ts"
 import { TokenVerifier } from "./Auth/TokenVerifier.ts"
+import * as CacheConfig from "./Cache/CacheConfig.ts"
 import * as ServerConfig from "./Config.ts"
 import { EventsLive } from "./Events/Http.ts"
 import { GraphQLEngine } from "./GraphQL/Engine.ts"
@@ -46,20 +44,14 @@ import * as HotReads from "./HotPaths/Reads.ts"
 import * as HotRegister from "./HotPaths/Register.ts"
 import * as RouteOverrides from "./HotPaths/RouteOverrides.ts"
 import { LiveLive } from "./Live/Http.ts"
-import type * as LiveFeed from "./Live/LiveFeed.ts"
-import { Readiness } from "./Health/Readiness.ts"
 import { MeLive } from "./Me/Http.ts"
-import * as OutboxDelivery from "./Outbox/Delivery.ts"
 import * as PublishBeforeCommit from "./Outbox/PublishBeforeCommit.ts"
 import { OutboxAdminLive } from "./Outbox/Http.ts"
 import { PrivacyLive } from "./Privacy/Http.ts"
 import * as Keyring from "./Privacy/Keyring.ts"
 import { KeysAdminLive } from "./Privacy/KeysHttp.ts"
-import * as Rotation from "./Privacy/Rotation.ts"
 import * as Problem from "./Problem.ts"
-import * as Idempotency from "./Idempotency.ts"
 import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
-import * as DatabasePolicies from "./Resilience/DatabasePolicies.ts"
 import * as ClientErrors from "./Security/ClientErrors.ts"
 import * as SecurityMiddleware from "./Security/Middleware.ts"
 import * as SecuritySettings from "./Security/Settings.ts"
@@ -70,46 +62,38 @@ import * as MetricsEndpoint from "./Telemetry/MetricsEndpoint.ts"
 import * as Telemetry from "./Telemetry/Telemetry.ts"
 import { UsersLive } from "./Users/Http.ts"
 
+/** @since 0.1.0 */
+export type {
+  Audit,
+  EventRepository,
+  IdempotencyKeys,
+  Ids,
+  Memory,
+  OutboxStore,
+  PersonalDataKeys,
+  Readiness,
+  RegistrationRepository,
+  Rotation,
+  UnitOfWork,
+  UserRepository
+}
+
 /**
- * Everything the server needs from storage.
+ * Everything the server needs from storage (the engine's store).
  *
  * @since 0.1.0
  */
-export type Store =
-  | Audit.AuditLog
-  | EventRepository.EventRepository
-  | RegistrationRepository.RegistrationRepository
-  | UserRepository.UserRepository
-  | UnitOfWork.UnitOfWork
-  | OutboxWriter.OutboxWriter
-  | IdempotencyKeys.IdempotencyKeys
-  | PersonalDataCopies.PersonalDataCopies
-  | Readiness
-  | OutboxStore.OutboxStore
-  | LiveFeed.LiveFeed
-  | OutboxDelivery.OutboxLag
-  | Rotation.Rotation
-
-/** The memory store's copies of personal data: those of the domain's memory store and the stored responses. */
-const memoryPersonalDataCopies = Layer.effect(
-  PersonalDataCopies.PersonalDataCopies,
-  Effect.gen(function*() {
-    const domain = yield* PersonalDataCopies.PersonalDataCopies
-    const keys = yield* IdempotencyKeys.IdempotencyKeys
-    return PersonalDataCopies.PersonalDataCopies.of({
-      erase: (userId) => Effect.andThen(domain.erase(userId), keys.forgetOwner(userId)),
-      messagesAbout: domain.messagesAbout
-    })
-  })
-)
+export type Store = Engine.Store
 
 /** Every port in memory: for tests and demos. @since 0.1.0 */
-export const storeMemory: Layer.Layer<Store | Memory.MemoryStore> = Layer.mergeAll(
-  memoryPersonalDataCopies.pipe(Layer.provideMerge(Layer.merge(Memory.layer, IdempotencyKeys.layerMemory))),
-  Readiness.layerMemory,
-  OutboxDelivery.layerMemory,
-  Rotation.layerMemory
-)
+export const storeMemory = Engine.storeMemory
+
+/**
+ * The outbox delivery as the environment configures it (`NATS_*`, `WEBHOOK_*`, `OUTBOX_*`,
+ * `LIVE_REPLAY_*`; see `OutboxDelivery.config`).
+ */
+const withDeliveryConfig = <A, E, R>(build: (outbox: OutboxDelivery.Options) => Layer.Layer<A, E, R>) =>
+  Layer.unwrap(Effect.map(OutboxDelivery.config, build))
 
 /**
  * PostgreSQL (pool, migrations, ports), plus the pool-occupancy sampler of `/metrics`: the pool's
@@ -129,13 +113,17 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
     maxConnections: options.maxConnections ?? 8,
     interval
   })
-  // The outbox relay, its publisher and the live feed run in every process (see Outbox/Delivery.ts).
-  const store = Layer.mergeAll(Readiness.layerSql, sampler, OutboxDelivery.layerPostgres, Rotation.layerSql(options.keyring)).pipe(Layer.provideMerge(SqlStore.layerPostgres({
-    ...options,
-    url: DbMetrics.withApplicationName(options.url, applicationName)
-  })))
-  // The writer as it is, unless the chaos harness's broken build asks otherwise (see the module).
-  return Layer.provideMerge(PublishBeforeCommit.layer, store)
+  // The outbox relay, its publisher and the live feed run in every process (see the engine's OutboxDelivery).
+  return withDeliveryConfig((outbox) =>
+    Layer.provideMerge(
+      // The writer as it is, unless the chaos harness's broken build asks otherwise (see the module).
+      PublishBeforeCommit.layer,
+      Layer.provideMerge(
+        sampler,
+        Engine.storePostgres({ ...options, url: DbMetrics.withApplicationName(options.url, applicationName), outbox })
+      )
+    )
+  )
 }
 
 /**
@@ -144,16 +132,11 @@ export const storePostgres = (options: SqlStore.PostgresOptions & {
  *
  * @since 0.1.0
  */
-export const storeEmbedded = (
-  options:
-    | { readonly dataDir: undefined; readonly schema?: string | undefined; readonly keyring?: PersonalDataKeys.Keyring }
-    | SqlStore.EmbeddedOptions
-) => {
-  const keyring = options.keyring ?? PersonalDataKeys.generate()
-  return Layer.mergeAll(Readiness.layerSql, OutboxDelivery.layerEmbedded, Rotation.layerSql(keyring)).pipe(
-    Layer.provideMerge(SqlStore.layerEmbedded({ dataDir: options.dataDir, schema: options.schema, keyring }))
+export const storeEmbedded = (options: Parameters<typeof Engine.storeEmbedded>[0]) =>
+  withDeliveryConfig((outbox) =>
+    // One process owns the embedded database: its relay polls often (there is no `LISTEN` to wake it).
+    Engine.storeEmbedded({ ...options, outbox: { ...outbox, relay: { ...outbox.relay, pollInterval: Duration.millis(100) } } })
   )
-}
 
 /** `DATABASE_URL` → PostgreSQL; otherwise PGlite under `<DATA_DIR>/pglite`. @since 0.1.0 */
 export const storeConfig = Layer.unwrap(Effect.gen(function*() {
@@ -175,17 +158,6 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
   yield* fs.makeDirectory(config.dataDir, { recursive: true })
   return storeEmbedded({ dataDir: path.join(config.dataDir, "pglite"), schema: config.schema, keyring })
 }))
-
-/** The use-cases over the store's ports. @since 0.1.0 */
-export const useCases = Layer.mergeAll(
-  Events.Events.layer,
-  Layer.unwrap(Effect.map(ServerConfig.batching, (options) => Registrations.Registrations.layerWith(options))),
-  Users.Users.layer,
-  Privacy.Privacy.layer,
-  AuditTrail.AuditTrail.layer
-).pipe(
-  Layer.provideMerge(Ids.Ids.layer)
-)
 
 /**
  * Stages of the request pipeline that can be switched off; all on unless a benchmark prices them
@@ -276,10 +248,10 @@ export interface Options<E1, E2, R1, R2, E3 = never, R3 = never> {
   readonly security?: Layer.Layer<SecuritySettings.HttpSecurity> | undefined
   /** Rate limiting; default `HttpRateLimit.layerConfig` (environment: on, memory or `REDIS_URL`). */
   readonly rateLimit?: Layer.Layer<HttpRateLimit.HttpRateLimit> | undefined
-  /** Database resilience policies; default `DatabasePolicies.layerPolicies` (environment). */
+  /** Database resilience policies; default `DatabasePolicies.layerPoliciesConfig` (environment). */
   readonly policies?: Layer.Layer<Policy.Policies> | undefined
   /**
-   * The read cache in front of the store (see `Cache/CachedStore.ts`); `false` turns it off; default
+   * The read cache in front of the store (see the engine's `CachedStore`); `false` turns it off; default
    * from the environment (`CACHE_ENABLED`, `REDIS_URL`, `CACHE_*`).
    */
   readonly cache?: Layer.Layer<TwoLevelCache.TwoLevelCache> | false | undefined
@@ -304,20 +276,24 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
   const telemetry: Layer.Layer<Telemetry.Telemetry, E3, R3> = options.telemetry ??
     Telemetry.layer({ logRequests: options.logRequests ?? true })
   // Telemetry goes underneath everything: the tracer and loggers are then those of every fiber.
-  // Database work goes through the resilience policies: the store's ports are decorated once, here.
-  const store = DatabasePolicies.layerStore.pipe(
-    Layer.provideMerge(options.store),
-    Layer.provideMerge(options.policies ?? DatabasePolicies.layerPolicies)
-  )
+  // The engine: the store's ports through the resilience policies, the cache above them (a hit never
+  // touches the database or its breaker), the use-cases on top; configured from the environment.
+  const engine = Layer.unwrap(Effect.gen(function*() {
+    const cache = options.cache ?? (yield* CacheConfig.fromConfig)
+    return Engine.layer({
+      store: options.store,
+      policies: options.policies ?? DatabasePolicies.layerPoliciesConfig,
+      cache,
+      sealingKey: CacheConfig.sealingKey,
+      batching: yield* ServerConfig.batching
+    })
+  }))
   const services = Layer.mergeAll(
-    useCases,
-    Idempotency.layerPurge(),
     options.auth,
     options.security ?? SecuritySettings.layerConfig,
     options.rateLimit ?? HttpRateLimit.layerConfig
   ).pipe(
-    // The cache sits above the resilience policies: a hit never touches the database or its breaker.
-    Layer.provideMerge(CachedStore.decorate(store, options.cache)),
+    Layer.provideMerge(engine),
     Layer.provideMerge(NodeHttpServer.layerHttpServices),
     Layer.provideMerge(telemetry)
   )

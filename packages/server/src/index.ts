@@ -1,5 +1,6 @@
 /**
- * @live-events/server: the reference HTTP server of the Live Event Service.
+ * @live-events/server: the reference HTTP server of the Live Event Service, built on
+ * `@live-events/engine` (the store, outbox delivery, policies, cache and use-cases come from there).
  *
  * @since 0.1.0
  */
@@ -14,15 +15,9 @@ export * as TokenVerifier from "./Auth/TokenVerifier.ts"
 /** @since 0.1.0 */
 export * as Config from "./Config.ts"
 /** @since 0.1.0 */
-export * as CachedStore from "./Cache/CachedStore.ts"
-/** @since 0.1.0 */
-export * as CacheKeys from "./Cache/CacheKeys.ts"
-/** @since 0.1.0 */
 export * as Idempotency from "./Idempotency.ts"
 /** @since 0.1.0 */
 export * as Problem from "./Problem.ts"
-/** @since 0.1.0 */
-export * as Readiness from "./Health/Readiness.ts"
 /** @since 0.1.0 */
 export * as Server from "./Server.ts"
 /** @since 0.1.0 */
@@ -41,7 +36,3 @@ export * as MetricsEndpoint from "./Telemetry/MetricsEndpoint.ts"
 export * as DbMetrics from "./Telemetry/DbMetrics.ts"
 /** @since 0.1.0 */
 export * as Correlation from "./Telemetry/Correlation.ts"
-/** @since 0.1.0 */
-export * as OutboxDelivery from "./Outbox/Delivery.ts"
-/** @since 0.1.0 */
-export * as LiveFeed from "./Live/LiveFeed.ts"

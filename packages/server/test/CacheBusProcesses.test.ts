@@ -6,7 +6,7 @@
 import { Effect, Exit, Redacted, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testDatabase } from "../../sql/test/TestDatabase.ts"
-import * as PgInvalidationBus from "../src/Cache/PgInvalidationBus.ts"
+import { PgInvalidationBus } from "@live-events/engine"
 import { cacheHits, call, converges, devSecret, mintToken, type ServerProcess, startServer } from "./ServerProcesses.ts"
 
 describe("two server processes sharing PostgreSQL without Redis", () => {

@@ -21,8 +21,8 @@ import {
 import { Context, Deferred, Effect, Fiber, Layer, Option, Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as CachedStore from "../src/Cache/CachedStore.ts"
-import { Readiness } from "../src/Health/Readiness.ts"
+import { CachedStore, Readiness as ReadinessModule } from "@live-events/engine"
+const Readiness = ReadinessModule.Readiness
 import * as Server from "../src/Server.ts"
 import { eventInput, start, type TestServer } from "./support/TestServer.ts"
 

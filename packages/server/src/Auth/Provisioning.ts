@@ -2,7 +2,7 @@
  * The user behind a verified token, without a write per request. The first request of a subject
  * provisions the user (`Users.provision`, one upsert); the subject → user id mapping it learns never
  * changes (an erase keeps the subject), so it is kept in a bounded process-local map. Every later
- * request reads the user by id through the read cache (`Cache/CachedStore.ts`): an erase or a profile
+ * request reads the user by id through the read cache (`@live-events/engine` `CachedStore`): an erase or a profile
  * change invalidates that entry after its commit, in this process and — through the cache's
  * invalidation bus — in every other, so an erased user is refused on their next request anywhere.
  *

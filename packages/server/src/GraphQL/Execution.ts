@@ -9,8 +9,7 @@
 import { type Context, Effect } from "effect"
 import type { Audit, AuditTrail, Events, Ids, Privacy, Registrations, UnitOfWork, User, Users } from "@live-events/domain"
 import type { GraphQLError } from "graphql"
-import type * as LiveFeed from "../Live/LiveFeed.ts"
-import type { Rotation } from "../Privacy/Rotation.ts"
+import type { LiveFeed, Rotation as RotationModule } from "@live-events/engine"
 import * as Errors from "./Errors.ts"
 
 /** The services resolvers call: the use-cases, key administration and the live feed. @since 0.2.0 */
@@ -21,7 +20,7 @@ export type Services =
   | Privacy.Privacy
   | AuditTrail.AuditTrail
   | LiveFeed.LiveFeed
-  | Rotation
+  | RotationModule.Rotation
   | UnitOfWork.UnitOfWork
   | Audit.AuditLog
   | Ids.Ids

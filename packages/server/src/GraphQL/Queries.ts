@@ -8,6 +8,7 @@
  */
 // Imported so the emitted declarations can name the domain types the resolvers return.
 import type { Audit as _Audit, DomainError as _DomainError } from "@live-events/domain"
+import type { Rotation as _Rotation } from "@live-events/engine"
 import { Effect } from "effect"
 import {
   AuditTrail,

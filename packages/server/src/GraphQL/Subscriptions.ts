@@ -10,7 +10,7 @@
 import { Effect, Result, Stream } from "effect"
 import { type Event, Events } from "@live-events/domain"
 import * as Frames from "../Live/Frames.ts"
-import * as LiveFeed from "../Live/LiveFeed.ts"
+import { LiveFeed } from "@live-events/engine"
 import * as MyRegistrations from "../Live/MyRegistrations.ts"
 import * as Arguments from "./Arguments.ts"
 import type { RequestContext } from "./Execution.ts"

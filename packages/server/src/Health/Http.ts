@@ -3,19 +3,18 @@
  *
  * @since 0.1.0
  */
+import { OutboxDelivery, Readiness } from "@live-events/engine"
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "@live-events/api/Api"
-import { OutboxLag } from "../Outbox/Delivery.ts"
 import * as OutboxReadiness from "../Outbox/Readiness.ts"
 import * as Problem from "../Problem.ts"
-import { Readiness } from "./Readiness.ts"
 
 /** @since 0.1.0 */
 export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
-    const readiness = yield* Readiness
-    const outboxLag = yield* OutboxLag
+    const readiness = yield* Readiness.Readiness
+    const outboxLag = yield* OutboxDelivery.OutboxLag
     return handlers
       .handle("live", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () =>

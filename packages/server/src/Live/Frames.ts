@@ -6,7 +6,9 @@
  * @since 0.1.0
  */
 import { type Event } from "@live-events/domain"
-import type { LiveMessage } from "./LiveFeed.ts"
+import type { LiveFeed } from "@live-events/engine"
+
+type LiveMessage = LiveFeed.LiveMessage
 
 /** One SSE event, rendered. @since 0.1.0 */
 export const frame = (event: string, data: unknown, id?: string | undefined): string =>

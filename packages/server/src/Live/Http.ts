@@ -15,7 +15,7 @@ import { Api } from "@live-events/api/Api"
 import { CurrentActor, MaybeActor } from "../Auth/Middleware.ts"
 import * as Problem from "../Problem.ts"
 import * as Frames from "./Frames.ts"
-import * as LiveFeed from "./LiveFeed.ts"
+import { LiveFeed } from "@live-events/engine"
 import * as MyRegistrations from "./MyRegistrations.ts"
 import * as StreamLimits from "./StreamLimits.ts"
 

@@ -10,7 +10,7 @@
 import { Effect, type Option, Stream } from "effect"
 import { type Ids, type Page, type Registration, Registrations, type User } from "@live-events/domain"
 import * as Frames from "./Frames.ts"
-import type * as LiveFeed from "./LiveFeed.ts"
+import type { LiveFeed } from "@live-events/engine"
 
 /** One item of the stream: a registration's state and why it is sent, or a resume gap. @since 0.2.0 */
 export type Change =

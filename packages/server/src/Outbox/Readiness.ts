@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import type { HttpServerResponse } from "effect/http"
 import type { OutboxStore } from "@live-events/outbox"
 import * as Problem from "../Problem.ts"
-import type { OutboxLag } from "./Delivery.ts"
+import type { OutboxDelivery } from "@live-events/engine"
 
 /**
  * Adds `outbox: { lagSeconds, pending, deadLettered }` to a ready answer, or answers 503
@@ -17,7 +17,7 @@ import type { OutboxLag } from "./Delivery.ts"
  *
  * @since 0.1.0
  */
-export const withLag = <C>(lag: OutboxLag["Service"], checks: C): Effect.Effect<
+export const withLag = <C>(lag: OutboxDelivery.OutboxLag["Service"], checks: C): Effect.Effect<
   | { readonly status: "ok"; readonly checks: C; readonly outbox: { lagSeconds: number; pending: number; deadLettered: number } }
   | HttpServerResponse.HttpServerResponse,
   OutboxStore.OutboxStoreError

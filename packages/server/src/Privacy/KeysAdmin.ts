@@ -9,7 +9,12 @@
 import { Audit, type Ids, UnitOfWork, User } from "@live-events/domain"
 import { Effect, Option } from "effect"
 import * as Problem from "../Problem.ts"
-import { Rotation, type RotationStatus } from "./Rotation.ts"
+import { Rotation as RotationModule } from "@live-events/engine"
+
+const Rotation = RotationModule.Rotation
+type Rotation = RotationModule.Rotation
+/** What `status` answers. @since 0.2.0 */
+export type RotationStatus = RotationModule.RotationStatus
 
 const forbidden = Problem.make(403, "forbidden", "Only admins may manage keys")
 const nothingAtRest = Problem.make(404, "no-data-at-rest", "This store keeps no personal data at rest")

@@ -10,13 +10,13 @@ import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "@live-events/api/Api"
 import { CurrentActor } from "../Auth/Middleware.ts"
 import * as Problem from "../Problem.ts"
+import { Rotation } from "@live-events/engine"
 import * as KeysAdmin from "./KeysAdmin.ts"
-import { Rotation } from "./Rotation.ts"
 
 /** @since 0.1.0 */
 export const KeysAdminLive = HttpApiBuilder.group(Api, "keysAdmin", (handlers) =>
   Effect.gen(function*() {
-    const context = Context.make(Rotation, yield* Rotation).pipe(
+    const context = Context.make(Rotation.Rotation, yield* Rotation.Rotation).pipe(
       Context.add(UnitOfWork.UnitOfWork, yield* UnitOfWork.UnitOfWork),
       Context.add(Audit.AuditLog, yield* Audit.AuditLog),
       Context.add(Ids.Ids, yield* Ids.Ids)
