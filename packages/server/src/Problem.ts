@@ -3,7 +3,8 @@
  *
  * `{ type, title, status, detail, code, instance, traceId, errors? }` as `application/problem+json`.
  * Handlers never fail: they turn domain errors into problem responses here (see {@link catchDomain}),
- * so the mapping lives in one place and stays the same for replayed idempotent responses. Request
+ * with the mapping embedders use too (`@live-events/engine` `Problem`), so it lives in one place and
+ * stays the same for replayed idempotent responses. Request
  * decoding failures become 400 problems naming the field ({@link fromSchemaError}); unknown routes,
  * framework errors and defects are turned into problems by {@link middleware}, which also guarantees
  * that no stack trace and no internal message ever reaches a client.
@@ -42,7 +43,6 @@ export const typeOf = EngineProblem.typeOf
 
 /** @since 0.1.0 */
 export const make = EngineProblem.make
-
 
 /**
  * The trace id of the current request: the active span's, else the W3C `traceparent` header's, else a
