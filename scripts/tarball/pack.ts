@@ -59,10 +59,20 @@ const typesEntries = (pkg: WorkspacePackage): Array<string> =>
     typeof entry === "string" || entry.types === undefined ? [] : [normalize(entry.types)]
   )
 
+/** A subpath pattern (`dist/*.js`) as a test of packed paths: `*` stands for any run of characters. */
+const patternOf = (target: string) =>
+  new RegExp(`^${target.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".+")}$`)
+
+/** The packed files a target names: itself, or every match of a subpath pattern. */
+const matching = (target: string, files: ReadonlySet<string>): Array<string> =>
+  target.includes("*") ? [...files].filter((file) => patternOf(target).test(file)) : files.has(target) ? [target] : []
+
 const contentProblems = (pkg: WorkspacePackage, files: ReadonlySet<string>): Array<string> => {
   const problems: Array<string> = []
   for (const required of ["package.json", "README.md", "LICENSE"]) if (!files.has(required)) problems.push(`no ${required}`)
-  for (const target of exportTargets(pkg)) if (!files.has(target)) problems.push(`exports/bin name ${target}, not in the tarball`)
+  for (const target of exportTargets(pkg)) {
+    if (matching(target, files).length === 0) problems.push(`exports/bin name ${target}, not in the tarball`)
+  }
   if (typesEntries(pkg).length === 0) problems.push("no `types` condition in `exports`")
   for (const file of files) if (testFile.test(file)) problems.push(`test file ${file}`)
   if (pkg.manifest.bin === undefined) {
@@ -72,7 +82,7 @@ const contentProblems = (pkg: WorkspacePackage, files: ReadonlySet<string>): Arr
       }
     }
   }
-  return problems.concat(typeImportProblems(pkg))
+  return problems.concat(typeImportProblems(pkg, files))
 }
 
 const consoleWrite = /\bconsole\.(log|info|warn|error|debug|trace)\b|\bprocess\.(stdout|stderr)\b/
@@ -82,13 +92,14 @@ const packageName = (spec: string) => spec.split("/").slice(0, spec.startsWith("
 const builtins = new Set(builtinModules)
 
 /** Bare specifiers of the declarations reachable from the `types` entries, checked against the manifest. */
-const typeImportProblems = (pkg: WorkspacePackage): Array<string> => {
+const typeImportProblems = (pkg: WorkspacePackage, files: ReadonlySet<string>): Array<string> => {
   const { manifest } = pkg
   const optional = new Set(Object.entries(manifest.peerDependenciesMeta ?? {}).filter(([, meta]) => meta.optional).map(([name]) => name))
   const installed = new Set([manifest.name, ...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})].filter((name) => !optional.has(name)))
   const problems = new Set<string>()
   const seen = new Set<string>()
-  const queue = typesEntries(pkg).map((entry) => join(pkg.dir, entry))
+  const queue = typesEntries(pkg).flatMap((entry) => entry.includes("*") ? matching(entry, files) : [entry])
+    .map((entry) => join(pkg.dir, entry))
   while (queue.length > 0) {
     const file = queue.pop()!
     if (seen.has(file)) continue

@@ -74,7 +74,7 @@ export interface PGliteCreateOptions {
   readonly loadDataDir?: Blob
 }
 
-/** The PGlite class, e.g. `(await import("@electric-sql/pglite")).PGlite`. @since 0.2.0 */
+/** The PGlite class (the `PGlite` export of `@electric-sql/pglite`, loaded by the caller). @since 0.2.0 */
 export interface PGliteClass<DB extends PGliteLike> {
   create(options?: PGliteCreateOptions): Promise<DB>
 }
