@@ -32,7 +32,7 @@ import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
 import { join, resolve } from "node:path"
-import { createScratchDatabase, serverVersion } from "./lib/db.ts"
+import { checkpoint, createScratchDatabase, serverVersion } from "./lib/db.ts"
 import { boolEnv, intEnv, loopback, sleep, strEnv } from "./lib/env.ts"
 import { requestJson } from "./lib/http.ts"
 import { type LoadResult, runLoad } from "./lib/load.ts"
@@ -200,6 +200,7 @@ const runScenario = async (
       } else if (prepared.amount === undefined && warmupSeconds > 0) {
         await runLoad({ port: target.port, connections: scenario.connections, durationSeconds: warmupSeconds, next: prepared.next })
       }
+      await checkpoint()
       const cpuBefore = cpuMillis(target.pid)
       const statementsBefore = await sqlStatements(target)
       const result = await runLoad({

@@ -44,6 +44,15 @@ export const createScratchDatabase = async (prefix: string): Promise<ScratchData
   }
 }
 
+/**
+ * Writes every dirty page out now (`CHECKPOINT` needs a superuser; the admin URL is one). Run before
+ * each measurement: otherwise the checkpoint that the previous server's writes made due lands in the
+ * middle of the next server's run and is charged to it.
+ */
+export const checkpoint = (): Promise<void> => withAdmin(async (client) => {
+  await client.query("CHECKPOINT")
+})
+
 /** The server's version string, for the report. */
 export const serverVersion = (): Promise<string> =>
   withAdmin(async (client) => (await client.query<{ server_version: string }>("SHOW server_version")).rows[0]!.server_version)

@@ -53,6 +53,25 @@ export const toEvent = (row: EventRow): Event.Event => ({
   updatedAt: row.updated_at
 })
 
+/** An event row as `row_to_json` writes it: timestamps as ISO 8601 text. @since 0.2.0 */
+export type EventJson = { readonly [K in keyof EventRow]: EventRow[K] extends Date ? string : EventRow[K] }
+
+/**
+ * An event from its JSON row (a statement that returns events beside rows of another shape). Dates
+ * lose the microseconds, as the driver's own timestamp decoding does.
+ *
+ * @since 0.2.0
+ */
+export const eventFromJson = (json: EventJson): Event.Event =>
+  toEvent({
+    ...json,
+    starts_at: new Date(json.starts_at),
+    ends_at: new Date(json.ends_at),
+    registration_closes_at: new Date(json.registration_closes_at),
+    created_at: new Date(json.created_at),
+    updated_at: new Date(json.updated_at)
+  })
+
 /**
  * Whether the notes are sealed, and the owner's wrapped data key when they are (`<key id>:<wrapped>`,
  * `NULL` once the owner is erased): read in the same statement, so opening them costs no round trip.

@@ -4,9 +4,9 @@
  * so transactions really interleave); then 100 random cancels run at once.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Events, Ids, Privacy, Registrations, Users } from "@live-events/domain"
+import { Events, Ids, Privacy, RegistrationRepository, Registrations, UnitOfWork, Users } from "@live-events/domain"
 import { PersonalDataKeys, SqlStore } from "@live-events/sql"
-import { Effect, Layer, Random } from "effect"
+import { Deferred, Effect, Fiber, Layer, Random, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import { checkInvariants } from "./Invariants.ts"
 import { testDatabase } from "./TestDatabase.ts"
@@ -22,20 +22,28 @@ const PostgresLayer = Layer.unwrap(Effect.map(testDatabase("le_conc"), ({ url })
   UseCases.pipe(Layer.provideMerge(Layer.mergeAll(SqlStore.layerPostgres({ url, maxConnections: 8, keyring: PersonalDataKeys.generate() }), Ids.Ids.layer)))
 ))
 
+/** An organizer's published event in 2099. */
+const publishedEvent = (subject: string, title: string, capacity: number) =>
+  Effect.gen(function*() {
+    const users = yield* Users.Users
+    const events = yield* Events.Events
+    const org = yield* users.provision({ subject })
+    const organizer = { userId: org.id, roles: ["organizer" as const] }
+    const event = yield* events.create(organizer, {
+      title, startsAt: new Date("2099-01-01T00:00:00Z"), endsAt: new Date("2099-01-02T00:00:00Z"),
+      timeZone: "UTC", location: "Hall", capacity
+    })
+    yield* events.publish(organizer, event.id)
+    return { organizer, event }
+  })
+
 describe("concurrency on PostgreSQL", () => {
   it.live("500 concurrent registrations for 50 seats, then 100 concurrent cancels", () =>
     Effect.gen(function*() {
       const users = yield* Users.Users
-      const events = yield* Events.Events
       const registrations = yield* Registrations.Registrations
       const sql = yield* SqlClient.SqlClient
-      const org = yield* users.provision({ subject: "organizer" })
-      const organizer = { userId: org.id, roles: ["organizer" as const] }
-      const event = yield* events.create(organizer, {
-        title: "Hot", startsAt: new Date("2099-01-01T00:00:00Z"), endsAt: new Date("2099-01-02T00:00:00Z"),
-        timeZone: "UTC", location: "Hall", capacity: 50
-      })
-      yield* events.publish(organizer, event.id)
+      const { event, organizer } = yield* publishedEvent("organizer", "Hot", 50)
       const actors = yield* Effect.forEach(Array.from({ length: 500 }, (_, i) => `user-${i}`), (subject) =>
         Effect.map(users.provision({ subject }), (u) => ({ userId: u.id, roles: ["attendee" as const] })),
         { concurrency: 8 })
@@ -85,6 +93,53 @@ describe("concurrency on PostgreSQL", () => {
       expect(waitingNow.items.map((r) => r.id)).toEqual(survivorsWaiting.slice(promotedCount).map((r) => r.id))
       expect(waitingNow.items.map((r) => r.waitlistPosition)).toEqual(waitingNow.items.map((_, i) => i + 1))
     }).pipe(Effect.provide(PostgresLayer)), 120_000)
+
+  it.live("a batch that waited for an event's lock reads the registrations committed meanwhile", () =>
+    Effect.gen(function*() {
+      const users = yield* Users.Users
+      const repository = yield* RegistrationRepository.RegistrationRepository
+      const unitOfWork = yield* UnitOfWork.UnitOfWork
+      const sql = yield* SqlClient.SqlClient
+      const { event } = yield* publishedEvent("wait-organizer", "Wait", 5)
+      const first = yield* users.provision({ subject: "wait-first" })
+      const second = yield* users.provision({ subject: "wait-second" })
+
+      // Another unit of work holds the event's lock and registers the second person...
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const at = new Date()
+      const registrationId = yield* Ids.nextRegistrationId
+      const holder = yield* Effect.forkChild(unitOfWork.transact(Effect.gen(function*() {
+        yield* repository.lockForRegistrations([{ eventId: event.id, userId: first.id }])
+        yield* Deferred.succeed(locked, undefined)
+        yield* Deferred.await(release)
+        yield* repository.applyMany([{
+          eventId: event.id,
+          changes: [{
+            _tag: "Insert",
+            registration: {
+              id: registrationId, eventId: event.id, userId: second.id, status: "confirmed", waitlistPosition: null,
+              notes: "", createdAt: at, updatedAt: at, confirmedAt: at, cancelledAt: null
+            }
+          }]
+        }])
+      })))
+      yield* Deferred.await(locked)
+      // ...while this batch waits for that lock, its statement's snapshot already taken.
+      const waiter = yield* Effect.forkChild(unitOfWork.transact(
+        repository.lockForRegistrations([{ eventId: event.id, userId: second.id }])
+      ))
+      yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(
+        Effect.repeat({ until: (rows) => rows[0]!.n > 0, schedule: Schedule.spaced("20 millis"), times: 250 })
+      )
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      const snapshot = yield* Fiber.join(waiter)
+      expect(snapshot.active.map((registration) => registration.id)).toEqual([registrationId])
+      expect(snapshot.events.map((locked) => [locked.id, locked.confirmedCount])).toEqual([[event.id, 1]])
+      expect(snapshot.users).toEqual([{ userId: second.id, erased: false }])
+    }).pipe(Effect.provide(PostgresLayer)), 60_000)
 
   it.live("concurrent first requests provision in shared statements: one user per subject, each answered its own", () =>
     Effect.gen(function*() {
