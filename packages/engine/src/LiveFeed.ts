@@ -86,18 +86,26 @@ export const make = Effect.fn("LiveFeed.make")(function*<E>(source: Stream.Strea
     PubSub.sliding<LiveMessage>(options.subscriberBuffer ?? 4096),
     PubSub.shutdown
   )
-  // The ring: oldest first. `seen` holds exactly the ids in the ring (deduplication window).
-  const ring: Array<{ readonly message: LiveMessage; readonly at: number }> = []
+  // The ring: `entries[head..]`, oldest first. `seen` holds exactly the ids in the ring (deduplication
+  // window). Dropping advances `head` (a full ring drops one message per message: `shift` would copy the
+  // whole window each time); the dropped prefix is cut off once it is as long as the rest.
+  let entries: Array<{ readonly message: LiveMessage; readonly at: number }> = []
+  let head = 0
   const seen = new Set<string>()
+  const window = () => entries.slice(head)
 
   const ingest = (message: LiveMessage) =>
     Effect.gen(function*() {
       if (seen.has(message.id)) return
       const now = yield* Clock.currentTimeMillis
-      ring.push({ message, at: now })
+      entries.push({ message, at: now })
       seen.add(message.id)
-      while (ring.length > replaySize || (ring.length > 0 && now - ring[0]!.at > replayWindow)) {
-        seen.delete(ring.shift()!.message.id)
+      while (entries.length - head > replaySize || (entries.length > head && now - entries[head]!.at > replayWindow)) {
+        seen.delete(entries[head++]!.message.id)
+      }
+      if (head > 1024 && head * 2 >= entries.length) {
+        entries = entries.slice(head)
+        head = 0
       }
       yield* PubSub.publish(pubsub, message)
     })
@@ -119,6 +127,7 @@ export const make = Effect.fn("LiveFeed.make")(function*<E>(source: Stream.Strea
       let replay: ReadonlyArray<LiveMessage> = []
       let reset = false
       if (lastEventId !== undefined && lastEventId !== "") {
+        const ring = window()
         const index = ring.findIndex((entry) => entry.message.id === lastEventId)
         if (index < 0) reset = true
         else replay = ring.slice(index + 1).map((entry) => entry.message)
