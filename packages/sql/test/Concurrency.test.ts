@@ -37,6 +37,15 @@ const publishedEvent = (subject: string, title: string, capacity: number) =>
     return { organizer, event }
   })
 
+/** Until a session of this database waits for a lock (the test's waiting unit of work). */
+const awaitLockWaiter = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+    WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(
+    Effect.repeat({ until: (rows) => rows[0]!.n > 0, schedule: Schedule.spaced("20 millis"), times: 250 })
+  )
+})
+
 describe("concurrency on PostgreSQL", () => {
   it.live("500 concurrent registrations for 50 seats, then 100 concurrent cancels", () =>
     Effect.gen(function*() {
@@ -99,7 +108,6 @@ describe("concurrency on PostgreSQL", () => {
       const users = yield* Users.Users
       const repository = yield* RegistrationRepository.RegistrationRepository
       const unitOfWork = yield* UnitOfWork.UnitOfWork
-      const sql = yield* SqlClient.SqlClient
       const { event } = yield* publishedEvent("wait-organizer", "Wait", 5)
       const first = yield* users.provision({ subject: "wait-first" })
       const second = yield* users.provision({ subject: "wait-second" })
@@ -129,16 +137,53 @@ describe("concurrency on PostgreSQL", () => {
       const waiter = yield* Effect.forkChild(unitOfWork.transact(
         repository.lockForRegistrations([{ eventId: event.id, userId: second.id }])
       ))
-      yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(
-        Effect.repeat({ until: (rows) => rows[0]!.n > 0, schedule: Schedule.spaced("20 millis"), times: 250 })
-      )
+      yield* awaitLockWaiter
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(holder)
       const snapshot = yield* Fiber.join(waiter)
       expect(snapshot.active.map((registration) => registration.id)).toEqual([registrationId])
       expect(snapshot.events.map((locked) => [locked.id, locked.confirmedCount])).toEqual([[event.id, 1]])
       expect(snapshot.users).toEqual([{ userId: second.id, erased: false }])
+    }).pipe(Effect.provide(PostgresLayer)), 60_000)
+
+  it.live("a cancellation batch that waited for an event's lock reads the changes committed meanwhile", () =>
+    Effect.gen(function*() {
+      const users = yield* Users.Users
+      const registrations = yield* Registrations.Registrations
+      const repository = yield* RegistrationRepository.RegistrationRepository
+      const unitOfWork = yield* UnitOfWork.UnitOfWork
+      const { event } = yield* publishedEvent("cancel-wait-organizer", "Cancel wait", 1)
+      const [seated, waiting] = yield* Effect.forEach(["cancel-wait-1", "cancel-wait-2"], (subject) =>
+        Effect.flatMap(users.provision({ subject }), (user) =>
+          registrations.register({ userId: user.id, roles: ["attendee"] }, event.id, {})))
+      expect([seated!.status, waiting!.status]).toEqual(["confirmed", "waitlisted"])
+
+      // Another unit of work holds the event's lock and cancels the seated person, promoting the other...
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const at = new Date()
+      const holder = yield* Effect.forkChild(unitOfWork.transact(Effect.gen(function*() {
+        yield* repository.lockForCancellations([seated!.id])
+        yield* Deferred.succeed(locked, undefined)
+        yield* Deferred.await(release)
+        yield* repository.applyMany([{
+          eventId: event.id,
+          changes: [
+            { _tag: "Transition", registration: seated!, to: "cancelled", at },
+            { _tag: "Transition", registration: waiting!, to: "confirmed", at }
+          ]
+        }])
+      })))
+      yield* Deferred.await(locked)
+      // ...while this batch, naming the promoted person's registration, waits for that lock.
+      const waiter = yield* Effect.forkChild(unitOfWork.transact(repository.lockForCancellations([waiting!.id])))
+      yield* awaitLockWaiter
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      const snapshot = yield* Fiber.join(waiter)
+      expect(snapshot.registrations.map((registration) => [registration.id, registration.status])).toEqual([[waiting!.id, "confirmed"]])
+      expect(snapshot.heads).toEqual([])
+      expect(snapshot.events.map((lockedEvent) => [lockedEvent.confirmedCount, lockedEvent.waitlistCount])).toEqual([[1, 0]])
     }).pipe(Effect.provide(PostgresLayer)), 60_000)
 
   it.live("concurrent first requests provision in shared statements: one user per subject, each answered its own", () =>

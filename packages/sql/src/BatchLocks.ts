@@ -1,0 +1,154 @@
+/**
+ * The statements that open a unit of work for a batch of registrations or cancellations: lock the
+ * batch's events in id order and read what the domain plans over, in one round trip (see
+ * `lockForRegistrations`). Part of the PostgreSQL `RegistrationRepository`.
+ *
+ * @since 0.2.0
+ */
+import type { Ids, Registration, RegistrationRepository } from "@live-events/domain"
+import { Effect } from "effect"
+import type { SqlClient } from "effect/sql"
+import * as OwnerKeys from "./OwnerKeys.ts"
+import {
+  eventColumns,
+  eventFromJson,
+  type EventJson,
+  registrationColumns,
+  registrationKeyColumns,
+  type RegistrationRow
+} from "./Rows.ts"
+import { mapSqlError } from "./SqlFailure.ts"
+
+/** A locked event as `row_to_json` writes it, with its version in the statement's snapshot. */
+type LockedEventJson = EventJson & { readonly seen_version: number }
+
+// `json` columns arrive parsed from PostgreSQL, as text from some PGlite versions.
+const lockedEventOf = (value: LockedEventJson | string): LockedEventJson =>
+  typeof value === "string" ? JSON.parse(value) : value
+
+/** @since 0.2.0 */
+export const make = (
+  sql: SqlClient.SqlClient,
+  ownerKeys: ReturnType<typeof OwnerKeys.make>,
+  toRegistration: (row: RegistrationRow) => Registration.Registration
+): Pick<RegistrationRepository.RegistrationRepository["Service"], "lockForRegistrations" | "lockForCancellations"> => {
+  const columns = sql.literal(registrationColumns)
+  const keyColumns = sql.literal(registrationKeyColumns)
+
+  /**
+   * A batch's pairs: their active registrations and their users, share-locked (an erase, which updates
+   * the user, waits for the batch; a batch that starts after an erase sees `erased_at`).
+   */
+  const pairsQuery = (pairs: ReadonlyArray<{ readonly eventId: string; readonly userId: string }>, afterLocking = sql``) => sql`
+    pairs AS (
+      SELECT p.event_id, p.user_id FROM jsonb_to_recordset(${JSON.stringify(pairs.map((pair) => ({ event_id: pair.eventId, user_id: pair.userId })))}::jsonb)
+        AS p(event_id uuid, user_id uuid) ${afterLocking}
+    ), locked_users AS (
+      SELECT u.id, u.erased_at IS NOT NULL AS erased, ${sql.literal(OwnerKeys.userKeyColumn)} AS user_key FROM users u
+      WHERE u.id IN (SELECT user_id FROM pairs) ORDER BY u.id FOR SHARE
+    )`
+  const pairsRows = sql`
+    SELECT ${columns}, NULL::uuid AS known_user, NULL::boolean AS erased, NULL::text AS user_key, NULL::json AS locked_event
+    FROM registrations r JOIN (SELECT DISTINCT event_id, user_id FROM pairs) p
+      ON r.event_id = p.event_id AND r.user_id = p.user_id
+    WHERE r.status IN ('confirmed', 'waitlisted')
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased, user_key, NULL
+    FROM locked_users`
+  type PairRow = RegistrationRow & {
+    readonly known_user: string | null
+    readonly erased: boolean | null
+    readonly user_key: string | null
+    readonly locked_event: LockedEventJson | string | null
+  }
+  const readPairs = (rows: ReadonlyArray<PairRow>) => {
+    for (const row of rows) if (row.known_user !== null) ownerKeys.remember(row.known_user, row.user_key)
+    return {
+      active: rows.filter((row) => row.known_user === null && row.locked_event === null).map(toRegistration),
+      users: rows.flatMap((row) =>
+        row.known_user === null ? [] : [{ userId: row.known_user as Ids.UserId, erased: row.erased === true }]
+      )
+    }
+  }
+
+  /**
+   * Locks a batch's events (newest rows, in id order) and reads its pairs in one round trip, like
+   * `lockForRegistration`: the pairs are read from the statement's snapshot, taken before the locks
+   * were granted (the pairs are not read before every event is locked), and `seen_version` (each event's version in that snapshot) tells whether another
+   * unit of work committed to one of the events while this one waited. Only then are the pairs read
+   * again, by a second statement whose snapshot holds that commit (every registration write bumps its
+   * event's version under the event's lock). The events are locked before the users are
+   * share-locked, as everywhere else.
+   */
+  const lockForRegistrations = (pairs: ReadonlyArray<{ readonly eventId: string; readonly userId: string }>) =>
+    Effect.gen(function*() {
+      const rows = yield* sql<PairRow>`
+        WITH locked AS (
+          SELECT ${sql.literal(eventColumns)}, (SELECT s.version FROM events s WHERE s.id = e.id) AS seen_version
+          FROM events e
+          WHERE e.id = ANY(string_to_array(${[...new Set(pairs.map((pair) => pair.eventId))].join(",")}, ',')::uuid[])
+          ORDER BY e.id FOR UPDATE
+        ), ${pairsQuery(pairs, sql`WHERE (SELECT count(*) FROM locked) >= 0`)}
+        ${pairsRows}
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+          row_to_json(l) FROM locked l`
+      const locked = rows.flatMap((row) => row.locked_event === null ? [] : [lockedEventOf(row.locked_event)])
+      const stale = locked.some((event) => event.seen_version !== event.version)
+      const current = stale ? yield* sql<PairRow>`WITH ${pairsQuery(pairs)} ${pairsRows}` : rows
+      return { events: locked.map(eventFromJson), ...readPairs(current) }
+    }).pipe(mapSqlError("RegistrationRepository.lockForRegistrations"))
+
+  /**
+   * A cancellation batch's registrations, and per event the head of its waitlist: twice as many
+   * waiting people as the batch names registrations of that event.
+   */
+  const cancellationRows = sql`
+    SELECT ${columns}, false AS head, NULL::json AS locked_event FROM registrations r WHERE r.id IN (SELECT id FROM named)
+    UNION ALL
+    SELECT h.*, true, NULL FROM (SELECT event_id, count(*) AS named FROM named GROUP BY event_id) q,
+      LATERAL (
+        SELECT r.id, r.event_id, r.user_id, r.status, r.waitlist_seq, r.notes, r.created_at, r.updated_at,
+          r.confirmed_at, r.cancelled_at, ${keyColumns}, (row_number() OVER (ORDER BY r.waitlist_seq))::int AS waitlist_position
+        FROM registrations r
+        WHERE r.event_id = q.event_id AND r.status = 'waitlisted'
+        ORDER BY r.waitlist_seq LIMIT 2 * q.named
+      ) h`
+  const named = (list: string, afterLocking = sql``) => sql`named AS (
+    SELECT r.id, r.event_id FROM registrations r WHERE r.id = ANY(string_to_array(${list}, ',')::uuid[]) ${afterLocking}
+  )`
+  type CancellationRow = RegistrationRow & { readonly head: boolean; readonly locked_event: LockedEventJson | string | null }
+
+  /**
+   * The events are found through the registrations (whose event never changes) and locked in id
+   * order; the registrations and the waitlist heads are read in the same statement, after every event
+   * is locked, from the statement's snapshot — and read again, as for registrations, only when
+   * `seen_version` shows that another unit of work committed to one of the events meanwhile.
+   */
+  const lockForCancellations = (ids: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const list = [...new Set(ids)].join(",")
+      const rows = yield* sql<CancellationRow>`
+        WITH locked AS (
+          SELECT ${sql.literal(eventColumns)}, (SELECT s.version FROM events s WHERE s.id = e.id) AS seen_version
+          FROM events e
+          WHERE e.id IN (SELECT event_id FROM registrations WHERE id = ANY(string_to_array(${list}, ',')::uuid[]))
+          ORDER BY e.id FOR UPDATE
+        ), ${named(list, sql`AND (SELECT count(*) FROM locked) >= 0`)}
+        ${cancellationRows}
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, row_to_json(l)
+        FROM locked l`
+      const locked = rows.flatMap((row) => row.locked_event === null ? [] : [lockedEventOf(row.locked_event)])
+      const stale = locked.some((event) => event.seen_version !== event.version)
+      const current = stale ? yield* sql<CancellationRow>`WITH ${named(list)} ${cancellationRows}` : rows
+      const found = current.filter((row) => row.locked_event === null)
+      return {
+        events: locked.map(eventFromJson),
+        registrations: found.filter((row) => !row.head).map(toRegistration),
+        heads: found.filter((row) => row.head).map(toRegistration)
+      }
+    }).pipe(mapSqlError("RegistrationRepository.lockForCancellations"))
+
+  return { lockForRegistrations, lockForCancellations }
+}
