@@ -10,7 +10,7 @@
 import { Console, Duration, Effect, FileSystem, Layer, Option, Path, Tracer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { TwoLevelCache } from "@live-events/cache"
 import { DatabasePolicies, Engine, OutboxDelivery } from "@live-events/engine"
 import type { Policy } from "@live-events/resilience"

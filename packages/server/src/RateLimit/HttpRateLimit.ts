@@ -10,7 +10,6 @@
  *
  * @since 0.1.0
  */
-import { NodeRedis } from "@effect/platform-node"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
 import { RateLimit, RateLimitHeaders } from "@live-events/resilience"
@@ -63,7 +62,9 @@ export const layerMemory = (
   fromLimiter({ ...defaultSettings, ...settings }).pipe(Layer.provide(RateLimit.layerMemory(options)))
 
 /**
- * Counts in Redis at `url`, shared by every process using the same `prefix`.
+ * Counts in Redis at `url`, shared by every process using the same `prefix`. The Redis client (several
+ * hundred modules) is loaded only here, when a process counts in Redis: a start without `REDIS_URL`
+ * does not pay for it.
  *
  * @since 0.1.0
  */
@@ -75,7 +76,10 @@ export const layerRedis = (options: {
 }) =>
   fromLimiter({ ...defaultSettings, ...options.settings }).pipe(
     Layer.provide(RateLimit.layerRedis({ ...options.limiter, prefix: options.prefix })),
-    Layer.provide(NodeRedis.layer({ url: options.url }))
+    Layer.provide(Layer.unwrap(Effect.promise(async () => {
+      const NodeRedis = await import("@effect/platform-node/NodeRedis")
+      return NodeRedis.layer({ url: options.url })
+    })))
   )
 
 /**
