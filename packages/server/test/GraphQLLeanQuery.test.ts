@@ -121,7 +121,7 @@ describe("the lean path of event(id:) against graphql-js", () => {
   const viaLean = async (plan: LeanQuery.Plan, variables: Record<string, unknown>, actor: User.Actor | undefined) => {
     const answer = await Effect.runPromise(LeanQuery.run(plan, variables, actor, events))
     if (answer === undefined) return undefined
-    return answer._tag === "Body" ? answer.body : JSON.stringify(Engine.format(answer.result))
+    return answer._tag === "Body" ? answer.rendered.body : JSON.stringify(Engine.format(answer.result))
   }
 
   // First: the in-process comparisons below take seconds, longer than an idle keep-alive connection
@@ -176,6 +176,20 @@ describe("the lean path of event(id:) against graphql-js", () => {
     })
     expect(legacy.headers.get("content-type")).toContain("application/json")
     expect(legacy.body.data.event.title).toBe("Effect meetup")
+    // The same answer to the next client has its own content type, and a response served again is
+    // not one that collected the headers of the requests before it.
+    const modern = await graphql(undefined, draft, { id: ids.unlimited })
+    expect(modern.headers.get("content-type")).toContain("application/graphql-response+json")
+    expect(modern.text).toBe(legacy.text)
+    const again = await server.request("POST", "/graphql", {
+      headers: { accept: "application/json" },
+      json: { query: draft, variables: { id: ids.unlimited } }
+    })
+    expect(again.headers.get("content-type")).toContain("application/json")
+    expect(again.headers.get("content-type")).not.toContain("graphql-response")
+    const names = (headers: Headers) => [...headers.keys()].filter((name) => name !== "date").sort()
+    expect(names(again.headers)).toEqual(names(legacy.headers))
+    expect(again.headers.get("x-content-type-options")).toBe("nosniff")
   })
 
   it("answers every covered document exactly as graphql-js does, for every event, caller and variables", async () => {
@@ -220,6 +234,51 @@ describe("the lean path of event(id:) against graphql-js", () => {
     expect(answers[1]).toMatchObject({ data: { event: null }, errors: [{ path: ["event"], extensions: { code: "event-not-found", status: 404 } }] })
     expect(answers[2].data.event.title).toBe("Draft")
     expect(answers[3].errors[0].extensions).toMatchObject({ code: "validation-failed", status: 400 })
+  })
+
+  it("keeps a bounded number of prepared documents, and the ones in steady use stay prepared", () => {
+    const fresh = Engine.make({ limits: Limits.defaults, introspection: false })
+    const prepareIn = (text: string) => {
+      const prepared = fresh.prepare({ query: text })
+      if (prepared._tag !== "Prepared") throw new Error(`not prepared: ${text}`)
+      return prepared
+    }
+    const polled = `query Event($id: ID!) { event(id: $id) { ${restFields} } }`
+    const first = prepareIn(polled)
+    const oneOff = (i: number) => `{ event(id: "00000000-0000-4000-8000-${String(i).padStart(12, "0")}") { id } }`
+    const earliest = prepareIn(oneOff(0))
+    // Clients that write the id into the text: every request a new document.
+    for (let i = 1; i <= Engine.documentCapacity * 2.5; i++) {
+      prepareIn(oneOff(i))
+      if (i % 100 === 0) expect(prepareIn(polled)).toBe(first)
+      expect(fresh.preparedCount()).toBeLessThanOrEqual(Engine.documentCapacity)
+    }
+    expect(fresh.preparedCount()).toBe(Engine.documentCapacity)
+    // The polled document was never prepared again (its plan, under which answers are kept, is the
+    // same object); a one-off document from long ago was dropped and is prepared anew.
+    expect(prepareIn(polled)).toBe(first)
+    expect(prepareIn(polled).lean).toBe(first.lean)
+    const again = prepareIn(oneOff(0))
+    expect(again).not.toBe(earliest)
+    expect(again.lean).toBeDefined()
+  })
+
+  it("keeps a bounded number of rendered answers per event, each the answer of its own document", async () => {
+    const event = await Effect.runPromise(events.get(undefined, ids.published as Ids.EventId))
+    // Every read hands out this one object, as a cache holding the event does.
+    const fixed: Events.Events["Service"] = { ...events, get: () => Effect.succeed(event) }
+    let largest = 0
+    for (let i = 0; i < LeanQuery.plansPerEvent * 3; i++) {
+      const prepared = prepare(`query($id: ID!) { e${i}: event(id: $id) { id t${i}: title } }`)
+      for (let repeat = 0; repeat < 2; repeat++) {
+        const answer = await Effect.runPromise(LeanQuery.run(prepared.lean!, { id: event.id }, undefined, fixed))
+        if (answer?._tag !== "Body") throw new Error("expected a rendered answer")
+        expect(JSON.parse(answer.rendered.body)).toEqual({ data: { [`e${i}`]: { id: event.id, [`t${i}`]: event.title } } })
+      }
+      largest = Math.max(largest, LeanQuery.renderedCount(event))
+    }
+    expect(largest).toBe(LeanQuery.plansPerEvent)
+    expect(LeanQuery.renderedCount(event)).toBeLessThanOrEqual(LeanQuery.plansPerEvent)
   })
 
   it("leaves every other document to graphql-js", () => {

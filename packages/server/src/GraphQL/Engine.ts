@@ -1,13 +1,16 @@
 /**
  * The GraphQL engine of a process: the schema, and the way from a request's text to a result. A
  * document is parsed (bounded by tokens), validated (graphql-js's rules; introspection only in
- * development mode) and measured (`Limits.ts`) once per distinct text, then remembered, so a repeated
- * query — the common case — goes straight to execution. Every error leaves in GraphQL's format with a
+ * development mode) and measured (`Limits.ts`) once per distinct text, then remembered in a bounded
+ * least-recently-used store, so a repeated query — the common case — goes straight to execution, and a
+ * stream of distinct documents (an id written into each query) neither grows the store nor pushes out
+ * the documents in steady use. Every error leaves in GraphQL's format with a
  * code in `extensions.code`; a defect's message never leaves.
  *
  * @since 0.2.0
  */
 import { Context, Effect, Layer } from "effect"
+import { LruStore } from "@live-events/cache"
 import {
   type DocumentNode,
   execute,
@@ -58,8 +61,13 @@ export interface Params {
   readonly variables?: unknown
 }
 
-/** Documents remembered; past this the map starts over. */
-const documentCapacity = 1_000
+/**
+ * Prepared documents remembered, least recently used dropped first. A document is a few kB of syntax
+ * tree: 1,000 of them are a few MB at most.
+ *
+ * @since 0.2.0
+ */
+export const documentCapacity = 1_000
 
 const withCode = (error: GraphQLError, code: string, status: number) =>
   new GraphQLError(error.message, {
@@ -95,7 +103,11 @@ export const make = (options: { readonly limits: Limits.Limits; readonly introsp
   const schema: GraphQLSchema = Schema.make()
   const sdl = Schema.print(schema)
   const rules = options.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule]
-  const documents = new Map<string, Prepared>()
+  // Least recently used out first: a burst of one-off documents cannot evict the few sent all the
+  // time (a `Map` cleared when full would re-parse them all after every burst), and a document's
+  // `Prepared` — its lean plan, under which rendered answers are kept — stays the same object while it
+  // is in use.
+  const documents = LruStore.make<Prepared>(documentCapacity)
   const rejected = (status: number, code: string, message: string): Rejected => ({
     _tag: "Rejected",
     status,
@@ -141,10 +153,7 @@ export const make = (options: { readonly limits: Limits.Limits; readonly introsp
     const known = documents.get(key)
     if (known !== undefined) return known
     const prepared = prepareText(query, name)
-    if (prepared._tag === "Prepared") {
-      if (documents.size >= documentCapacity) documents.clear()
-      documents.set(key, prepared)
-    }
+    if (prepared._tag === "Prepared") documents.set(key, prepared)
     return prepared
   }
 
@@ -170,6 +179,8 @@ export const make = (options: { readonly limits: Limits.Limits; readonly introsp
     sdl,
     limits: options.limits,
     prepare,
+    /** How many prepared documents are remembered (at most {@link documentCapacity}). */
+    preparedCount: documents.size,
     variablesOf,
     /** Runs a query or mutation. */
     execute: (prepared: Prepared, variables: Record<string, unknown>, request: RequestContext) =>

@@ -17,7 +17,7 @@
  */
 import { Context, Duration, Effect, Layer, Stream } from "effect"
 // Imported so the emitted declaration of the routes can name the use-cases they require.
-import { Events } from "@live-events/domain"
+import { Events, type User } from "@live-events/domain"
 import type {
   AuditTrail as _AuditTrail,
   Privacy as _Privacy,
@@ -40,6 +40,7 @@ import * as Refusals from "./Refusals.ts"
 import * as WebSocket from "./WebSocket.ts"
 
 const graphqlResponse = "application/graphql-response+json"
+const graphqlResponseType = `${graphqlResponse}; charset=utf-8`
 const legacyJson = "application/json"
 
 // A client that accepts only application/json gets it for results; a refusal is always a GraphQL
@@ -48,7 +49,7 @@ const contentTypeFor = (accept: string | undefined, status: number) =>
   status === 200 && accept !== undefined && accept.includes(legacyJson) && !accept.includes(graphqlResponse) &&
     !accept.includes("*/*")
     ? `${legacyJson}; charset=utf-8`
-    : `${graphqlResponse}; charset=utf-8`
+    : graphqlResponseType
 
 const respond = (accept: string | undefined, status: number, result: ExecutionResult, headers?: Record<string, string>) =>
   HttpServerResponse.text(JSON.stringify(Engine.format(result)), {
@@ -104,6 +105,7 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
   const services = yield* Effect.context<Captured>()
   // The request's own context when it already holds the services (it does when served by
   // `Server.make`), so a request does not pay for a merge.
+  const capturedEvents = Context.get(services, Events.Events)
   const servicesOf = (request: Context.Context<never>): Context.Context<Execution.Services> =>
     Context.getOrUndefined(request as Context.Context<Events.Events>, Events.Events) === undefined
       ? Context.merge(services, request)
@@ -116,44 +118,32 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
   const { heartbeatInterval } = yield* LiveFeed.config
   const heartbeat = Duration.fromInputUnsafe(heartbeatInterval)
 
-  const run = (method: "GET" | "POST", params: Engine.Params) =>
+  // The lean answer's response, kept with its rendering (one per content type a client may get): a
+  // polled event answers with the same immutable response object until the event changes.
+  const leanResponses = new WeakMap<LeanQuery.Rendered, HttpServerResponse.HttpServerResponse>()
+  const leanLegacyResponses = new WeakMap<LeanQuery.Rendered, HttpServerResponse.HttpServerResponse>()
+  const leanResponse = (accept: string | undefined, rendered: LeanQuery.Rendered) => {
+    const contentType = contentTypeFor(accept, 200)
+    const kept = contentType === graphqlResponseType ? leanResponses : leanLegacyResponses
+    let response = kept.get(rendered)
+    if (response === undefined) {
+      response = HttpServerResponse.text(rendered.body, { status: 200, contentType })
+      kept.set(rendered, response)
+    }
+    return response
+  }
+
+  /** Executes with graphql-js: a query or mutation as JSON, or anything over Server-Sent Events. */
+  const execute = (
+    prepared: Engine.Prepared,
+    vars: Record<string, unknown>,
+    accept: string | undefined,
+    streaming: boolean,
+    actor: User.Actor | undefined,
+    request: Context.Context<never>
+  ) =>
     Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const accept = request.headers["accept"]
-      const authorization = request.headers["authorization"]
-      const authenticated = authorization === undefined
-        ? Authentication.anonymous
-        : yield* withServices(Authentication.authenticate(authorization))
-      if (authenticated._tag === "Refused") {
-        return refuse(accept, authenticated.status, [authenticated.error], challenge(authenticated.status))
-      }
-      const prepared = engine.prepare(params)
-      if (prepared._tag === "Rejected") return refuse(accept, prepared.status, prepared.errors)
-      if (method === "GET" && prepared.kind !== "query") {
-        return refuse(accept, 405, [Errors.request(405, "method-not-allowed", "Only queries run over GET; send a POST")], {
-          allow: "POST"
-        })
-      }
-      const variables = engine.variablesOf(params.variables)
-      if (variables._tag === "Rejected") return refuse(accept, variables.status, variables.errors)
-      const streaming = accept !== undefined && accept.includes("text/event-stream")
-      if (prepared.kind === "subscription" && !streaming) {
-        return refuse(accept, 400, [
-          Errors.request(400, "invalid-request", "Subscribe over graphql-ws (WebSocket) or graphql-sse (Accept: text/event-stream)")
-        ])
-      }
-      const actor = authenticated._tag === "Caller" ? authenticated.caller.actor : undefined
-      const services = servicesOf(yield* Effect.context<never>())
-      const vars = variables.values
-      if (!streaming && prepared.lean !== undefined) {
-        const answer = yield* LeanQuery.run(prepared.lean, vars, actor, Context.get(services, Events.Events))
-        if (answer !== undefined) {
-          return answer._tag === "Body"
-            ? HttpServerResponse.text(answer.body, { status: 200, contentType: contentTypeFor(accept, 200) })
-            : respond(accept, 200, answer.result)
-        }
-      }
-      const context = Execution.make(services, actor)
+      const context = Execution.make(servicesOf(request), actor)
       if (!streaming) {
         const result = yield* settle(engine.execute(prepared, vars, context))
         return respond(accept, "data" in result && result.data !== undefined ? 200 : 400, result)
@@ -177,23 +167,83 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
       return sseResponse(events, heartbeat)
     })
 
-  const post = Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
+  /**
+   * The request's answer once its caller is known. Straight-line code until something must run, so a
+   * lean query (the polled `event(id)`) pays for no generator and no context merge.
+   */
+  const answer = (
+    method: "GET" | "POST",
+    params: Engine.Params,
+    accept: string | undefined,
+    authenticated: Authentication.Authenticated,
+    request: Context.Context<never>
+  ) => {
+    if (authenticated._tag === "Refused") {
+      return Effect.succeed(refuse(accept, authenticated.status, [authenticated.error], challenge(authenticated.status)))
+    }
+    const prepared = engine.prepare(params)
+    if (prepared._tag === "Rejected") return Effect.succeed(refuse(accept, prepared.status, prepared.errors))
+    if (method === "GET" && prepared.kind !== "query") {
+      return Effect.succeed(
+        refuse(accept, 405, [Errors.request(405, "method-not-allowed", "Only queries run over GET; send a POST")], {
+          allow: "POST"
+        })
+      )
+    }
+    const variables = engine.variablesOf(params.variables)
+    if (variables._tag === "Rejected") return Effect.succeed(refuse(accept, variables.status, variables.errors))
+    const streaming = accept !== undefined && accept.includes("text/event-stream")
+    if (prepared.kind === "subscription" && !streaming) {
+      return Effect.succeed(refuse(accept, 400, [
+        Errors.request(400, "invalid-request", "Subscribe over graphql-ws (WebSocket) or graphql-sse (Accept: text/event-stream)")
+      ]))
+    }
+    const actor = authenticated._tag === "Caller" ? authenticated.caller.actor : undefined
+    const vars = variables.values
+    if (streaming || prepared.lean === undefined) return execute(prepared, vars, accept, streaming, actor, request)
+    // The request's own `Events` when it holds the services (as served by `Server.make`), as
+    // `servicesOf` would give it.
+    const events = Context.getOrUndefined(request as Context.Context<Events.Events>, Events.Events) ?? capturedEvents
+    return Effect.flatMap(LeanQuery.run(prepared.lean, vars, actor, events), (lean) =>
+      lean === undefined
+        ? execute(prepared, vars, accept, streaming, actor, request)
+        : Effect.succeed(lean._tag === "Body" ? leanResponse(accept, lean.rendered) : respond(accept, 200, lean.result)))
+  }
+
+  const run = (method: "GET" | "POST", params: Engine.Params) =>
+    Effect.withFiber((fiber) => {
+      const request = fiber.context as Context.Context<never>
+      const headers = Context.getUnsafe(request, HttpServerRequest.HttpServerRequest).headers
+      const accept = headers["accept"]
+      const authorization = headers["authorization"]
+      return authorization === undefined
+        ? answer(method, params, accept, Authentication.anonymous, request)
+        : Effect.flatMap(
+          withServices(Authentication.authenticate(authorization)),
+          (authenticated) => answer(method, params, accept, authenticated, request)
+        )
+    })
+
+  const post = Effect.withFiber((fiber) => {
+    const request = Context.getUnsafe(fiber.context as Context.Context<never>, HttpServerRequest.HttpServerRequest)
     const accept = request.headers["accept"]
-    const text = yield* Effect.result(request.text)
-    if (text._tag === "Failure") {
-      return refuse(accept, 413, [Errors.request(413, "payload-too-large", "The request body is too large")])
-    }
-    let body: unknown
-    try {
-      body = JSON.parse(text.success)
-    } catch {
-      return refuse(accept, 400, [Errors.request(400, "invalid-request", "The body must be a JSON object")])
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      return refuse(accept, 400, [Errors.request(400, "invalid-request", "The body must be one GraphQL request object")])
-    }
-    return yield* run("POST", body as Engine.Params)
+    return Effect.matchEffect(request.text, {
+      onFailure: () => Effect.succeed(refuse(accept, 413, [Errors.request(413, "payload-too-large", "The request body is too large")])),
+      onSuccess: (text) => {
+        let body: unknown
+        try {
+          body = JSON.parse(text)
+        } catch {
+          return Effect.succeed(refuse(accept, 400, [Errors.request(400, "invalid-request", "The body must be a JSON object")]))
+        }
+        if (typeof body !== "object" || body === null || Array.isArray(body)) {
+          return Effect.succeed(
+            refuse(accept, 400, [Errors.request(400, "invalid-request", "The body must be one GraphQL request object")])
+          )
+        }
+        return run("POST", body as Engine.Params)
+      }
+    })
   })
 
   const get = Effect.gen(function*() {

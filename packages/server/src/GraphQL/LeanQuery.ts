@@ -253,27 +253,49 @@ export const plan = (schema: GraphQLSchema, document: DocumentNode, operationNam
   return { responseKey, fieldNodes, id, render }
 }
 
-/** Documents rendered per event object at most; past this its renderings start over. */
-const plansPerEvent = 8
+/**
+ * Documents rendered per event object at most; past this its renderings start over. Together with
+ * the event objects the read cache holds (bounded by its capacity), this bounds what is kept.
+ *
+ * @since 0.2.0
+ */
+export const plansPerEvent = 8
 
-/** Rendered bodies, per event object (dropped with it) and plan. */
-const renderings = new WeakMap<Event.Event, Map<Plan, string>>()
+/**
+ * An answer rendered for one (event object, plan). An object, so that a transport can keep what it
+ * derives from the text (the HTTP response) beside it, for as long as the rendering lives.
+ *
+ * @since 0.2.0
+ */
+export interface Rendered {
+  readonly body: string
+}
 
-const renderedBody = (plan: Plan, event: Event.Event): string | undefined => {
+/** Rendered answers, per event object (dropped with it) and plan. */
+const renderings = new WeakMap<Event.Event, Map<Plan, Rendered>>()
+
+/**
+ * How many documents' answers are kept for an event object (at most {@link plansPerEvent}).
+ *
+ * @since 0.2.0
+ */
+export const renderedCount = (event: Event.Event): number => renderings.get(event)?.size ?? 0
+
+const renderedBody = (plan: Plan, event: Event.Event): Rendered | undefined => {
   let byPlan = renderings.get(event)
   const found = byPlan?.get(plan)
   if (found !== undefined) return found
   const data = plan.render(event)
   if (data === unrenderable) return undefined
-  const body = JSON.stringify({ data: { [plan.responseKey]: data } })
+  const rendered: Rendered = { body: JSON.stringify({ data: { [plan.responseKey]: data } }) }
   if (byPlan === undefined) {
     byPlan = new Map()
     renderings.set(event, byPlan)
   } else if (byPlan.size >= plansPerEvent) {
     byPlan.clear()
   }
-  byPlan.set(plan, body)
-  return body
+  byPlan.set(plan, rendered)
+  return rendered
 }
 
 /**
@@ -282,7 +304,10 @@ const renderedBody = (plan: Plan, event: Event.Event): string | undefined => {
  *
  * @since 0.2.0
  */
-export type Answer = { readonly _tag: "Body"; readonly body: string } | { readonly _tag: "Result"; readonly result: ExecutionResult }
+export type Answer = { readonly _tag: "Body"; readonly rendered: Rendered } | {
+  readonly _tag: "Result"
+  readonly result: ExecutionResult
+}
 
 /**
  * Runs a plan for a caller with the request's variables.
@@ -300,8 +325,8 @@ export const run = (
   if (typeof id !== "string") return Effect.succeed(undefined)
   return Effect.matchCauseEffect(readEvent(events, actor, id), {
     onSuccess: (event) => {
-      const body = renderedBody(plan, event)
-      return Effect.succeed(body === undefined ? undefined : { _tag: "Body", body } as const)
+      const rendered = renderedBody(plan, event)
+      return Effect.succeed(rendered === undefined ? undefined : { _tag: "Body", rendered } as const)
     },
     // The resolver's error, located as graphql-js locates it; `event` is nullable, so `data` holds null.
     onFailure: (cause) =>
