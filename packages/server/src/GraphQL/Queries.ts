@@ -9,12 +9,12 @@
 // Imported so the emitted declarations can name the domain types the resolvers return.
 import type { Audit as _Audit, DomainError as _DomainError } from "@live-events/domain"
 import type { Rotation as _Rotation } from "@live-events/engine"
-import { Effect } from "effect"
+import { Effect, Exit, SchemaParser } from "effect"
 import {
   AuditTrail,
   Event as EventModule,
   Events,
-  type Ids,
+  Ids,
   type Registration as RegistrationModule,
   Registrations,
   type User,
@@ -39,14 +39,22 @@ export const authenticated = <A>(
 
 const actorOrUndefined = (request: RequestContext) => request.actor
 
+const decodeEventId = SchemaParser.decodeUnknownExit(Ids.EventId)
+
 /**
  * `event(id:)`: the id decoded as REST decodes it, then the event the caller may see. The resolver and
  * the lean path of the same query (`LeanQuery.ts`) both read through it.
  *
  * @since 0.2.0
  */
-export const readEvent = (events: Events.Events["Service"], actor: User.Actor | undefined, id: unknown) =>
-  Effect.flatMap(Arguments.eventId(id), (eventId) => events.get(actor, eventId))
+export const readEvent = (events: Events.Events["Service"], actor: User.Actor | undefined, id: unknown) => {
+  // A valid id (nearly every request) goes straight to the read; an invalid one takes the decoding
+  // effect, which builds the validation error.
+  const decoded = decodeEventId(id)
+  return Exit.isSuccess(decoded)
+    ? events.get(actor, decoded.value)
+    : Effect.flatMap(Arguments.eventId(id), (eventId) => events.get(actor, eventId))
+}
 
 /** @since 0.2.0 */
 export const Query = {
