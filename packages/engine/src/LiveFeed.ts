@@ -246,7 +246,9 @@ export const publisherPgNotify = (
         FROM json_array_elements_text(${JSON.stringify(payloads)}::json) AS p(payload)`.pipe(
         Effect.mapError((error) =>
           new OutboxPublisher.PublishError({
-            reason: "unavailable",
+            // Out of reach (an outage: no attempt counted), or refused this message (e.g. a payload
+            // over the server's limit: counted, so that it is dead-lettered instead of retried for ever).
+            reason: error.reason._tag === "ConnectionError" ? "unavailable" : "failed",
             target: `pg_notify ${channel}`,
             detail: error.message,
             cause: error

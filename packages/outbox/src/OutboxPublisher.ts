@@ -21,19 +21,32 @@ import type { OutboxMessage } from "./OutboxMessage.ts"
 import * as WebhookSignature from "./WebhookSignature.ts"
 
 /**
- * A delivery failed. `rejected` means the target refused this message for good (retrying cannot help):
- * the relay dead-letters it at once; other reasons are retried with backoff.
+ * A delivery failed, and whose fault it is:
+ *
+ * - `unavailable`: the target could not be reached (connection refused or lost, a broker without
+ *   responders, no acknowledgement from a broker). An outage of the target, not a fault of the
+ *   message: the relay gives the message back without counting an attempt and probes the target
+ *   again within a second, so delivery resumes at once when it returns and an outage of any length
+ *   dead-letters nothing.
+ * - `timeout`, `failed` (the target answered but did not take the message this time, e.g. HTTP 5xx
+ *   or a broker's error for this message): counted attempts, retried after the message's backoff,
+ *   dead-lettered after `maxAttempts`.
+ * - `rejected`: the target refused this message for good (retrying cannot help): dead-lettered at once.
  *
  * @since 0.1.0
  */
 export class PublishError extends Schema.TaggedError<PublishError>()("OutboxPublishError", {
-  reason: Schema.Literals(["unavailable", "timeout", "rejected"]),
+  reason: Schema.Literals(["unavailable", "timeout", "failed", "rejected"]),
   target: Schema.String,
   detail: Schema.String,
   cause: Schema.optional(Schema.Unknown)
 }) {
   get isRetryable(): boolean {
     return this.reason !== "rejected"
+  }
+  /** The target is out of reach: nothing to hold against the message. @since 0.3.0 */
+  get isOutage(): boolean {
+    return this.reason === "unavailable"
   }
   override get message() {
     return `Publishing to ${this.target} failed (${this.reason}): ${this.detail}`
@@ -146,10 +159,18 @@ export interface NatsOptions {
   readonly name?: string | undefined
 }
 
+/**
+ * Connection-level failures: the connection is down or reconnecting, no JetStream answers the subject
+ * (a 503 status while the broker starts), or no acknowledgement came back in time (lost with the
+ * connection, or buffered by the client until the broker returns). Anything else is the broker's answer
+ * about this message (e.g. over the stream's size limit).
+ */
+const natsOutage = /timeout|no responders|\b503\b|clos|disconnect|reconnect|connection|ECONNREFUSED|ECONNRESET/i
+
 const natsError = (detail: string, error: unknown): PublishError => {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
   return new PublishError({
-    reason: /timeout/i.test(text) ? "timeout" : "unavailable",
+    reason: natsOutage.test(text) ? "unavailable" : "failed",
     target: "nats",
     detail: `${detail}: ${text}`,
     cause: error
@@ -234,6 +255,10 @@ export const layerNats = (
             servers: typeof servers === "string" ? servers : [...servers],
             name: options.name ?? "live-events-outbox",
             maxReconnectAttempts: -1,
+            // A restarted broker is found within a quarter of a second (the client's default waits 2 s
+            // between attempts); publishes made meanwhile are buffered and sent on reconnect.
+            reconnectTimeWait: 250,
+            reconnectJitter: 100,
             timeout: 5000
           }),
         catch: (error) => natsError("connect", error)
@@ -303,13 +328,17 @@ export interface WebhookOptions {
   readonly timeout?: Duration.Input | undefined
 }
 
-/** 408, 425, 429 and 5xx are worth retrying; any other non-2xx is a refusal of this message. */
+/**
+ * 408, 425, 429 and 5xx are worth retrying (as counted attempts: the receiver answered, and a receiver
+ * that fails one message for ever must not hold its aggregate for ever); any other non-2xx is a refusal
+ * of this message.
+ */
 const retryableStatus = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500
 
 /**
  * POSTs each message's payload as JSON to one URL, signed (see {@link WebhookSignature}). A 2xx is
- * success; 408/425/429/5xx, network errors and timeouts are retried by the relay; other statuses
- * dead-letter the message. Redirects are not followed.
+ * success; 408/425/429/5xx and timeouts are retried by the relay as counted attempts, network errors
+ * (the receiver is unreachable) as an outage; other statuses dead-letter the message. Redirects are not followed.
  *
  * @since 0.1.0
  */
@@ -352,7 +381,7 @@ export const layerWebhook = (
         )
         if (response.status >= 200 && response.status < 300) return
         return yield* fail(
-          retryableStatus(response.status) ? "unavailable" : "rejected",
+          retryableStatus(response.status) ? "failed" : "rejected",
           `HTTP ${response.status} for message ${message.id}`
         )
       })

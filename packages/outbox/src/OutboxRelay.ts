@@ -14,6 +14,13 @@
  * when the target rejects it for good). A relay whose lease was lost (heartbeat found it expired and
  * taken) does not send those messages.
  *
+ * Outages are the target's, not the messages': a message the target could not even be reached for
+ * (`PublishError.isOutage`) is given back without counting an attempt, and the relay probes again after
+ * a short backoff capped at {@link OUTAGE_BACKOFF_CAP}, so delivery resumes within about a second of the
+ * target's return, whatever the outage's length. The same cap bounds the wait after a store failure
+ * (database restart, connection reset); and a cycle cut short by one gives back everything this relay
+ * still holds before it claims again, so nothing waits for its own lease to expire.
+ *
  * A relay wakes on {@link OutboxSignal} (PostgreSQL `LISTEN`) and polls every `pollInterval` anyway,
  * so a missed notification, or a database without `NOTIFY` (PGlite), only costs latency. Wake-ups are
  * debounced: after a full batch the relay claims again at once; otherwise it waits, and any number of
@@ -33,7 +40,8 @@ import {
   Layer,
   Metric,
   Pull,
-  Schedule
+  Schedule,
+  Semaphore
 } from "effect"
 import { SecureRandom } from "effect/crypto"
 import type { ClaimedMessage } from "./OutboxMessage.ts"
@@ -88,6 +96,26 @@ export const defaultRetrySchedule: Schedule.Schedule<any, number> = Schedule.min
 ]).pipe(Schedule.jittered)
 
 /**
+ * The longest wait between two tries of a relay whose target or store is out of reach: how late
+ * delivery may resume after the dependency returns.
+ *
+ * @since 0.3.0
+ */
+export const OUTAGE_BACKOFF_CAP: Duration.Duration = Duration.seconds(1)
+
+/**
+ * The waits of a relay whose target or store is out of reach: 100 ms doubling, capped at
+ * {@link OUTAGE_BACKOFF_CAP}, each jittered by ±20 % (so that the relays of many processes do not
+ * probe a returning dependency in step).
+ *
+ * @since 0.3.0
+ */
+export const outageBackoff: Schedule.Schedule<any, unknown> = Schedule.min([
+  Schedule.exponential(Duration.millis(100)),
+  Schedule.spaced(OUTAGE_BACKOFF_CAP)
+]).pipe(Schedule.jittered)
+
+/**
  * The delay before retry number `attempts` (1-based) under `schedule`: the schedule is replayed up to
  * that attempt, so a retry in another process continues the same progression.
  *
@@ -133,15 +161,22 @@ interface Settlement {
   readonly delivered: Array<ClaimedMessage>
   readonly failed: Array<readonly [ClaimedMessage, Cause.Cause<PublishError>]>
   readonly givenBack: Array<number>
+  /** Some message failed because the target could not be reached. */
+  outage: boolean
+}
+
+const isOutage = (cause: Cause.Cause<PublishError>): boolean => {
+  const error = Cause.squash(cause)
+  return error instanceof PublishError && error.isOutage
 }
 
 /**
- * Per aggregate: the acknowledged prefix is delivered; its first failure is retried or dead-lettered;
- * whatever follows it (even if the target acknowledged it) is given back, so that it is published again
+ * Per aggregate: the acknowledged prefix is delivered; its first failure is retried or dead-lettered
+ * (or given back, when the target was out of reach); whatever follows it (even if the target acknowledged it) is given back, so that it is published again
  * after the failed message and never marked before it.
  */
 const settle = (claimed: ReadonlyArray<ClaimedMessage>, outcomes: ReadonlyArray<Outcome>): Settlement => {
-  const settlement: Settlement = { delivered: [], failed: [], givenBack: [] }
+  const settlement: Settlement = { delivered: [], failed: [], givenBack: [], outage: false }
   const stopped = new Set<string>()
   for (let i = 0; i < claimed.length; i++) {
     const message = claimed[i]!
@@ -152,10 +187,27 @@ const settle = (claimed: ReadonlyArray<ClaimedMessage>, outcomes: ReadonlyArray<
       stopped.add(message.aggregateId)
       // Not sent, or cut short by an interruption: no attempt to count.
       if (outcome === undefined || Cause.hasInterruptsOnly(outcome.cause)) settlement.givenBack.push(message.position)
-      else settlement.failed.push([message, outcome.cause])
+      else if (isOutage(outcome.cause)) {
+        // The target was out of reach: the message is given back as it was, its attempts untouched.
+        settlement.givenBack.push(message.position)
+        settlement.outage = true
+      } else settlement.failed.push([message, outcome.cause])
     }
   }
   return settlement
+}
+
+/**
+ * What one cycle did.
+ *
+ * @since 0.3.0
+ */
+export interface Cycle {
+  readonly claimed: number
+  /** Claim again at once: a full batch, or a short one from a longer backlog. */
+  readonly goOn: boolean
+  /** Some message was given back because the target could not be reached: back off, then try again. */
+  readonly outage: boolean
 }
 
 /**
@@ -166,8 +218,11 @@ const settle = (claimed: ReadonlyArray<ClaimedMessage>, outcomes: ReadonlyArray<
 export const make = (options: Options = {}): Effect.Effect<
   OutboxRelay["Service"] & {
     readonly heartbeat: Effect.Effect<void, OutboxStoreError>
-    /** `runOnce`, saying also whether to go on at once (a full batch, or a short one from a long backlog). */
-    readonly cycle: Effect.Effect<{ readonly claimed: number; readonly goOn: boolean }, OutboxStoreError>
+    /**
+     * `runOnce`, saying also whether to go on at once (a full batch, or a short one from a long backlog)
+     * and whether the target was out of reach (then back off instead).
+     */
+    readonly cycle: Effect.Effect<Cycle, OutboxStoreError>
   },
   never,
   OutboxStore | OutboxPublisher
@@ -184,6 +239,13 @@ export const make = (options: Options = {}): Effect.Effect<
     // Positions this relay holds a lease on, and those whose lease turned out lost.
     const held = new Set<number>()
     const lost = new Set<number>()
+    // A cycle failed (the store went away mid-cycle): rows it claimed may still carry this relay's lease,
+    // including a claim whose answer was lost with the connection. Given back before the next claim, so
+    // they are delivered as soon as the store answers again rather than when the lease expires.
+    let stranded = false
+    // One cycle at a time per relay (the loop and `runOnce` callers): giving back "everything this
+    // relay holds" is only right while none of its cycles is in flight.
+    const oneAtATime = yield* Semaphore.make(1)
 
     const fail = Effect.fnUntraced(function*(message: ClaimedMessage, cause: Cause.Cause<PublishError>) {
       const attempts = message.attempts + 1
@@ -226,8 +288,12 @@ export const make = (options: Options = {}): Effect.Effect<
     })
 
     const cycle = Effect.gen(function*() {
+      if (stranded) {
+        yield* store.releaseAll(owner)
+        stranded = false
+      }
       const { messages: claimed, more } = yield* store.claimBatch({ owner, limit: batchSize, lease })
-      if (claimed.length === 0) return { claimed: 0, goOn: false }
+      if (claimed.length === 0) return { claimed: 0, goOn: false, outage: false }
       for (const message of claimed) held.add(message.position)
       const progress: Array<Outcome> = new Array(claimed.length).fill(undefined)
       inFlight = claimed
@@ -239,14 +305,19 @@ export const make = (options: Options = {}): Effect.Effect<
           progress[i] = outcome as Outcome
         }
       })
-      const { delivered, failed, givenBack } = settle(claimed, outcomes)
+      const { delivered, failed, givenBack, outage } = settle(claimed, outcomes)
       yield* record(delivered)
       inFlight = []
       for (const [message, cause] of failed) yield* fail(message, cause)
       yield* store.release(owner, givenBack)
-      return { claimed: claimed.length, goOn: more || claimed.length >= batchSize }
+      return { claimed: claimed.length, goOn: !outage && (more || claimed.length >= batchSize), outage }
     }).pipe(
       Effect.onInterrupt(() => settleInterrupted),
+      Effect.onError((cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => {
+          stranded = true
+        })
+      ),
       // Whatever happened, this relay no longer holds the batch: settled rows are settled, the rest expire.
       Effect.ensuring(Effect.sync(() => {
         held.clear()
@@ -254,7 +325,8 @@ export const make = (options: Options = {}): Effect.Effect<
         inFlight = []
         known = []
       })),
-      Effect.withSpan("OutboxRelay.runOnce", { attributes: { owner } })
+      Effect.withSpan("OutboxRelay.runOnce", { attributes: { owner } }),
+      oneAtATime.withPermits(1)
     )
 
     const heartbeat = Effect.gen(function*() {
@@ -283,7 +355,7 @@ export const make = (options: Options = {}): Effect.Effect<
 /**
  * Starts a relay for the lifetime of the layer: the delivery loop, the lease heartbeat, the gauge
  * refresh and the purge, each a fiber of the layer's scope. Store failures (database down) are logged
- * and retried with backoff; the relay never dies of them. On shutdown it gives back the messages it
+ * and retried after {@link outageBackoff} (at most a second apart); the relay never dies of them. On shutdown it gives back the messages it
  * holds, so another relay takes them over at once instead of after the lease.
  *
  * @since 0.1.0
@@ -309,15 +381,24 @@ export const layer = (
       )
       const retention = Duration.fromInputUnsafe(options.retention ?? Duration.days(7))
       const annotate = Effect.annotateLogs({ module: "OutboxRelay", owner: relay.owner })
-      const transientBackoff = Schedule.min([Schedule.exponential(Duration.millis(100)), Schedule.spaced(Duration.seconds(10))])
+      // Consecutive cycles that found the target out of reach: the next wait's step in `outageBackoff`.
+      let outages = 0
 
       const loop = Effect.gen(function*() {
         const seen = yield* signal.generation
-        const { goOn } = yield* relay.cycle.pipe(
+        const { goOn, outage } = yield* relay.cycle.pipe(
           Effect.tapCause((cause) => Effect.logWarning("Outbox relay cycle failed; retrying", cause)),
           Effect.sandbox,
-          Effect.retry(transientBackoff)
+          // The store is out of reach (restart, reset, black hole): try again within a second at most.
+          Effect.retry(outageBackoff)
         )
+        if (outage) {
+          // Not `awaitWork`: commits keep signalling during a broker outage, and each signal would
+          // send another batch at the broker that is not there.
+          outages++
+          return yield* Effect.sleep(yield* retryDelay(outageBackoff, outages))
+        }
+        outages = 0
         // A full batch, or a short one from a backlog longer than a batch: claim again at once (more is
         // waiting, or soon freed by another relay). Otherwise everything claimable was claimed: wait for
         // a signal or the poll interval (which bounds the wait: retries coming due, aggregates another

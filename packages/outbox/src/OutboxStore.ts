@@ -102,6 +102,12 @@ export class OutboxStore extends Context.Service<OutboxStore, {
   readonly markPublished: (positions: ReadonlyArray<number>) => Effect.Effect<number, OutboxStoreError>
   /** Gives claimed messages back untouched (no attempt counted), e.g. on shutdown. */
   readonly release: (owner: string, positions: ReadonlyArray<number>) => Effect.Effect<void, OutboxStoreError>
+  /**
+   * Gives back every unfinished message leased by `owner`, untouched: for a relay whose cycle failed
+   * midway (its claim's answer may have been lost with the connection), so that what it held is
+   * claimable again at once instead of when the lease expires. Returns how many.
+   */
+  readonly releaseAll: (owner: string) => Effect.Effect<number, OutboxStoreError>
   /** Counts a failed attempt and makes the message available again after `delay`. */
   readonly retryLater: (
     owner: string,
@@ -381,6 +387,15 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
         .pipe(Effect.mapError(storeError("OutboxStore.release")))
     })
 
+    const releaseAll = Effect.fn("OutboxStore.releaseAll")(function*(owner: string) {
+      const rows = yield* sql<{ readonly n: number }>`WITH released AS (
+          UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL
+          WHERE lease_owner = ${owner} AND published_at IS NULL AND dead_lettered_at IS NULL
+          RETURNING 1)
+        SELECT count(*)::int AS n FROM released`.pipe(Effect.mapError(storeError("OutboxStore.releaseAll")))
+      return rows[0]?.n ?? 0
+    })
+
     const retryLater = Effect.fn("OutboxStore.retryLater")(
       function*(owner: string, position: number, error: string, delay: Duration.Duration) {
         yield* sql`UPDATE outbox SET attempts = attempts + 1, last_error = ${error},
@@ -470,6 +485,7 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
       extendLease,
       markPublished,
       release,
+      releaseAll,
       retryLater,
       deadLetter,
       listDeadLetters,
@@ -611,6 +627,19 @@ export const makeMemory: Effect.Effect<OutboxStore["Service"]> = Effect.sync(() 
       }
     })
 
+  const releaseAll = (owner: string) =>
+    Effect.sync(() => {
+      let released = 0
+      for (const row of rows) {
+        if (row.leaseOwner === owner && unfinished(row)) {
+          row.leaseOwner = null
+          row.leaseExpiresAt = null
+          released++
+        }
+      }
+      return released
+    })
+
   const fail = (owner: string, position: number, error: string, update: (row: MemoryRow, now: number) => void) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
@@ -694,6 +723,7 @@ export const makeMemory: Effect.Effect<OutboxStore["Service"]> = Effect.sync(() 
     extendLease,
     markPublished,
     release,
+    releaseAll,
     retryLater: (owner, position, error, delay) =>
       fail(owner, position, error, (row, now) => {
         row.availableAt = now + millis(delay)

@@ -81,7 +81,7 @@ export const shared = async <A, E>(layer: Layer.Layer<A, E>): Promise<Layer.Laye
 /** A publisher that records what it publishes and fails while `failing` is set. */
 export interface Recorder {
   readonly published: Array<{ readonly relay: string; readonly message: OutboxMessage }>
-  failing: false | "unavailable" | "rejected"
+  failing: false | "unavailable" | "failed" | "rejected"
   calls: number
   /** Extra latency per publish in milliseconds. */
   delayMillis: number

@@ -58,7 +58,11 @@ it.live("NATS JetStream: creates the stream, publishes with Nats-Msg-Id, the bro
     expect(first!.json()).toEqual(a.payload)
   }))
 
-it.live("NATS: a pipelined batch with a failing ack loses nothing and marks nothing published without its ack", () =>
+/**
+ * A stream of this test's own that refuses messages over 2 KiB (their acknowledgement is an error),
+ * deleted with the scope, and a publisher on it.
+ */
+const smallMessageStream = (publisherOptions: Partial<OutboxPublisher.NatsOptions> = {}) =>
   Effect.gen(function*() {
     const suffix = uuid().replaceAll("-", "").slice(0, 12)
     const stream = `OUTBOX_TEST_${suffix}`
@@ -68,11 +72,16 @@ it.live("NATS: a pipelined batch with a failing ack loses nothing and marks noth
       (nc) => Effect.promise(() => nc.close())
     )
     const jsm = yield* Effect.promise(() => jetstreamManager(nc))
-    // The broker refuses messages over 2 KiB: their acknowledgement is an error.
     yield* Effect.promise(() => jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], max_msg_size: 2048 }))
     yield* Effect.addFinalizer(() => Effect.promise(() => jsm.streams.delete(stream).catch(() => false)))
-    const context = yield* Layer.build(OutboxPublisher.layerNats({ stream, subjectPrefix: prefix }))
+    const context = yield* Layer.build(OutboxPublisher.layerNats({ stream, subjectPrefix: prefix, ...publisherOptions }))
     const publisher = yield* OutboxPublisher.OutboxPublisher.use(Effect.succeed).pipe(Effect.provideContext(context))
+    return { jsm, stream, publisher }
+  })
+
+it.live("NATS: a pipelined batch with a failing ack loses nothing and marks nothing published without its ack", () =>
+  Effect.gen(function*() {
+    const { jsm, publisher, stream } = yield* smallMessageStream()
     const memory = yield* OutboxStore.makeMemory
     const marked: Array<string> = []
     const store = OutboxStore.OutboxStore.of({
@@ -129,6 +138,20 @@ it.live("NATS: an unreachable server fails the layer with a typed error", () =>
     const error = yield* Effect.flip(Layer.build(OutboxPublisher.layerNats({ servers: "127.0.0.1:1" })))
     expect(error._tag).toBe("OutboxPublishError")
     expect(error.isRetryable).toBe(true)
+  }))
+
+it.live("NATS: no JetStream behind the subject is an outage (no attempt counted); a refused message is not", () =>
+  Effect.gen(function*() {
+    const { jsm, publisher, stream } = yield* smallMessageStream({ ackTimeout: "2 seconds" })
+    const big = message(uuid())
+    const refused = yield* Effect.flip(publisher.publish({ ...big, payload: { pad: "x".repeat(4096) } }))
+    expect(refused.reason).toBe("failed")
+    expect(refused.isOutage).toBe(false)
+    // The stream is gone (as while a restarted broker recovers its streams): nobody answers the subject.
+    yield* Effect.promise(() => jsm.streams.delete(stream))
+    const down = yield* Effect.flip(publisher.publish(message(uuid())))
+    expect(down.reason).toBe("unavailable")
+    expect(down.isOutage).toBe(true)
   }))
 
 interface Received {
@@ -204,9 +227,11 @@ it.live("webhook: signed POST verified by the receiver; 5xx retryable, 4xx rejec
       .digest("hex")
     expect(headers["webhook-signature"]).toBe(`v1=${expected}`)
 
-    const unavailable = yield* Effect.flip(publisher.publish(message(uuid())))
-    expect(unavailable.reason).toBe("unavailable")
-    expect(unavailable.isRetryable).toBe(true)
+    // The receiver answered 5xx: a counted attempt, not an outage.
+    const failed = yield* Effect.flip(publisher.publish(message(uuid())))
+    expect(failed.reason).toBe("failed")
+    expect(failed.isRetryable).toBe(true)
+    expect(failed.isOutage).toBe(false)
     const rejected = yield* Effect.flip(publisher.publish(message(uuid())))
     expect(rejected.reason).toBe("rejected")
     expect(rejected.isRetryable).toBe(false)

@@ -166,6 +166,23 @@ export const storeContract = (name: string, harness: Layer.Layer<StoreHarness>) 
         expect(again.map((c) => [c.id, c.attempts])).toEqual([[m.id, 0]])
       }))
 
+    it.effect("releaseAll gives back every unfinished message of its owner only, attempts untouched", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const [a, b, c, d] = [message(uuid()), message(uuid()), message(uuid()), message(uuid())]
+        yield* store.enqueue([a!, b!])
+        const mine = yield* store.claim({ owner: "x", limit: 10, lease })
+        yield* store.enqueue([c!, d!])
+        const theirs = yield* store.claim({ owner: "y", limit: 1, lease })
+        expect(theirs.map((m) => m.id)).toEqual([c!.id])
+        yield* store.markPublished([mine[1]!.position])
+        // a is still x's, b is published, c is y's, d is free.
+        expect(yield* store.releaseAll("x")).toBe(1)
+        const again = yield* store.claim({ owner: "z", limit: 10, lease })
+        expect(again.map((m) => [m.id, m.attempts])).toEqual([[a!.id, 0], [d!.id, 0]])
+        expect(yield* store.releaseAll("nobody")).toBe(0)
+      }))
+
     it.effect("reports pending count and the oldest pending message; purges delivered ones only", () =>
       Effect.gen(function*() {
         const store = yield* StoreHarness.use((h) => h.fresh)
