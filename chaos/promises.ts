@@ -67,11 +67,18 @@ const served = (e: Exchange) => e.status !== null && e.status < 500 && e.answere
  * time of the last 5xx (or unanswered request) *sent after* the healing, minus the healing time (0 when
  * none failed); the slowest process counts. null when an affected process served nothing after it.
  * Requests sent during the fault and answered late are not counted: they waited through the fault.
+ * Nor are requests sent once the next fault (`nextFaultAt`) started: their failures are that fault's.
  */
-export const recoveryMs = (window: Window, exchanges: ReadonlyArray<Exchange>): number | null => {
+export const recoveryMs = (
+  window: Window,
+  exchanges: ReadonlyArray<Exchange>,
+  nextFaultAt: number = Infinity
+): number | null => {
   let slowest = 0
   for (const slot of window.affected) {
-    const after = exchanges.filter((e) => e.slot === slot && e.sentAt >= window.healedAt && !e.killed)
+    const after = exchanges.filter((e) =>
+      e.slot === slot && e.sentAt >= window.healedAt && e.sentAt < nextFaultAt && !e.killed
+    )
     // A process SIGKILLed in the meantime may have no exchange at all: it is not this fault's to judge.
     if (after.length === 0) continue
     if (!after.some(served)) return null
@@ -81,7 +88,15 @@ export const recoveryMs = (window: Window, exchanges: ReadonlyArray<Exchange>): 
   return slowest
 }
 
-export const reportWindow = (window: Window, exchanges: ReadonlyArray<Exchange>): WindowReport => {
+/** The start of the first fault after `window` healed, among `startTimes` (Infinity when none). */
+export const nextFaultAfter = (window: Window, startTimes: ReadonlyArray<number>): number =>
+  Math.min(Infinity, ...startTimes.filter((t) => t >= window.healedAt))
+
+export const reportWindow = (
+  window: Window,
+  exchanges: ReadonlyArray<Exchange>,
+  nextFaultAt: number = Infinity
+): WindowReport => {
   const during = exchanges.filter((e) => e.sentAt >= window.startedAt && e.sentAt < window.healedAt)
   const bad = new Set(badExchanges(during))
   return {
@@ -94,7 +109,7 @@ export const reportWindow = (window: Window, exchanges: ReadonlyArray<Exchange>)
     unavailable: during.filter((e) => e.status === 503 && e.retryAfter).length,
     bad: bad.size,
     maxLatencyMs: Math.max(0, ...during.filter((e) => e.answeredAt !== null).map((e) => e.answeredAt! - e.sentAt)),
-    recoveryMs: recoveryMs(window, exchanges)
+    recoveryMs: recoveryMs(window, exchanges, nextFaultAt)
   }
 }
 

@@ -526,9 +526,11 @@ const main = async (): Promise<number> => {
     for (const e of bad.slice(0, 20)) violations.push({ rule: "answer during fault", message: `t+${((e.sentAt - start) / 1000).toFixed(1)}s ${Promises.describeBad(e)}` })
     if (bad.length > 20) violations.push({ rule: "answer during fault", message: `… and ${bad.length - 20} more` })
     const lines: Array<Report.FaultLine> = [...kills]
+    const faultStarts = [...kills, ...windows].map((f) => f.startedAt)
     for (const window of windows) {
       const outboxRecoveryMs = catchUps.has(window) ? await catchUps.get(window)! : undefined
-      const line: Report.FaultLine = { ...Promises.reportWindow(window, exchanges), ...(outboxRecoveryMs === undefined ? {} : { outboxRecoveryMs }) }
+      const nextFaultAt = Promises.nextFaultAfter(window, faultStarts)
+      const line: Report.FaultLine = { ...Promises.reportWindow(window, exchanges, nextFaultAt), ...(outboxRecoveryMs === undefined ? {} : { outboxRecoveryMs }) }
       lines.push(line)
       const slowest = Math.max(line.recoveryMs ?? Infinity, window.kind === "nats-restart" ? (outboxRecoveryMs ?? Infinity) : 0)
       if (slowest > options.recoveryBoundMs) {

@@ -2,7 +2,15 @@
  * The fault promises must flag what breaks them and nothing else, or a green matrix proves nothing.
  */
 import { describe, expect, it } from "vitest"
-import { badExchanges, type Exchange, recoveryMs, reportWindow, resetShare, type Window } from "../promises.ts"
+import {
+  badExchanges,
+  type Exchange,
+  nextFaultAfter,
+  recoveryMs,
+  reportWindow,
+  resetShare,
+  type Window
+} from "../promises.ts"
 
 const exchange = (slot: number, sentAt: number, status: number | null, extra: Partial<Exchange> = {}): Exchange => ({
   slot,
@@ -39,6 +47,20 @@ describe("fault promises", () => {
     ]
     expect(recoveryMs(window, exchanges)).toBe(310)
     expect(recoveryMs(window, [exchange(0, 2100, 201), exchange(1, 2100, 201)])).toBe(0)
+  })
+
+  it("leaves the failures of requests sent once the next fault started to that fault", () => {
+    const exchanges = [
+      exchange(0, 2100, 201),
+      exchange(1, 2100, 503), // answered at 2110: this fault's
+      exchange(1, 2200, 201),
+      exchange(1, 5000, 503), // the next fault, from 4000 on
+      exchange(1, 9000, 201)
+    ]
+    expect(recoveryMs(window, exchanges, nextFaultAfter(window, [1000, 4000, 8000]))).toBe(110)
+    expect(nextFaultAfter(window, [1000])).toBe(Infinity)
+    // Without the next fault's start the last failure would count: 3010 ms.
+    expect(recoveryMs(window, exchanges)).toBe(3010)
   })
 
   it("reports no recovery while an affected process serves nothing after the healing", () => {
