@@ -43,13 +43,20 @@ export const InTransaction = Context.Reference<boolean>("@live-events/engine/InT
 
 /**
  * The engine's policy defaults: the package's, with queues deep and patient enough for a hot event
- * (hundreds of registrations arriving at once wait for a slot rather than being refused), and total
- * budgets that cover that wait.
+ * (hundreds of registrations arriving at once wait for a slot rather than being refused), total
+ * budgets that cover that wait, and a database circuit that probes at least once a second while open
+ * (the package doubles its open time up to 4 s): after a restart of a few seconds the doubling had
+ * reached 4 s, so requests were refused for up to 4 s after the database was back. A probe is one query
+ * per process and second against a database that is down: nothing to protect it from.
  *
  * @since 0.1.0
  */
 export const defaults: Policy.Settings = {
   ...Policy.defaults,
+  circuits: {
+    ...Policy.defaults.circuits,
+    database: { ...Policy.defaults.circuits["database"]!, openDuration: "1 second", maxOpenDuration: "1 second" }
+  },
   policies: {
     ...Policy.defaults.policies,
     "database-read": {
