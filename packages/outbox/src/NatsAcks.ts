@@ -47,7 +47,7 @@ const ackError = (ack: Msg): Error | undefined => {
 
 /** @since 0.2.0 */
 export const make = (connection: NatsConnection, inbox: string): NatsAcks => {
-  const waiting = new Map<string, (ack: Msg) => void>()
+  const waiting = new Map<string, (ack: Msg | Error) => void>()
   const subscription = connection.subscribe(`${inbox}.*`, {
     callback: (_error, ack) => {
       const settle = waiting.get(ack.subject)
@@ -57,6 +57,22 @@ export const make = (connection: NatsConnection, inbox: string): NatsAcks => {
     }
   })
   let sequence = 0
+  let closed = false
+
+  // The acknowledgements of messages sent before a disconnect are lost with the connection (the broker
+  // sends them on the old one, if it stored the messages at all): fail them at once rather than at the
+  // batch's timeout, so that the relay sends them again as soon as the broker is back (it drops the
+  // copies it has by Nats-Msg-Id). Messages published while reconnecting are buffered by the client
+  // and sent on the new connection: their acknowledgements come back normally.
+  void (async () => {
+    for await (const status of connection.status()) {
+      if (closed) return
+      if (status.type !== "disconnect") continue
+      const lost = Array.from(waiting.values())
+      waiting.clear()
+      for (const settle of lost) settle(new Error("disconnected: the acknowledgement was lost with the connection"))
+    }
+  })().catch(() => undefined)
 
   const publishAll: NatsAcks["publishAll"] = (messages, timeoutMillis, onResult) =>
     new Promise<void>((resolve) => {
@@ -80,7 +96,7 @@ export const make = (connection: NatsConnection, inbox: string): NatsAcks => {
         const message = messages[i]!
         const reply = `${inbox}.${(sequence++).toString(36)}`
         replies[i] = reply
-        waiting.set(reply, (ack) => done(i, ackError(ack)))
+        waiting.set(reply, (ack) => done(i, ack instanceof Error ? ack : ackError(ack)))
         try {
           connection.publish(message.subject, message.data, { reply, headers: message.headers })
         } catch (error) {
@@ -90,5 +106,11 @@ export const make = (connection: NatsConnection, inbox: string): NatsAcks => {
       }
     })
 
-  return { publishAll, close: () => subscription.unsubscribe() }
+  return {
+    publishAll,
+    close: () => {
+      closed = true
+      subscription.unsubscribe()
+    }
+  }
 }
