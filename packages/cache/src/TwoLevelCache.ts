@@ -1069,7 +1069,11 @@ const fromConfig = <E = never, R = never>(bus?: Effect.Effect<InvalidationBus.In
     const url = yield* Config.option(Config.String("REDIS_URL"))
     const prefix = yield* Config.String("CACHE_KEY_PREFIX").pipe(Config.withDefault("lec"))
     // 0 turns the bus heartbeat off: a silent cut from Redis then goes unnoticed (tests of that failure only).
-    const heartbeat = yield* Config.Duration("CACHE_BUS_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(1)))
+    const heartbeat = yield* Config.Duration("CACHE_BUS_HEARTBEAT").pipe(
+      // A bare `0` (as documented) is not a duration string ("0 millis" is).
+      Config.orElse(() => Config.map(Config.Literal("0", "CACHE_BUS_HEARTBEAT"), () => Duration.zero)),
+      Config.withDefault(Duration.seconds(1))
+    )
     if (Option.isSome(url)) {
       return yield* make({ settings, redis: { url: url.value, prefix, heartbeatMillis: Duration.toMillis(heartbeat) } })
     }

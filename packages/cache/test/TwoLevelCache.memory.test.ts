@@ -180,4 +180,15 @@ describe("TwoLevelCache (memory, TestClock)", () => {
         )
       )
     ))
+
+  it.effect("CACHE_BUS_HEARTBEAT takes a duration or the documented bare 0, and refuses anything else", () =>
+    Effect.gen(function*() {
+      const build = (heartbeat: string) =>
+        Effect.exit(Effect.scoped(Layer.build(TwoLevelCache.layerConfig.pipe(
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ CACHE_BUS_HEARTBEAT: heartbeat })))
+        ))))
+      expect((yield* build("0"))._tag).toBe("Success")
+      expect((yield* build("250 millis"))._tag).toBe("Success")
+      expect((yield* build("often"))._tag).toBe("Failure")
+    }))
 })
