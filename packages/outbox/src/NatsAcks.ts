@@ -62,15 +62,16 @@ export const make = (connection: NatsConnection, inbox: string): NatsAcks => {
   // The acknowledgements of messages sent before a disconnect are lost with the connection (the broker
   // sends them on the old one, if it stored the messages at all): fail them at once rather than at the
   // batch's timeout, so that the relay sends them again as soon as the broker is back (it drops the
-  // copies it has by Nats-Msg-Id). Messages published while reconnecting are buffered by the client
-  // and sent on the new connection: their acknowledgements come back normally.
+  // copies it has by Nats-Msg-Id). The same on reconnecting: what was published while the connection
+  // was down is not waited for either (its acknowledgement was seen to arrive only at the timeout, seconds
+  // after the broker was back); the relay sends it again at once, and the broker drops what it has.
   void (async () => {
     for await (const status of connection.status()) {
       if (closed) return
-      if (status.type !== "disconnect") continue
+      if (status.type !== "disconnect" && status.type !== "reconnect") continue
       const lost = Array.from(waiting.values())
       waiting.clear()
-      for (const settle of lost) settle(new Error("disconnected: the acknowledgement was lost with the connection"))
+      for (const settle of lost) settle(new Error(`${status.type}: the acknowledgement was lost with the connection`))
     }
   })().catch(() => undefined)
 

@@ -1,7 +1,7 @@
 /**
  * Pipelined acknowledgements on a scripted connection: a disconnect fails the acknowledgements still
- * awaited at once (they are lost with the connection) instead of at the batch's timeout;
- * messages sent after it are acknowledged normally.
+ * awaited at once (they are lost with the connection) instead of at the batch's timeout, and so does
+ * the reconnect for what was published meanwhile; messages sent after it are acknowledged normally.
  */
 import type { Msg, MsgHdrs, NatsConnection, Status } from "@nats-io/transport-node"
 import { expect, it } from "vitest"
@@ -56,13 +56,20 @@ it("a disconnect fails the awaited acknowledgements at once; later batches are a
   await batch
   expect(results.map(([i, error]) => [i, error?.message.slice(0, 12)])).toEqual([
     [0, undefined],
-    [1, "disconnected"],
-    [2, "disconnected"]
+    [1, "disconnect: "],
+    [2, "disconnect: "]
   ])
+
+  // Published while reconnecting (buffered by the client): not waited for past the reconnect either.
+  const buffered: Array<Error | undefined> = []
+  const during = acks.publishAll(outgoing(1), 60_000, (_i, error) => void buffered.push(error))
+  broker.emit({ type: "reconnect", server: "127.0.0.1:4222" })
+  await during
+  expect(buffered.map((error) => error?.message.slice(0, 9))).toEqual(["reconnect"])
 
   const after: Array<Error | undefined> = []
   const next = acks.publishAll(outgoing(1), 60_000, (_i, error) => void after.push(error))
-  broker.ack(broker.sent[3]!)
+  broker.ack(broker.sent[4]!)
   await next
   expect(after).toEqual([undefined])
   acks.close()
