@@ -67,7 +67,8 @@ const served = (e: Exchange) => e.status !== null && e.status < 500 && e.answere
  * time of the last 5xx (or unanswered request) *sent after* the healing, minus the healing time (0 when
  * none failed); the slowest process counts. null when an affected process served nothing after it.
  * Requests sent during the fault and answered late are not counted: they waited through the fault.
- * Nor are requests sent once the next fault (`nextFaultAt`) started: their failures are that fault's.
+ * Nor are failures that happened once the next fault (`nextFaultAt`) started, even of requests sent just
+ * before it: the next fault's cut ends requests in flight, and those failures are that fault's.
  */
 export const recoveryMs = (
   window: Window,
@@ -77,7 +78,8 @@ export const recoveryMs = (
   let slowest = 0
   for (const slot of window.affected) {
     const after = exchanges.filter((e) =>
-      e.slot === slot && e.sentAt >= window.healedAt && e.sentAt < nextFaultAt && !e.killed
+      e.slot === slot && e.sentAt >= window.healedAt && (served(e) ? e.sentAt : e.answeredAt ?? e.sentAt) < nextFaultAt &&
+      !e.killed
     )
     // A process SIGKILLed in the meantime may have no exchange at all: it is not this fault's to judge.
     if (after.length === 0) continue

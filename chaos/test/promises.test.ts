@@ -49,12 +49,13 @@ describe("fault promises", () => {
     expect(recoveryMs(window, [exchange(0, 2100, 201), exchange(1, 2100, 201)])).toBe(0)
   })
 
-  it("leaves the failures of requests sent once the next fault started to that fault", () => {
+  it("leaves failures from the next fault's start on (requests in flight when it cut them too) to that fault", () => {
     const exchanges = [
       exchange(0, 2100, 201),
       exchange(1, 2100, 503), // answered at 2110: this fault's
       exchange(1, 2200, 201),
-      exchange(1, 5000, 503), // the next fault, from 4000 on
+      exchange(1, 3995, 503), // sent before the next fault (from 4000 on), ended by its cut at 4005
+      exchange(1, 5000, 503), // the next fault's
       exchange(1, 9000, 201)
     ]
     expect(recoveryMs(window, exchanges, nextFaultAfter(window, [1000, 4000, 8000]))).toBe(110)
