@@ -44,7 +44,7 @@ export class PublishError extends Schema.TaggedError<PublishError>()("OutboxPubl
   get isRetryable(): boolean {
     return this.reason !== "rejected"
   }
-  /** The target is out of reach: nothing to hold against the message. @since 0.3.0 */
+  /** The target is out of reach: nothing to hold against the message. @since 0.2.0 */
   get isOutage(): boolean {
     return this.reason === "unavailable"
   }

@@ -70,7 +70,8 @@ export interface Options {
   readonly maxAttempts?: number | undefined
   /**
    * Delay before retry `n` (input: the attempt number, 1-based), replayed from the persisted attempt
-   * count. Default: exponential from 1 second, capped at 5 minutes, jittered ±20 %.
+   * count. Default: exponential from 1 second, capped at 5 minutes, jittered ±20 %. Only for counted
+   * failures: a target out of reach is probed after {@link outageBackoff} instead.
    */
   readonly retrySchedule?: Schedule.Schedule<any, number> | undefined
   /** Aggregates published concurrently within a batch by one-message-at-a-time publishers; default 16. */
@@ -99,7 +100,7 @@ export const defaultRetrySchedule: Schedule.Schedule<any, number> = Schedule.min
  * The longest wait between two tries of a relay whose target or store is out of reach: how late
  * delivery may resume after the dependency returns.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const OUTAGE_BACKOFF_CAP: Duration.Duration = Duration.seconds(1)
 
@@ -108,7 +109,7 @@ export const OUTAGE_BACKOFF_CAP: Duration.Duration = Duration.seconds(1)
  * {@link OUTAGE_BACKOFF_CAP}, each jittered by ±20 % (so that the relays of many processes do not
  * probe a returning dependency in step).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const outageBackoff: Schedule.Schedule<any, unknown> = Schedule.min([
   Schedule.exponential(Duration.millis(100)),
@@ -172,8 +173,9 @@ const isOutage = (cause: Cause.Cause<PublishError>): boolean => {
 
 /**
  * Per aggregate: the acknowledged prefix is delivered; its first failure is retried or dead-lettered
- * (or given back, when the target was out of reach); whatever follows it (even if the target acknowledged it) is given back, so that it is published again
- * after the failed message and never marked before it.
+ * (or given back, when the target was out of reach); whatever follows it (even if the target
+ * acknowledged it) is given back, so that it is published again after the failed message and never
+ * marked before it.
  */
 const settle = (claimed: ReadonlyArray<ClaimedMessage>, outcomes: ReadonlyArray<Outcome>): Settlement => {
   const settlement: Settlement = { delivered: [], failed: [], givenBack: [], outage: false }
@@ -200,7 +202,7 @@ const settle = (claimed: ReadonlyArray<ClaimedMessage>, outcomes: ReadonlyArray<
 /**
  * What one cycle did.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Cycle {
   readonly claimed: number
