@@ -50,6 +50,12 @@ import { type Outcome, OutboxPublisher, PublishError } from "./OutboxPublisher.t
 import { OutboxSignal } from "./OutboxSignal.ts"
 import { OutboxStore, type OutboxStoreError } from "./OutboxStore.ts"
 
+/**
+ * A claim's lease, kept alive by the heartbeat (every third of it): short, so that the messages of a
+ * process killed mid-cycle go to the other relays within seconds, not after half a minute.
+ */
+const DEFAULT_LEASE = Duration.seconds(4)
+
 /** @since 0.1.0 */
 export interface Options {
   /** Messages claimed per cycle; default 200. */
@@ -62,7 +68,11 @@ export interface Options {
    * statements instead of one per commit. The publishing latency it adds is this delay.
    */
   readonly wakeDelay?: Duration.Input | undefined
-  /** Lease per claim; default 30 seconds. A relay that stalls longer may see its messages redelivered. */
+  /**
+   * Lease per claim; default 4 seconds, extended by the heartbeat while the relay lives. A relay that
+   * stalls longer (no heartbeat for two thirds of it) may see its messages redelivered, dropped by id
+   * downstream; a relay that dies gives them up to the others within the lease.
+   */
   readonly lease?: Duration.Input | undefined
   /** How often held leases are extended; default a third of `lease`. */
   readonly heartbeatInterval?: Duration.Input | undefined
@@ -234,7 +244,7 @@ export const make = (options: Options = {}): Effect.Effect<
     const publisher = yield* OutboxPublisher
     const owner = options.owner ?? `relay-${SecureRandom.uuidV4Unsafe()}`
     const batchSize = options.batchSize ?? 200
-    const lease = Duration.fromInputUnsafe(options.lease ?? Duration.seconds(30))
+    const lease = Duration.fromInputUnsafe(options.lease ?? DEFAULT_LEASE)
     const maxAttempts = Math.max(1, options.maxAttempts ?? 10)
     const schedule = options.retrySchedule ?? defaultRetrySchedule
     const concurrency = options.concurrency ?? 16
@@ -377,7 +387,7 @@ export const layer = (
         Duration.isZero(wakeDelay)
           ? Effect.raceFirst(Effect.sleep(pollInterval), signal.awaitAfter(seen))
           : Effect.andThen(Effect.raceFirst(Effect.sleep(pollInterval), signal.awaitAfter(seen)), Effect.sleep(wakeDelay))
-      const lease = Duration.fromInputUnsafe(options.lease ?? Duration.seconds(30))
+      const lease = Duration.fromInputUnsafe(options.lease ?? DEFAULT_LEASE)
       const heartbeatInterval = Duration.fromInputUnsafe(
         options.heartbeatInterval ?? Duration.millis(Duration.toMillis(lease) / 3)
       )
@@ -444,7 +454,7 @@ export const config: Config.Config<Options> = Config.all({
   batchSize: Config.Int("OUTBOX_BATCH_SIZE").pipe(Config.withDefault(200)),
   pollInterval: Config.Duration("OUTBOX_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),
   wakeDelay: Config.Duration("OUTBOX_WAKE_DELAY").pipe(Config.withDefault(Duration.millis(10))),
-  lease: Config.Duration("OUTBOX_LEASE").pipe(Config.withDefault(Duration.seconds(30))),
+  lease: Config.Duration("OUTBOX_LEASE").pipe(Config.withDefault(DEFAULT_LEASE)),
   maxAttempts: Config.Int("OUTBOX_MAX_ATTEMPTS").pipe(Config.withDefault(10)),
   concurrency: Config.Int("OUTBOX_CONCURRENCY").pipe(Config.withDefault(16)),
   retention: Config.Duration("OUTBOX_RETENTION").pipe(Config.withDefault(Duration.days(7)))

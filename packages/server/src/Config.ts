@@ -34,6 +34,8 @@ export const databaseSchema = Config.schema(
 export const database = Config.all({
   url: Config.option(Config.Redacted("DATABASE_URL")),
   poolSize: Config.Int("DATABASE_POOL_SIZE").pipe(Config.withDefault(8)),
+  // How long the start waits for an unreachable PostgreSQL (a restart, a failover) before it fails.
+  startupWait: Config.Duration("DATABASE_STARTUP_WAIT").pipe(Config.withDefault(Duration.seconds(60))),
   schema: databaseSchema,
   dataDir
 })

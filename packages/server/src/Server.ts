@@ -148,6 +148,7 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
       url: config.url.value,
       schema: config.schema,
       maxConnections: config.poolSize,
+      startupWait: config.startupWait,
       poolSampleInterval: Duration.seconds(dbPoolSampleSeconds),
       keyring
     })

@@ -14,7 +14,7 @@ import {
   type UserRepository
 } from "@live-events/domain"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, type Redacted } from "effect"
+import { Duration, Effect, Layer, type Redacted } from "effect"
 import { SqlClient, type SqlError, type Migrator } from "effect/sql"
 import * as DatabaseSchema from "./DatabaseSchema.ts"
 import * as EmbeddedSeed from "./EmbeddedSeed.ts"
@@ -26,6 +26,7 @@ import * as SqlPersonalDataCopies from "./SqlPersonalDataCopies.ts"
 import * as SqlRegistrationRepository from "./SqlRegistrationRepository.ts"
 import * as SqlUnitOfWork from "./SqlUnitOfWork.ts"
 import * as SqlUserRepository from "./SqlUserRepository.ts"
+import * as StartupWait from "./StartupWait.ts"
 import * as IdempotencyKeys from "./IdempotencyKeys.ts"
 import * as Keys from "./PersonalDataKeys.ts"
 
@@ -119,6 +120,12 @@ export interface PostgresOptions extends SchemaOptions {
    * deployments in one database need channels of their own.
    */
   readonly outboxNotifyChannel?: string | null | undefined
+  /**
+   * How long the start waits for a database it cannot reach (default 60 seconds; 0: fail at once).
+   * Retried every 100 ms at first, at most a second apart. A wrong password, a missing database or a
+   * failed migration fail the start at once (see `StartupWait`).
+   */
+  readonly startupWait?: Duration.Input | undefined
 }
 
 /**
@@ -131,7 +138,7 @@ export const layerPostgres = (
 ): Layer.Layer<Ports | SqlClient.SqlClient | PgClient.PgClient, SqlError.SqlError | Migrator.MigrationError> => {
   const channel = options.outboxNotifyChannel === undefined ? "outbox" : options.outboxNotifyChannel
   const schema = DatabaseSchema.validate(options.schema ?? DatabaseSchema.DEFAULT)
-  return Layer.mergeAll(channel === null ? layer : layerNotifying(channel), layerMigrationsVerified(schema)).pipe(
+  const store = Layer.mergeAll(channel === null ? layer : layerNotifying(channel), layerMigrationsVerified(schema)).pipe(
     Layer.provide(Layer.succeed(Keys.PersonalDataKeys, options.keyring)),
     Layer.provideMerge(PgClient.layer({
       url: options.url,
@@ -139,6 +146,8 @@ export const layerPostgres = (
       startupParameters: DatabaseSchema.startupParameters(schema)
     }))
   )
+  const wait = Duration.fromInputUnsafe(options.startupWait ?? Duration.seconds(60))
+  return Duration.isZero(wait) ? store : StartupWait.waitingForDatabase(store, wait)
 }
 
 /** @since 0.1.0 */

@@ -33,3 +33,5 @@ export * as SqlStore from "./SqlStore.ts"
 export * as SqlUnitOfWork from "./SqlUnitOfWork.ts"
 /** @since 0.1.0 */
 export * as SqlUserRepository from "./SqlUserRepository.ts"
+/** @since 0.2.0 */
+export * as StartupWait from "./StartupWait.ts"
