@@ -220,12 +220,15 @@ const isProblemResponse = (response: HttpServerResponse.HttpServerResponse) => {
 }
 
 /**
- * Global router middleware: unknown routes become 404 problems, bodies of framework-made error responses
- * (415, 413, ...) become problems, and a defect becomes an opaque 500 problem after being logged.
+ * The problem stage of the request pipeline: unknown routes become 404 problems, bodies of framework-made
+ * error responses (415, 413, ...) become problems, and a defect becomes an opaque 500 problem after being
+ * logged.
  *
  * @since 0.1.0
  */
-export const middleware = HttpRouter.middleware((httpEffect) =>
+export const mapFailures = <E, R>(
+  httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
   httpEffect.pipe(
     Effect.flatMap((response) => {
       if (response.status < 400 || isProblemResponse(response)) return Effect.succeed(response)
@@ -248,7 +251,16 @@ export const middleware = HttpRouter.middleware((httpEffect) =>
         Effect.andThen(respond(500, "internal-error", "An unexpected error occurred"))
       )
     })
-  ), { global: true })
+  )
+
+/**
+ * {@link mapFailures} as a global router middleware of its own. The server runs it inside its one
+ * request middleware instead (`Security/Middleware.ts`), where its place among the stages is written
+ * down.
+ *
+ * @since 0.1.0
+ */
+export const middleware = HttpRouter.middleware(mapFailures, { global: true })
 
 /**
  * HttpApi middleware turning request decoding failures into 400 problems that name each field.

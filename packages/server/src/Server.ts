@@ -7,8 +7,9 @@
  *
  * @since 0.1.0
  */
-import { Console, Duration, Effect, FileSystem, Layer, Option, Path, Tracer } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
+import { Console, Duration, Effect, FileSystem, Layer, Option, Path } from "effect"
+import { constTrue } from "effect/Function"
+import { HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { TwoLevelCache } from "@live-events/cache"
@@ -57,7 +58,6 @@ import * as SecurityMiddleware from "./Security/Middleware.ts"
 import * as SecuritySettings from "./Security/Settings.ts"
 import { RegistrationsLive } from "./Registrations/Http.ts"
 import * as DbMetrics from "./Telemetry/DbMetrics.ts"
-import * as HttpTelemetry from "./Telemetry/HttpTelemetry.ts"
 import * as MetricsEndpoint from "./Telemetry/MetricsEndpoint.ts"
 import * as Telemetry from "./Telemetry/Telemetry.ts"
 import { UsersLive } from "./Users/Http.ts"
@@ -169,8 +169,6 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
 export interface PipelineStages extends SecurityMiddleware.Stages {
   /** The Node server's bound on receiving a request (`requestTimeout`). */
   readonly timeout: boolean
-  /** Framework errors and defects turned into problems (`Problem.middleware`). */
-  readonly problems: boolean
   /**
    * The hottest endpoints served by their lean handlers (`HotPaths/`); off, HttpApi serves them like
    * every other endpoint (the equivalence test compares the two).
@@ -182,14 +180,13 @@ export interface PipelineStages extends SecurityMiddleware.Stages {
 export const allStages: PipelineStages = {
   ...SecurityMiddleware.allStages,
   timeout: true,
-  problems: true,
   hotPaths: true
 }
 
 /**
  * The routes: the HttpApi handlers behind rate limiting (route middleware, so limits key on the route
- * template), `/openapi.json`, `/docs`, `/graphql` (same use-cases, same limits), and the global
- * middleware (problems, secure defaults).
+ * template), `/openapi.json`, `/docs`, `/graphql` (same use-cases, same limits), and the one global
+ * middleware of the request pipeline (telemetry, secure defaults, problems: `Security/Middleware.ts`).
  *
  * @since 0.1.0
  */
@@ -205,7 +202,6 @@ export const routesWith = (stages: PipelineStages = allStages) =>
     // Snippets carry `Authorization: Bearer …` (the only scheme), also on routes where a token is optional.
     HttpApiScalar.layer(Api, { path: "/docs", scalar: { authentication: { preferredSecurityScheme: "bearer" } } }),
     GraphQLHttp.layer.pipe(Layer.provide([GraphQLEngine.layer, HttpRateLimit.routeMiddleware.layer])),
-    stages.problems ? Problem.middleware : Layer.empty,
     SecurityMiddleware.make(stages)
   ).pipe(
     Layer.provide([
@@ -301,7 +297,7 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
   const stages: PipelineStages = { ...allStages, ...options.pipeline }
   const app = options.routes === undefined
     ? routesWith(stages)
-    : Layer.mergeAll(options.routes, stages.problems ? Problem.middleware : Layer.empty, SecurityMiddleware.make(stages))
+    : Layer.merge(options.routes, SecurityMiddleware.make(stages))
   const serve = Layer.unwrap(Effect.gen(function*() {
     const settings = yield* Telemetry.Telemetry
     const security = yield* SecuritySettings.HttpSecurity
@@ -320,20 +316,16 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
     )
     // Requests are served in the context the serving layer is built with: the body limit goes there.
     const bodyLimit = SecurityMiddleware.layerBodyLimit(stages)
-    if (!settings.enabled) return Layer.provideMerge(HttpServer.serve(handler).pipe(Layer.provide(bodyLimit)), listener)
-    if (settings.tracesExported) {
-      const served = HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests }))
-      return Layer.provideMerge(served.pipe(Layer.provide(bodyLimit)), listener)
-    }
-    // Spans stay in the process: the edge runs on Effect's own tracer, whose server spans skip the
-    // request/response attributes (URL parsing, every header) that only an exporter would read, and the
-    // instrumented tracer (statement metrics) takes over inside the request.
-    const requestTracer = yield* Tracer.Tracer
-    const served = HttpServer.serve(handler, HttpTelemetry.middleware({ logRequests: settings.logRequests, requestTracer }))
-    return Layer.provideMerge(
-      served.pipe(Layer.provide(Layer.merge(bodyLimit, Layer.succeed(Tracer.Tracer, Tracer.nativeTracer)))),
-      listener
-    )
+    // No middleware at this level: telemetry is the outermost stage of the router's one middleware
+    // (`Security/Middleware.ts`), and Effect serves a request without server middleware in a single
+    // continuation frame. When spans stay in the process, Effect's server span is switched off too (it
+    // would parse the URL and copy every header into attributes nobody reads): the request's own
+    // native span carries the ids of its log line and problems instead.
+    const served = HttpServer.serve(handler)
+    const edge = settings.enabled && settings.tracesExported
+      ? bodyLimit
+      : Layer.merge(bodyLimit, Layer.succeed(HttpMiddleware.TracerDisabledWhen, constTrue))
+    return Layer.provideMerge(served.pipe(Layer.provide(edge)), listener)
   }))
   return Layer.provideMerge(serve, services)
 }

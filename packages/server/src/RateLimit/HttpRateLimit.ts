@@ -18,7 +18,7 @@ import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as ServerConfig from "../Config.ts"
 import * as Problem from "../Problem.ts"
 import * as ClientAddress from "../Security/ClientAddress.ts"
-import { responseFieldsOf } from "../Security/Middleware.ts"
+import * as RequestState from "../Telemetry/RequestState.ts"
 
 /** @since 0.1.0 */
 export interface Settings {
@@ -190,7 +190,7 @@ const rejection = (decision: RateLimit.Decision) =>
  * `%72egistrations`). `general` counts per client (the trusted address, see `ClientAddress`) on every
  * route but the probes and `/metrics`; `register` per verified token subject. An anonymous or
  * invalid-token registration is left to authentication to refuse. The fields go to the response
- * through the security middleware's `ResponseFields`.
+ * through the request's state (`Telemetry/RequestState.ts`).
  *
  * @since 0.1.0
  */
@@ -206,7 +206,7 @@ export const routeMiddleware = HttpRouter.middleware(
         const route = Context.getUnsafe(fiber.context, HttpRouter.RouteContext).route
         if (request.method === "OPTIONS" || unlimited.has(route.path)) return handler
         const respond = (fields: Record<string, string>, rejected: RateLimit.Decision | undefined) => {
-          const state = responseFieldsOf(fiber.context)
+          const state = RequestState.of(fiber.context)
           if (state !== undefined) state.fields = fields
           return rejected === undefined ? handler : rejection(rejected)
         }

@@ -1,14 +1,17 @@
 /**
- * The one global router middleware of the secure HTTP defaults, in this order from the outside in:
+ * The request pipeline: ONE global router middleware whose stages run in this order, from the outside in:
  *
- * 1. trusted `X-Forwarded-*` applied (client address, scheme);
- * 2. ONE pre-response handler that writes, in one header copy, the correlation id, the security headers
+ * 1. telemetry (`Telemetry/HttpTelemetry.ts`): the request's state added to the context once
+ *    (correlation id, role, response fields), its span, and on the way out its metrics and log line;
+ * 2. trusted `X-Forwarded-*` applied (client address, scheme);
+ * 3. ONE pre-response handler that writes, in one header copy, the correlation id, the security headers
  *    (precomputed per combination of TLS and authentication, see `Headers.ts`), the CORS fields and the
- *    rate-limit fields the route's limiter left in the request's {@link ResponseFields}; registered first,
- *    so it also lands on 404/405/413/429/500 responses the framework or `Problem` makes;
- * 3. CORS preflight answered (allowed origin: 204 with the CORS fields; refused: 403, no CORS field);
- * 4. the body limit (`MAX_BODY_BYTES`: a declared `Content-Length` above it is refused at once, a
- *    chunked body is cut while being read; both → 413 `payload-too-large`).
+ *    rate-limit fields the route's limiter left in the request's state; registered first, so it also
+ *    lands on 404/405/413/429/500 responses the framework or the problem stage makes;
+ * 4. CORS preflight answered (allowed origin: 204 with the CORS fields; refused: 403, no CORS field);
+ * 5. the body limit (`MAX_BODY_BYTES`: a declared `Content-Length` above it is refused at once, a
+ *    chunked body is cut while being read; both → 413 `payload-too-large`);
+ * 6. problems (`Problem.mapFailures`): unknown routes, framework errors and defects as problems.
  *
  * Rate limits run inside the matched route (`RateLimit/HttpRateLimit.ts`: they key on the route
  * template, never on the raw URL). There is no per-request timer here: the Node server bounds how long
@@ -17,11 +20,12 @@
  * store), so a request cannot hang on anything but CPU.
  *
  * One middleware rather than several because the order of global middleware depends on layer build
- * order; here it is written down.
+ * order; here it is written down. It is also cheaper: Effect's HTTP server serves a request without
+ * middleware of its own in a single continuation frame (see `Server.make`).
  *
  * @since 0.1.0
  */
-import { ByteSize, Context, Effect, Layer } from "effect"
+import { ByteSize, Context, Effect, Layer, Option } from "effect"
 import {
   HttpEffect,
   HttpIncomingMessage,
@@ -32,37 +36,15 @@ import {
 } from "effect/http"
 import * as Problem from "../Problem.ts"
 import * as Correlation from "../Telemetry/Correlation.ts"
-import { RequestInfo } from "../Telemetry/HttpTelemetry.ts"
+import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
+import * as RequestState from "../Telemetry/RequestState.ts"
+import { Telemetry } from "../Telemetry/Telemetry.ts"
 import * as ClientAddress from "./ClientAddress.ts"
 import * as SecurityHeaders from "./Headers.ts"
 import { HttpSecurity } from "./Settings.ts"
 
 /** @since 0.1.0 */
 export const { corsAllowHeaders, corsAllowMethods, corsExposeHeaders } = SecurityHeaders
-
-/**
- * Fields a later stage wants on the response (the rate-limit fields), written by the one pre-response
- * handler together with the others. Mutable and per request on purpose: one object, no context copy.
- * With telemetry on, the request's `RequestInfo` is that object; without, the middleware adds one.
- *
- * @since 0.1.0
- */
-export interface ResponseFieldsState {
-  fields: Record<string, string> | undefined
-}
-
-/** @since 0.1.0 */
-export class ResponseFields extends Context.Service<ResponseFields, ResponseFieldsState>()(
-  "@live-events/server/ResponseFields"
-) {}
-
-/**
- * The current request's response-fields holder, if the security middleware runs.
- *
- * @since 0.1.0
- */
-export const responseFieldsOf = (context: Context.Context<never>): ResponseFieldsState | undefined =>
-  Context.getOrUndefined(context, RequestInfo) ?? Context.getOrUndefined(context, ResponseFields)
 
 /**
  * The stages this middleware runs; all on in production. `bench/pipeline.ts` switches them off one at
@@ -74,10 +56,12 @@ export interface Stages {
   /** Security headers and CORS (preflight included). */
   readonly security: boolean
   readonly bodyLimit: boolean
+  /** Framework errors and defects turned into problems (`Problem.mapFailures`). */
+  readonly problems: boolean
 }
 
 /** @since 0.1.0 */
-export const allStages: Stages = { security: true, bodyLimit: true }
+export const allStages: Stages = { security: true, bodyLimit: true, problems: true }
 
 const isBodyTooLarge = (error: unknown): boolean => {
   if (!HttpServerError.isHttpServerError(error) || error.reason._tag !== "RequestParseError") return false
@@ -89,7 +73,8 @@ const encrypted = (request: HttpServerRequest.HttpServerRequest): boolean =>
   (request.source as { readonly socket?: { readonly encrypted?: boolean } } | undefined)?.socket?.encrypted === true
 
 /**
- * The middleware with some stages switched off (benchmarks).
+ * The middleware with some stages switched off (benchmarks). Telemetry follows the server's
+ * `Telemetry` settings (off when they are absent): the request's state is added either way.
  *
  * @since 0.1.0
  */
@@ -97,6 +82,14 @@ export const make = (stages: Stages = allStages) =>
   HttpRouter.middleware(
     Effect.gen(function*() {
       const settings = yield* HttpSecurity
+      const telemetry = Option.getOrUndefined(yield* Effect.serviceOption(Telemetry))
+      const observe = HttpTelemetry.middleware({
+        logRequests: telemetry?.enabled === true && telemetry.logRequests,
+        metrics: telemetry?.enabled === true,
+        // Without an exporter, Effect's HTTP tracing is off for requests (see `Server.make`): the
+        // request's span is then ours.
+        ownSpan: telemetry?.enabled === true && !telemetry.tracesExported
+      })
       const forwarded = ClientAddress.forwarded(settings.trustedProxies)
       const anyOrigin = settings.corsOrigins.includes("*")
       const origins = new Set(settings.corsOrigins)
@@ -116,7 +109,8 @@ export const make = (stages: Stages = allStages) =>
             )
           )
           : routed
-        return Effect.withFiber((fiber) => {
+        const inner = stages.problems ? Problem.mapFailures(limited) : limited
+        return observe(Effect.withFiber((fiber) => {
           let request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
           let secure = request.protocol === "https" || encrypted(request)
           if (forwarded !== undefined) {
@@ -127,8 +121,7 @@ export const make = (stages: Stages = allStages) =>
             }
             secure = secure || applied.secure
           }
-          const info = Context.getOrUndefined(fiber.context, RequestInfo)
-          const state: ResponseFieldsState = info ?? { fields: undefined }
+          const state = RequestState.of(fiber.context)!
           const headers = request.headers
           const origin = headers["origin"]
           const allowedOrigin = corsEnabled && origin !== undefined && (anyOrigin || origins.has(origin)) ? origin : undefined
@@ -144,7 +137,7 @@ export const make = (stages: Stages = allStages) =>
               const vary = response.headers["vary"]
               if (corsEnabled && vary !== undefined) fields["vary"] = `${vary}, Origin`
             }
-            if (info !== undefined) fields[Correlation.header] = info.correlationId
+            fields[Correlation.header] = state.correlationId
             if (state.fields !== undefined) Object.assign(fields, state.fields)
             let result = HttpServerResponse.setHeaders(response, fields)
             if (result.headers["x-powered-by"] !== undefined) result = HttpServerResponse.removeHeader(result, "x-powered-by")
@@ -166,13 +159,9 @@ export const make = (stages: Stages = allStages) =>
             const declared = headers["content-length"]
             if (declared !== undefined && Number(declared) > settings.maxBodyBytes) return tooLarge()
           }
-          // Into the fiber's context rather than `provideService`, which would restore the context on exit
-          // and drop the router's `RouteContext` that request metrics read afterwards (the request's own
-          // frame restores it when the request ends). The body limit itself, `MaxBodySize`, is in the
-          // server's context: see {@link layerBodyLimit}.
-          if (info === undefined) fiber.setContext(Context.add(fiber.context, ResponseFields, state))
-          return limited
-        })
+          // The body limit itself, `MaxBodySize`, is in the server's context: see {@link layerBodyLimit}.
+          return inner
+        }))
       }
     }),
     { global: true }

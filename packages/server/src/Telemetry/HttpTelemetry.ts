@@ -1,46 +1,35 @@
 /**
- * Per-request telemetry, as one `HttpServer.serve` middleware so that it sees every request — routed,
- * unrouted, refused by authentication, failed — exactly once:
+ * Per-request telemetry, the outermost stage of the request pipeline's one global middleware
+ * (`Security/Middleware.ts`), so that it sees every request — routed, unrouted, refused by
+ * authentication, failed — exactly once:
  *
- * - the correlation id (`X-Correlation-ID` accepted when well-formed, else generated), annotated on
- *   every log line of the request and echoed on every response (by the security middleware's one
- *   pre-response handler, so framework-made 4xx/5xx carry it too);
+ * - the request's state (`RequestState.ts`), added to the context once: the correlation id
+ *   (`X-Correlation-ID` accepted when well-formed, else generated), read by every log line of the
+ *   request and by the audit log, and echoed on every response (by the pipeline's one pre-response
+ *   handler, so framework-made 4xx/5xx carry it too);
+ * - the request's span: Effect's server span when spans are exported; otherwise a native span of our
+ *   own (no URL parsing, no header copied into attributes), whose ids the log line and problems carry
+ *   and under which the use-cases' spans nest;
  * - `http_server_requests_total` and `http_server_request_duration_seconds` by method, route template
  *   (`/v1/events/:id`, `unmatched` for unknown paths — never the raw path) and status;
  * - one log line per request (`http request`: method, route, status, duration, role — no path, query,
  *   header or body), at DEBUG for probes and scrapes;
- * - the caller's role on the server span (`user.roles`), set by the authentication middleware through
- *   {@link RequestInfo};
- * - the correlation id for the audit log (`Audit.AuditContext`).
+ * - the caller's role on an exported server span (`user.roles`), reported by authentication through
+ *   {@link reportRoles}.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Exit, Metric, References, Tracer } from "effect"
+import { Clock, Context, Effect, Exit, Metric, Option, Tracer } from "effect"
 import {
   HttpRouter,
   HttpServerError,
   HttpServerRequest,
-  type HttpServerResponse
+  type HttpServerResponse,
+  HttpTraceContext
 } from "effect/http"
-import { Audit } from "@live-events/domain"
 import * as Correlation from "./Correlation.ts"
 import * as Logging from "./Logging.ts"
-
-/**
- * What the request learns about itself while it runs. Mutable on purpose: the authentication
- * middleware runs deep inside and reports the role outwards.
- *
- * @since 0.1.0
- */
-export interface RequestState {
-  readonly correlationId: string
-  role: string | undefined
-  /** Response fields a later stage adds (rate limits), written by the security middleware's handler. */
-  fields: Record<string, string> | undefined
-}
-
-/** @since 0.1.0 */
-export class RequestInfo extends Context.Service<RequestInfo, RequestState>()("@live-events/server/RequestInfo") {}
+import * as RequestState from "./RequestState.ts"
 
 /**
  * Reports the caller's roles for the request's metrics, log line and span. Roles are a closed set
@@ -50,8 +39,8 @@ export class RequestInfo extends Context.Service<RequestInfo, RequestState>()("@
  */
 export const reportRoles = (roles: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
-    const info = Context.getOrUndefined(fiber.context, RequestInfo)
-    if (info !== undefined) info.role = roleText(roles)
+    const state = RequestState.of(fiber.context)
+    if (state !== undefined) state.role = roleText(roles)
     return Effect.void
   })
 
@@ -122,73 +111,101 @@ const statusOf = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown
 export interface Options {
   /** Log one line per request (default true). */
   readonly logRequests?: boolean | undefined
-  /** The tracer the request runs with, when the edge runs on another (see `Server.make`). */
-  readonly requestTracer?: Tracer.Tracer | undefined
+  /** Count requests and their durations (default true). */
+  readonly metrics?: boolean | undefined
+  /**
+   * Give the request a native span of its own (default false): set when Effect's HTTP server tracing
+   * is switched off for requests because no span leaves the process (see `Server.make`).
+   */
+  readonly ownSpan?: boolean | undefined
+}
+
+// Shared by every request's own span: neither is ever written to.
+const noLinks: Array<Tracer.SpanLink> = []
+const noAnnotations = Context.empty()
+
+const ownSpanOf = (request: HttpServerRequest.HttpServerRequest, method: string, startTime: bigint): Tracer.Span => {
+  const headers = request.headers
+  // A client's trace continues (W3C or B3), as Effect's server span would continue it.
+  const parent = headers["traceparent"] !== undefined || headers["b3"] !== undefined || headers["x-b3-traceid"] !== undefined
+    ? HttpTraceContext.fromHeaders(headers)
+    : Option.none()
+  return new Tracer.NativeSpan({
+    // The name Effect's server span has by default.
+    name: method,
+    parent,
+    annotations: noAnnotations,
+    links: noLinks,
+    startTime,
+    kind: "server",
+    sampled: Option.isSome(parent) ? parent.value.sampled : true
+  })
 }
 
 /**
- * The middleware; pass it to `HttpServer.serve`.
+ * The stage, around the rest of the pipeline.
  *
  * @since 0.1.0
  */
 export const middleware = (options: Options = {}) => {
   const logRequests = options.logRequests ?? true
-  const requestTracer = options.requestTracer
+  const metrics = options.metrics ?? true
+  const ownSpan = options.ownSpan ?? false
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
     Effect.withFiber((fiber) => {
       const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+      const state = new RequestState.RequestState(Correlation.fromHeader(request.headers[Correlation.header]))
+      // Added in place (the router does the same): the request's frame restores the context when it ends.
+      let context = RequestState.add(fiber.context, state)
+      if (!metrics && !logRequests && !ownSpan) {
+        fiber.setContext(context)
+        return app
+      }
       const clock = fiber.getRef(Clock.Clock)
       const started = clock.currentTimeNanosUnsafe()
-      // Echoed on the response by the security middleware's pre-response handler, with the other fields.
-      const state: RequestState = {
-        correlationId: Correlation.fromHeader(request.headers[Correlation.header]),
-        role: undefined,
-        fields: undefined
-      }
-      const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-      if (span !== undefined && span._tag === "Span") span.attribute("correlation.id", state.correlationId)
       const method = knownMethods.has(request.method) ? request.method : "OTHER"
-      return app.pipe(
-        // Innermost, so the router's `RouteContext` is still in the fiber's context when it runs.
-        Effect.onExit((exit) =>
-          Effect.withFiber((inner) => {
-            const route = Context.getOrUndefined(inner.context, HttpRouter.RouteContext)?.route.path ?? "unmatched"
-            return Effect.flatMap(statusOf(exit), (status) => {
-              const seconds = Number(clock.currentTimeNanosUnsafe() - started) / 1e9
-              if (span !== undefined && span._tag === "Span" && state.role !== undefined) {
-                span.attribute("user.roles", state.role.split(","))
-              }
-              const metrics = metricsFor(method, route, status)
-              metrics.count.updateUnsafe(1, inner.context)
-              metrics.duration.updateUnsafe(seconds, inner.context)
-              if (!logRequests) return Effect.void
-              const level = quietRoutes.has(route) ? "Debug" : status >= 500 ? "Warn" : "Info"
-              const durationMs = Math.round(seconds * 1e6) / 1e3
-              const direct = inner.getRef(Logging.RequestLines)
-              if (direct !== undefined) {
-                direct(inner, level, { method, route, status, durationMs, role: state.role })
-                return Effect.void
-              }
-              return Effect.annotateLogs(Effect.logWithLevel(level)("http request"), {
-                "http.method": method,
-                "http.route": route,
-                "http.status": status,
-                durationMs,
-                ...(state.role !== undefined ? { "user.role": state.role } : {})
-              })
+      let span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+      if (ownSpan) {
+        span = ownSpanOf(request, method, started)
+        context = Context.add(context, Tracer.ParentSpan, span)
+      } else if (span !== undefined && span._tag === "Span") {
+        span.attribute("correlation.id", state.correlationId)
+      }
+      fiber.setContext(context)
+      const own = ownSpan ? span as Tracer.Span : undefined
+      const exported = ownSpan || span === undefined || span._tag !== "Span" ? undefined : span
+      // Innermost, so the router's `RouteContext` is still in the fiber's context when it runs.
+      return Effect.onExit(app, (exit) =>
+        Effect.withFiber((inner) => {
+          const route = Context.getOrUndefined(inner.context, HttpRouter.RouteContext)?.route.path ?? "unmatched"
+          return Effect.flatMap(statusOf(exit), (status) => {
+            const ended = clock.currentTimeNanosUnsafe()
+            if (own !== undefined) own.end(ended, Exit.void)
+            if (exported !== undefined && state.role !== undefined) exported.attribute("user.roles", state.role.split(","))
+            const seconds = Number(ended - started) / 1e9
+            if (metrics) {
+              const series = metricsFor(method, route, status)
+              series.count.updateUnsafe(1, inner.context)
+              series.duration.updateUnsafe(seconds, inner.context)
+            }
+            if (!logRequests) return Effect.void
+            const level = quietRoutes.has(route) ? "Debug" : status >= 500 ? "Warn" : "Info"
+            const durationMs = Math.round(seconds * 1e6) / 1e3
+            const direct = inner.getRef(Logging.RequestLines)
+            if (direct !== undefined) {
+              direct(inner, level, { method, route, status, durationMs, role: state.role })
+              return Effect.void
+            }
+            return Effect.annotateLogs(Effect.logWithLevel(level)("http request"), {
+              "http.method": method,
+              "http.route": route,
+              "http.status": status,
+              durationMs,
+              ...(state.role !== undefined ? { "user.role": state.role } : {})
             })
           })
-        ),
-        // One context switch for the request's state, its log annotation and (maybe) its tracer.
-        Effect.updateContext((context: Context.Context<R | HttpServerRequest.HttpServerRequest>) => {
-          const annotations = Context.get(context, References.CurrentLogAnnotations)
-          let next = Context.add(context, RequestInfo, state)
-          // The audit log records which request an action came from.
-          next = Context.add(next, Audit.AuditContext, { correlationId: state.correlationId })
-          next = Context.add(next, References.CurrentLogAnnotations, { ...annotations, correlationId: state.correlationId })
-          return requestTracer === undefined ? next : Context.add(next, Tracer.Tracer, requestTracer)
         })
       )
     })

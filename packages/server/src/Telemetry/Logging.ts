@@ -3,7 +3,7 @@
  * console format (`pretty`, for a terminal), filtered by `LOG_LEVEL`.
  *
  * A JSON line carries `timestamp`, `level`, `message`, the `traceId` / `spanId` of the current span,
- * the request's `correlationId` (a log annotation set by the HTTP middleware) and the other
+ * the request's `correlationId` (from the request's state, see `RequestState.ts`) and the other
  * annotations. Nothing the caller typed reaches a line unfiltered: annotations whose key names
  * personal data or a secret are dropped, and every line is scrubbed of anything shaped like an email
  * address, a bearer token / JWT or an international phone number, so a stray error message quoting a
@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import { Cause, Context, type Fiber, Layer, Logger, LogLevel, References, Tracer } from "effect"
+import * as RequestState from "./RequestState.ts"
 
 /** @since 0.1.0 */
 export type Format = "json" | "pretty"
@@ -96,6 +97,9 @@ const entryOf = ({ cause, date, fiber, logLevel, message }: Logger.Options<unkno
     entry.traceId = span.traceId
     entry.spanId = span.spanId
   }
+  // The request's correlation id is in its state, not copied into the annotations of every request.
+  const request = RequestState.of(fiber.context)
+  if (request !== undefined) entry.correlationId = request.correlationId
   for (const [key, value] of Object.entries(fiber.getRef(References.CurrentLogAnnotations))) {
     if (!isDenied(key) && !(key in entry)) entry[key] = value
   }
@@ -225,6 +229,9 @@ export const jsonRequestLines = (sink: Sink): RequestLineWriter => (fiber, level
   let text = `{"timestamp":"${new Date().toISOString()}","level":"${levelNames[level]}","message":"http request"`
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   if (span !== undefined) text += `,"traceId":"${span.traceId}","spanId":"${span.spanId}"`
+  const request = RequestState.of(fiber.context)
+  // Safe to write unquoted: a correlation id is made of `A-Za-z0-9._:-` (see `Correlation.ts`).
+  if (request !== undefined) text += `,"correlationId":"${request.correlationId}"`
   const annotations = fiber.getRef(References.CurrentLogAnnotations)
   for (const key in annotations) {
     if (isDenied(key) || fixedKeys.has(key)) continue
@@ -248,7 +255,7 @@ const safeJson = (value: unknown): unknown => {
   return typeof value === "number" || typeof value === "boolean" ? value : String(value)
 }
 
-const fixedKeys = new Set(["timestamp", "level", "message", "traceId", "spanId", "http.method", "http.route", "http.status", "durationMs", "user.role"])
+const fixedKeys = new Set(["timestamp", "level", "message", "traceId", "spanId", "correlationId", "http.method", "http.route", "http.status", "durationMs", "user.role"])
 
 /**
  * The loggers and minimum level. With `spanEvents` (set when spans are exported), `tracerLogger` also
