@@ -102,6 +102,13 @@ export interface Service {
   ) => Effect.Effect<A, E | CacheTimeout, R>
   /** Returns a fresh cached value, from L1 or L2, without loading. */
   readonly get: <A>(key: string, options?: ReadOptions<A>) => Effect.Effect<Option.Option<A>>
+  /**
+   * This process's fresh copy of `key` — exactly what `getOrSet` would answer without loading — counted
+   * as a hit; otherwise `undefined`, counted as nothing (the caller goes on to `getOrSet`, which counts
+   * the miss and loads). Synchronous, for the hottest reads: a hit is a map lookup, with no effect built.
+   * `nowMillis` is the caller's clock (the fiber's `Clock`, so test clocks apply).
+   */
+  readonly peek: <A>(key: string, nowMillis: number, options?: { readonly category?: CacheSettings.CacheCategory | undefined }) => A | undefined
   /** Replaces the value (write-through): invalidates older copies everywhere, then stores this one. */
   readonly set: <A>(key: string, value: A, options?: WriteOptions<A>) => Effect.Effect<void>
   /** Drops `key` from every process and from Redis. Fills that started earlier are not stored. */
@@ -874,6 +881,16 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       return missPath(key, factory, options, entry, now)
     })
 
+  const peek = <A>(key: string, nowMillis: number, options?: { readonly category?: CacheSettings.CacheCategory | undefined }): A | undefined => {
+    const entry = l1.get(key)
+    // The hit condition of `getOrSet`; an invalid entry is left for `getOrSet` to drop.
+    if (entry === undefined || nowMillis >= entry.freshUntil || !busUp || !isValid(entry)) return undefined
+    reads++
+    hitCount++
+    metricsFor(options?.category).l1Hit()
+    return entry.value as A
+  }
+
   const get = <A>(key: string, options?: ReadOptions<A>): Effect.Effect<Option.Option<A>> =>
     Effect.clockWith((clock) => {
       const now = clock.currentTimeMillisUnsafe()
@@ -1022,6 +1039,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
   return TwoLevelCache.of({
     getOrSet,
     get,
+    peek,
     set,
     // Data-first, without a stack trace: every write invalidates, and the piped form captures one per call.
     invalidate: (key) =>

@@ -115,6 +115,31 @@ describe("TwoLevelCache (memory, TestClock)", () => {
       })
     ))
 
+  it.effect("peek answers what getOrSet would without loading: fresh copies only, counted as hits", () =>
+    withCache((cache) =>
+      Effect.gen(function*() {
+        const now = () => Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+        const [key, tagged] = [freshKey("peek"), freshKey("peek-tagged")]
+        expect(cache.peek(key, yield* now())).toBeUndefined()
+        yield* cache.getOrSet(key, Effect.succeed("v1"), { ttl: "1 minute" })
+        yield* cache.getOrSet(tagged, Effect.succeed("t1"), { ttl: "1 minute", tags: ["peek-tag"] })
+        const before = (yield* cache.health).hitRatio
+        expect(cache.peek(key, yield* now())).toBe("v1")
+        expect(cache.peek(tagged, yield* now())).toBe("t1")
+        expect((yield* cache.health).hitRatio).toBeGreaterThan(before)
+        // Gone once invalidated, by key or by tag.
+        yield* cache.invalidateTag("peek-tag")
+        expect(cache.peek(tagged, yield* now())).toBeUndefined()
+        yield* cache.invalidate(key)
+        expect(cache.peek(key, yield* now())).toBeUndefined()
+        // Past its time to live a copy is not fresh, even though getOrSet could still serve it from grace.
+        yield* cache.getOrSet(key, Effect.succeed("v2"), { ttl: "1 minute", grace: "10 minutes" })
+        expect(cache.peek(key, yield* now())).toBe("v2")
+        yield* TestClock.adjust("61 seconds")
+        expect(cache.peek(key, yield* now())).toBeUndefined()
+      })
+    ))
+
   it.effect("invalidated values are never served from grace", () =>
     withCache((cache) =>
       Effect.gen(function*() {

@@ -25,6 +25,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import { TwoLevelCache } from "@live-events/cache"
 import {
   DomainError,
+  type Event,
   EventRepository,
   type Ids,
   type Registration,
@@ -83,6 +84,19 @@ const toOption = <A, E>(
       return Effect.fail(error as E)
     }
   )
+
+/**
+ * The event this process holds fresh in the cache — what `EventRepository.findById` would answer from
+ * it — or `undefined` (then ask the repository, which loads and counts the miss). Synchronous: for the
+ * hottest read, which renders once per cached event object, a hit is a map lookup.
+ *
+ * @since 0.1.0
+ */
+export const peekEvent = (
+  cache: TwoLevelCache.TwoLevelCache["Service"],
+  id: Ids.EventId,
+  nowMillis: number
+): Event.Event | undefined => cache.peek<Event.Event>(CacheKeys.eventKey(id), nowMillis, { category: "eventDetails" })
 
 /** Registrations whose event we know, so their reads can carry the event's tags (bounded). */
 const knownEventCapacity = 100_000

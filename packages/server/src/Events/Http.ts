@@ -24,25 +24,36 @@ const encodeCreate = Schema.encodeSync(Schema.toCodecJson(EventModule.CreateEven
 /**
  * Rendered bodies, by event object. A cached read hands out the same (immutable) object for as long as
  * the cache holds it, so its JSON is encoded once rather than on every GET; a changed event is a new
- * object, and a dropped one takes its rendering with it.
+ * object, and a dropped one takes its rendering with it. The plain `200` is kept too: responses are
+ * immutable, so every read of a cached event hands out the same one (body bytes, ETag, content headers).
  */
 // Kept as text: Node then writes the header block and the body in one `write`, where bytes take a
 // `writev` of two buffers, which costs the kernel noticeably more per response on loopback.
-const rendered = new WeakMap<EventModule.Event, { readonly body: string; readonly etag: string }>()
+const rendered = new WeakMap<EventModule.Event, {
+  readonly body: string
+  readonly etag: string
+  ok: HttpServerResponse.HttpServerResponse | undefined
+}>()
 
 const renderingOf = (event: EventModule.Event) => {
   let found = rendered.get(event)
   if (found === undefined) {
-    found = { body: JSON.stringify(encodeEvent(toJson(event))), etag: ETag.of(event) }
+    found = { body: JSON.stringify(encodeEvent(toJson(event))), etag: ETag.of(event), ok: undefined }
     rendered.set(event, found)
   }
   return found
 }
 
 /** A JSON event response with its ETag. @since 0.1.0 */
-export const eventResponse = (event: EventModule.Event, status = 200, headers: Record<string, string> = {}) => {
-  const { body, etag } = renderingOf(event)
-  return HttpServerResponse.text(body, { status, contentType: "application/json", headers: { ...headers, etag } })
+export const eventResponse = (event: EventModule.Event, status = 200, headers?: Record<string, string>) => {
+  const rendering = renderingOf(event)
+  if (status === 200 && headers === undefined) {
+    return rendering.ok ??= HttpServerResponse.text(rendering.body, {
+      contentType: "application/json",
+      headers: { etag: rendering.etag }
+    })
+  }
+  return HttpServerResponse.text(rendering.body, { status, contentType: "application/json", headers: { ...headers, etag: rendering.etag } })
 }
 
 /** @since 0.1.0 */

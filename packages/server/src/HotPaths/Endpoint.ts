@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, Result, Schema, type SchemaIssue, SchemaParser } from "effect"
+import { Clock, Context, Effect, Exit, Result, Schema, type SchemaIssue, SchemaParser } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import type { HttpApiEndpoint } from "effect/http-api"
 import type { User } from "@live-events/domain"
@@ -67,6 +67,8 @@ export const queryDecoder = <A>(endpoint: HttpApiEndpoint.Top): Decoder<A> => {
  * @since 0.1.0
  */
 export interface Incoming {
+  /** The fiber's clock (a test clock in tests). */
+  readonly clock: Clock.Clock
   readonly request: HttpServerRequest.HttpServerRequest
   readonly params: Readonly<Record<string, string | undefined>>
   readonly query: Readonly<Record<string, string | ReadonlyArray<string>>>
@@ -81,6 +83,7 @@ export const incoming = <A, E, R>(use: (incoming: Incoming) => Effect.Effect<A, 
   Effect.withFiber((fiber) => {
     const context = fiber.context as Context.Context<never>
     return use({
+      clock: fiber.getRef(Clock.Clock),
       request: Context.getUnsafe(context, HttpServerRequest.HttpServerRequest),
       params: Context.getUnsafe(context, HttpRouter.RouteContext).params,
       query: Context.getUnsafe(context, HttpServerRequest.ParsedSearchParams)
