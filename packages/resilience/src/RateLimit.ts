@@ -139,14 +139,16 @@ export const make = Effect.fnUntraced(function*(options: Partial<LimiterOptions>
     }
     return counter
   }
-  // By policy name, then allowed / limited: no key built per decision.
+  // By policy name, then allowed / limited: no key built per decision. Each a series of its own
+  // (`Metrics.counterSeries`): `Metric.withAttributes` would add its attributes to the fiber's context on
+  // every update, and a request's context is deep enough that Effect then copies all of it.
   const decisionCounters = new Map<string, readonly [Metric.Counter<number>, Metric.Counter<number>]>()
   const decisionCounter = (policy: string, allowed: boolean): Metric.Counter<number> => {
     let pair = decisionCounters.get(policy)
     if (pair === undefined) {
       pair = [
-        Metric.withAttributes(Metrics.rateLimitDecisions, { policy, decision: "allowed" }),
-        Metric.withAttributes(Metrics.rateLimitDecisions, { policy, decision: "limited" })
+        Metrics.counterSeries(Metrics.rateLimitDecisions, { policy, decision: "allowed" }),
+        Metrics.counterSeries(Metrics.rateLimitDecisions, { policy, decision: "limited" })
       ]
       decisionCounters.set(policy, pair)
     }
