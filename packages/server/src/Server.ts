@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Context, Duration, Effect, FileSystem, Layer, Option, Path } from "effect"
+import { Console, Duration, Effect, FileSystem, Layer, Option, Path } from "effect"
 import { constTrue } from "effect/Function"
 import { HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
@@ -321,14 +321,7 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
     // continuation frame. When spans stay in the process, Effect's server span is switched off too (it
     // would parse the URL and copy every header into attributes nobody reads): the request's own
     // native span carries the ids of its log line and problems instead.
-    // Requests run in a copy of the server's context that keeps up to 16 additions as overlays. Effect's
-    // default is 8, past which an addition copies every service (about fifty) into a new map; a request
-    // makes about nine (its request, scope and frame, its state and span, the route and its parameters,
-    // a use-case's span), so with the default that copy happened on most requests.
-    const served = Layer.effectDiscard(Effect.updateContext(
-      HttpServer.serveEffect(handler),
-      (context: Context.Context<never>) => Context.makeUnsafe<any>(context.mapUnsafe, { maxDepth: requestContextDepth })
-    ))
+    const served = HttpServer.serve(handler)
     const edge = settings.enabled && settings.tracesExported
       ? bodyLimit
       : Layer.merge(bodyLimit, Layer.succeed(HttpMiddleware.TracerDisabledWhen, constTrue))
@@ -336,9 +329,6 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
   }))
   return Layer.provideMerge(serve, services)
 }
-
-/** Overlays a request's context keeps before Effect rebases it into a flat map (see `make`). */
-const requestContextDepth = 16
 
 const banner = Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer
