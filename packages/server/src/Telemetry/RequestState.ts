@@ -7,8 +7,9 @@
  * from it (rather than from a copied annotation map), the rate limiter leaves its fields in it, the
  * authentication reports the role through it. Why one key: every `Context.add` of a request is an
  * overlay on the server's context, and past eight of them Effect copies the whole context (about
- * fifty services) into a new map — on every request. The request pipeline now adds four (the
- * request, its scope and frame, this state, its span) before the router adds its two.
+ * fifty services) into a new map. Before a handler runs there are now eight: the server context's
+ * own scope, Node's request, Effect's request scope and frame, this state, the request's span, the
+ * router's parameters and route.
  *
  * @since 0.1.0
  */
