@@ -91,6 +91,21 @@ describe("request logs", () => {
     const [entry] = lines.map((line) => JSON.parse(line)).filter((e) => e.message === "http request")
     expect(entry).toMatchObject({ level: "INFO", "http.route": "/v1/me", "http.status": 200, "user.role": "organizer" })
   })
+  it("continue a client's trace: its trace id on the request line and in a problem, a span of our own", async () => {
+    lines.length = 0
+    const traceId = "0af7651916cd43dd8448eb211c80319c"
+    const clientSpan = "b7ad6b7169203331"
+    const response = await server.request("GET", "/v1/events/not-a-uuid", {
+      headers: { traceparent: `00-${traceId}-${clientSpan}-01` }
+    })
+    expect(response.status).toBe(400)
+    expect(response.body.traceId).toBe(traceId)
+    const [entry] = lines.map((line) => JSON.parse(line)).filter((e) => e.message === "http request")
+    expect(entry).toMatchObject({ traceId, "http.route": "/v1/events/:id", "http.status": 400 })
+    // The request's own span, not the client's.
+    expect(entry.spanId).toMatch(/^[0-9a-f]{16}$/)
+    expect(entry.spanId).not.toBe(clientSpan)
+  })
 })
 
 describe("correlation ids", () => {
