@@ -31,6 +31,8 @@ export * as Tracing from "./Telemetry/Tracing.ts"
 /** @since 0.1.0 */
 export * as HttpTelemetry from "./Telemetry/HttpTelemetry.ts"
 /** @since 0.1.0 */
+export * as RequestState from "./Telemetry/RequestState.ts"
+/** @since 0.1.0 */
 export * as MetricsEndpoint from "./Telemetry/MetricsEndpoint.ts"
 /** @since 0.1.0 */
 export * as DbMetrics from "./Telemetry/DbMetrics.ts"
