@@ -15,9 +15,10 @@
  *
  * @since 0.2.0
  */
-import { Context, Duration, Effect, Layer, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Stream } from "effect"
 // Imported so the emitted declaration of the routes can name the use-cases they require.
-import { Events, type User } from "@live-events/domain"
+import { TwoLevelCache } from "@live-events/cache"
+import { type Event, Events, type Ids, type User } from "@live-events/domain"
 import type {
   AuditTrail as _AuditTrail,
   Privacy as _Privacy,
@@ -29,8 +30,9 @@ import { type ExecutionResult, GraphQLError } from "graphql"
 import type { ProvisionedUsers } from "../Auth/Provisioning.ts"
 import type { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import { sseResponse } from "../Live/Http.ts"
-import { LiveFeed } from "@live-events/engine"
+import { CachedStore, LiveFeed } from "@live-events/engine"
 import * as StreamLimits from "../Live/StreamLimits.ts"
+import { Telemetry } from "../Telemetry/Telemetry.ts"
 import * as Authentication from "./Authentication.ts"
 import * as Engine from "./Engine.ts"
 import * as Errors from "./Errors.ts"
@@ -114,6 +116,11 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
     Effect.contextWith((request: Context.Context<Exclude<R, Captured>>) =>
       Effect.provideContext(effect, Context.merge(services, request) as Context.Context<R>)
     )
+  // A fresh cached event is answered from the cache (see `LeanQuery.run`), as the REST read is; not
+  // while spans are exported: the use-case's span is then part of every read's trace.
+  const cache = Option.getOrUndefined(yield* Effect.serviceOption(TwoLevelCache.TwoLevelCache))
+  const telemetry = Option.getOrUndefined(yield* Effect.serviceOption(Telemetry))
+  const peekable = telemetry?.tracesExported === true ? undefined : cache
   const limits = yield* StreamLimits.make
   const { heartbeatInterval } = yield* LiveFeed.config
   const heartbeat = Duration.fromInputUnsafe(heartbeatInterval)
@@ -176,7 +183,8 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
     params: Engine.Params,
     accept: string | undefined,
     authenticated: Authentication.Authenticated,
-    request: Context.Context<never>
+    request: Context.Context<never>,
+    peek: ((id: string) => Event.Event | undefined) | undefined
   ) => {
     if (authenticated._tag === "Refused") {
       return Effect.succeed(refuse(accept, authenticated.status, [authenticated.error], challenge(authenticated.status)))
@@ -204,7 +212,7 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
     // The request's own `Events` when it holds the services (as served by `Server.make`), as
     // `servicesOf` would give it.
     const events = Context.getOrUndefined(request as Context.Context<Events.Events>, Events.Events) ?? capturedEvents
-    return Effect.flatMap(LeanQuery.run(prepared.lean, vars, actor, events), (lean) =>
+    return Effect.flatMap(LeanQuery.run(prepared.lean, vars, actor, events, peek), (lean) =>
       lean === undefined
         ? execute(prepared, vars, accept, streaming, actor, request)
         : Effect.succeed(lean._tag === "Body" ? leanResponse(accept, lean.rendered) : respond(accept, 200, lean.result)))
@@ -216,11 +224,15 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
       const headers = Context.getUnsafe(request, HttpServerRequest.HttpServerRequest).headers
       const accept = headers["accept"]
       const authorization = headers["authorization"]
+      const cache = peekable
+      const peek = cache === undefined
+        ? undefined
+        : (id: string) => CachedStore.peekEvent(cache, id as Ids.EventId, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
       return authorization === undefined
-        ? answer(method, params, accept, Authentication.anonymous, request)
+        ? answer(method, params, accept, Authentication.anonymous, request, peek)
         : Effect.flatMap(
           withServices(Authentication.authenticate(authorization)),
-          (authenticated) => answer(method, params, accept, authenticated, request)
+          (authenticated) => answer(method, params, accept, authenticated, request, peek)
         )
     })
 
