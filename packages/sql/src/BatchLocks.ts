@@ -45,13 +45,18 @@ export const make = (
         AS p(event_id uuid, user_id uuid) ${afterLocking}
     ), locked_users AS (
       SELECT u.id, u.erased_at IS NOT NULL AS erased, ${sql.literal(OwnerKeys.userKeyColumn)} AS user_key FROM users u
-      WHERE u.id IN (SELECT user_id FROM pairs) ORDER BY u.id FOR SHARE
+      WHERE u.id = ANY(ARRAY(SELECT user_id FROM pairs)) ORDER BY u.id FOR SHARE
     )`
+  // Each pair's registration is looked up by index (LATERAL, and `= ANY(ARRAY(…))` for the users): joined
+  // to the pairs as a set, the planner hashed them and scanned every active registration of the event
+  // and every user, a cost that grew with the event (7 ms a batch at 8,000 registrations).
   const pairsRows = sql`
-    SELECT ${columns}, NULL::uuid AS known_user, NULL::boolean AS erased, NULL::text AS user_key, NULL::json AS locked_event
-    FROM registrations r JOIN (SELECT DISTINCT event_id, user_id FROM pairs) p
-      ON r.event_id = p.event_id AND r.user_id = p.user_id
-    WHERE r.status IN ('confirmed', 'waitlisted')
+    SELECT a.*, NULL::uuid AS known_user, NULL::boolean AS erased, NULL::text AS user_key, NULL::json AS locked_event
+    FROM (SELECT DISTINCT event_id, user_id FROM pairs) p CROSS JOIN LATERAL (
+      SELECT ${columns} FROM registrations r
+      WHERE r.event_id = p.event_id AND r.user_id = p.user_id AND r.status IN ('confirmed', 'waitlisted')
+      OFFSET 0 -- keeps the subquery a subquery: pulled up, it became the hash join again
+    ) a
     UNION ALL
     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased, user_key, NULL
     FROM locked_users`
@@ -104,7 +109,7 @@ export const make = (
    * waiting people as the batch names registrations of that event.
    */
   const cancellationRows = sql`
-    SELECT ${columns}, false AS head, NULL::json AS locked_event FROM registrations r WHERE r.id IN (SELECT id FROM named)
+    SELECT ${columns}, false AS head, NULL::json AS locked_event FROM registrations r WHERE r.id = ANY(ARRAY(SELECT id FROM named))
     UNION ALL
     SELECT h.*, true, NULL FROM (SELECT event_id, count(*) AS named FROM named GROUP BY event_id) q,
       LATERAL (
