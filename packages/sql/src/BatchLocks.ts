@@ -22,10 +22,6 @@ import { mapSqlError } from "./SqlFailure.ts"
 /** A locked event as `row_to_json` writes it, with its version in the statement's snapshot. */
 type LockedEventJson = EventJson & { readonly seen_version: number }
 
-// `json` columns arrive parsed from PostgreSQL, as text from some PGlite versions.
-const lockedEventOf = (value: LockedEventJson | string): LockedEventJson =>
-  typeof value === "string" ? JSON.parse(value) : value
-
 /** @since 0.2.0 */
 export const make = (
   sql: SqlClient.SqlClient,
@@ -64,7 +60,7 @@ export const make = (
     readonly known_user: string | null
     readonly erased: boolean | null
     readonly user_key: string | null
-    readonly locked_event: LockedEventJson | string | null
+    readonly locked_event: LockedEventJson | null
   }
   const readPairs = (rows: ReadonlyArray<PairRow>) => {
     for (const row of rows) if (row.known_user !== null) ownerKeys.remember(row.known_user, row.user_key)
@@ -98,7 +94,7 @@ export const make = (
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
           row_to_json(l) FROM locked l`
-      const locked = rows.flatMap((row) => row.locked_event === null ? [] : [lockedEventOf(row.locked_event)])
+      const locked = rows.flatMap((row) => row.locked_event === null ? [] : [row.locked_event])
       const stale = locked.some((event) => event.seen_version !== event.version)
       const current = stale ? yield* sql<PairRow>`WITH ${pairsQuery(pairs)} ${pairsRows}` : rows
       return { events: locked.map(eventFromJson), ...readPairs(current) }
@@ -122,7 +118,7 @@ export const make = (
   const named = (list: string, afterLocking = sql``) => sql`named AS (
     SELECT r.id, r.event_id FROM registrations r WHERE r.id = ANY(string_to_array(${list}, ',')::uuid[]) ${afterLocking}
   )`
-  type CancellationRow = RegistrationRow & { readonly head: boolean; readonly locked_event: LockedEventJson | string | null }
+  type CancellationRow = RegistrationRow & { readonly head: boolean; readonly locked_event: LockedEventJson | null }
 
   /**
    * The events are found through the registrations (whose event never changes) and locked in id
@@ -144,7 +140,7 @@ export const make = (
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, row_to_json(l)
         FROM locked l`
-      const locked = rows.flatMap((row) => row.locked_event === null ? [] : [lockedEventOf(row.locked_event)])
+      const locked = rows.flatMap((row) => row.locked_event === null ? [] : [row.locked_event])
       const stale = locked.some((event) => event.seen_version !== event.version)
       const current = stale ? yield* sql<CancellationRow>`WITH ${named(list)} ${cancellationRows}` : rows
       const found = current.filter((row) => row.locked_event === null)

@@ -15,10 +15,9 @@
  *
  * @since 0.2.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Stream } from "effect"
 // Imported so the emitted declaration of the routes can name the use-cases they require.
-import { TwoLevelCache } from "@live-events/cache"
-import { type Event, Events, type Ids, type User } from "@live-events/domain"
+import { Events, type User } from "@live-events/domain"
 import type {
   AuditTrail as _AuditTrail,
   Privacy as _Privacy,
@@ -30,9 +29,9 @@ import { type ExecutionResult, GraphQLError } from "graphql"
 import type { ProvisionedUsers } from "../Auth/Provisioning.ts"
 import type { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import { sseResponse } from "../Live/Http.ts"
-import { CachedStore, LiveFeed } from "@live-events/engine"
+import { LiveFeed } from "@live-events/engine"
+import * as CachedEvents from "../Events/CachedEvents.ts"
 import * as StreamLimits from "../Live/StreamLimits.ts"
-import { Telemetry } from "../Telemetry/Telemetry.ts"
 import * as Authentication from "./Authentication.ts"
 import * as Engine from "./Engine.ts"
 import * as Errors from "./Errors.ts"
@@ -116,11 +115,9 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
     Effect.contextWith((request: Context.Context<Exclude<R, Captured>>) =>
       Effect.provideContext(effect, Context.merge(services, request) as Context.Context<R>)
     )
-  // A fresh cached event is answered from the cache (see `LeanQuery.run`), as the REST read is; not
-  // while spans are exported: the use-case's span is then part of every read's trace.
-  const cache = Option.getOrUndefined(yield* Effect.serviceOption(TwoLevelCache.TwoLevelCache))
-  const telemetry = Option.getOrUndefined(yield* Effect.serviceOption(Telemetry))
-  const peekable = telemetry?.tracesExported === true ? undefined : cache
+  // A fresh cached event the caller may see is answered from the cache (see `LeanQuery.run`), as the
+  // REST read is.
+  const cachedEvent = yield* CachedEvents.visible
   const limits = yield* StreamLimits.make
   const { heartbeatInterval } = yield* LiveFeed.config
   const heartbeat = Duration.fromInputUnsafe(heartbeatInterval)
@@ -184,7 +181,7 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
     accept: string | undefined,
     authenticated: Authentication.Authenticated,
     request: Context.Context<never>,
-    peek: ((id: string) => Event.Event | undefined) | undefined
+    peek: LeanQuery.CachedEvent | undefined
   ) => {
     if (authenticated._tag === "Refused") {
       return Effect.succeed(refuse(accept, authenticated.status, [authenticated.error], challenge(authenticated.status)))
@@ -224,10 +221,10 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
       const headers = Context.getUnsafe(request, HttpServerRequest.HttpServerRequest).headers
       const accept = headers["accept"]
       const authorization = headers["authorization"]
-      const cache = peekable
-      const peek = cache === undefined
+      const visible = cachedEvent
+      const peek = visible === undefined
         ? undefined
-        : (id: string) => CachedStore.peekEvent(cache, id as Ids.EventId, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+        : (actor: User.Actor | undefined, id: string) => visible(actor, id, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
       return authorization === undefined
         ? answer(method, params, accept, Authentication.anonymous, request, peek)
         : Effect.flatMap(

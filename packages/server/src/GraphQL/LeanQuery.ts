@@ -29,7 +29,7 @@
  * @since 0.2.0
  */
 import { Effect } from "effect"
-import { type Event, type Events, Policy, type User } from "@live-events/domain"
+import type { Event, Events, User } from "@live-events/domain"
 import {
   type DocumentNode,
   type ExecutionResult,
@@ -310,6 +310,13 @@ export type Answer = { readonly _tag: "Body"; readonly rendered: Rendered } | {
 }
 
 /**
+ * A fresh cached event the caller may see, or `undefined` (see `Events/CachedEvents.ts`).
+ *
+ * @since 0.2.0
+ */
+export type CachedEvent = (actor: User.Actor | undefined, id: string) => Event.Event | undefined
+
+/**
  * Runs a plan for a caller with the request's variables.
  *
  * @since 0.2.0
@@ -319,15 +326,15 @@ export const run = (
   variables: Record<string, unknown>,
   actor: User.Actor | undefined,
   events: Events.Events["Service"],
-  peek?: ((id: string) => Event.Event | undefined) | undefined
+  cachedEvent?: CachedEvent | undefined
 ): Effect.Effect<Answer | undefined> => {
   const id = "literal" in plan.id ? plan.id.literal : variables[plan.id.variable]
   // graphql-js coerces other values (integers) or refuses them: its answer.
   if (typeof id !== "string") return Effect.succeed(undefined)
   // A fresh cached event the caller may see is answered without the use-case (as the REST read is);
   // anything else — not cached, stale, not visible, an invalid id — takes the resolver's read.
-  const cached = peek?.(id)
-  if (cached !== undefined && Policy.canViewEvent(actor, cached)) {
+  const cached = cachedEvent?.(actor, id)
+  if (cached !== undefined) {
     const rendered = renderedBody(plan, cached)
     if (rendered !== undefined) return Effect.succeed({ _tag: "Body", rendered } as const)
   }

@@ -5,20 +5,18 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, Result } from "effect"
+import { Effect, Result } from "effect"
 import { HttpServerResponse } from "effect/http"
-import { TwoLevelCache } from "@live-events/cache"
-import { Event as EventModule, Events, type Ids, type Page, Policy, Registrations } from "@live-events/domain"
-import { CachedStore } from "@live-events/engine"
+import { Event as EventModule, Events, type Ids, type Page, Registrations } from "@live-events/domain"
 import { Api } from "@live-events/api/Api"
 import { ProvisionedUsers } from "../Auth/Provisioning.ts"
 import { TokenVerifier } from "../Auth/TokenVerifier.ts"
+import * as CachedEvents from "../Events/CachedEvents.ts"
 import * as ETag from "../Events/ETag.ts"
 import { eventResponse } from "../Events/Http.ts"
 import * as Pagination from "@live-events/api/Pagination"
 import * as Problem from "../Problem.ts"
 import * as RegistrationsApi from "@live-events/api/RegistrationsApi"
-import { Telemetry } from "../Telemetry/Telemetry.ts"
 import * as Endpoint from "./Endpoint.ts"
 import * as RouteOverrides from "./RouteOverrides.ts"
 
@@ -54,12 +52,9 @@ export const overrides = Effect.gen(function*() {
   const registrations = yield* Registrations.Registrations
   const auth: Endpoint.Authenticator = { verifier: yield* TokenVerifier, provisioned: yield* ProvisionedUsers }
 
-  // A fresh cached event is answered without the use-case: the same visibility rule, no effect built,
-  // the response prebuilt for the cached object. Not while spans are exported: the use-case's span
-  // is then part of every read's trace.
-  const cache = Option.getOrUndefined(yield* Effect.serviceOption(TwoLevelCache.TwoLevelCache))
-  const telemetry = Option.getOrUndefined(yield* Effect.serviceOption(Telemetry))
-  const peekable = telemetry?.tracesExported === true ? undefined : cache
+  // A fresh cached event the caller may see is answered without the use-case, the response prebuilt
+  // for the cached object.
+  const cachedEvent = yield* CachedEvents.visible
 
   const answerEvent = (request: Endpoint.Incoming["request"], found: EventModule.Event) => {
     const ifNoneMatch = request.headers["if-none-match"]
@@ -72,10 +67,8 @@ export const overrides = Effect.gen(function*() {
     Endpoint.optionallyAuthenticated(auth, request, (actor) => {
       const decoded = eventParams(params)
       if (Result.isFailure(decoded)) return decoded.failure
-      if (peekable !== undefined) {
-        const cached = CachedStore.peekEvent(peekable, decoded.success.id, clock.currentTimeMillisUnsafe())
-        if (cached !== undefined && Policy.canViewEvent(actor, cached)) return Effect.succeed(answerEvent(request, cached))
-      }
+      const cached = cachedEvent?.(actor, decoded.success.id, clock.currentTimeMillisUnsafe())
+      if (cached !== undefined) return Effect.succeed(answerEvent(request, cached))
       return Problem.catchDomain(Effect.map(events.get(actor, decoded.success.id), (found) => answerEvent(request, found)))
     })
   )
