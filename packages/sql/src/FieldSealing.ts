@@ -46,8 +46,7 @@ export const make = (keyring: Keys.Keyring) => {
   const enabled = keyring.unsealed !== true
 
   const newPersonKey = (): PersonKey => {
-    const dataKey = Keys.newDataKey()
-    const stored = Keys.wrap(keyring, dataKey)
+    const { dataKey, stored } = Keys.newWrappedDataKey(keyring)
     // The batch's lock statement reads this key back in a moment: no unwrapping then.
     unwrap.remember(stored, dataKey)
     return { dataKey, stored }
