@@ -19,6 +19,7 @@
  * BENCH_ROUNDS [1] (each round runs every server once; the order alternates per round),
  * BENCH_CONNECTIONS [64], BENCH_HOT_CONNECTIONS [64], BENCH_EVENTS [1000], BENCH_WAITLIST [5000],
  * BENCH_CANCELS [3000], BENCH_READERS [100] (users of read-auth), BENCH_SERVERS [baseline,ours],
+ * BENCH_PREVIOUS_ENV ["K=V" extra env for the previous server only, over BENCH_OURS_ENV],
  * BENCH_OURS_ENV ["K=V K2=V2" extra env for our server; by default it runs with DATABASE_POOL_SIZE=10
  * like the baseline's pool, and rate limiting ON with limits raised to 100,000,000 (general and register)
  * so one load-generating address is never limited but every request pays for the check], BENCH_JSON [path to write the raw results],
@@ -45,9 +46,12 @@ const warmupSeconds = intEnv("BENCH_WARMUP", 2)
 const rounds = Math.max(1, intEnv("BENCH_ROUNDS", 1))
 const servers = strEnv("BENCH_SERVERS", "baseline,ours").split(",").map((s) => s.trim()) as Array<"baseline" | "ours" | "embedded" | "unsealed" | "previous">
 const previousRoot = strEnv("BENCH_PREVIOUS", "")
-const oursEnv = Object.fromEntries(
-  strEnv("BENCH_OURS_ENV", "").split(/\s+/).filter((pair) => pair.includes("=")).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
+const envPairs = (name: string) => Object.fromEntries(
+  strEnv(name, "").split(/\s+/).filter((pair) => pair.includes("=")).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
 )
+const oursEnv = envPairs("BENCH_OURS_ENV")
+/** Extra environment for the `previous` server only, over BENCH_OURS_ENV (A/B runs of one setting). */
+const previousEnv = envPairs("BENCH_PREVIOUS_ENV")
 /**
  * Ours runs as in production — request logs at info, metrics, security headers, rate limiting — but
  * with limits no load from one address reaches (raised, not off: the limiter's cost is measured).
@@ -317,7 +321,12 @@ const main = async () => {
     for (const kind of kinds) {
       const port = await freePort()
       const ourKind = kind === "ours" || kind === "embedded" || kind === "unsealed" || kind === "previous"
-      const env = { ...oursDefaults, ...oursEnv, ...(kind === "unsealed" ? { PERSONAL_DATA_SEALING: "off" } : {}) }
+      const env = {
+        ...oursDefaults,
+        ...oursEnv,
+        ...(kind === "unsealed" ? { PERSONAL_DATA_SEALING: "off" } : {}),
+        ...(kind === "previous" ? previousEnv : {})
+      }
       // An earlier version has its own schema: its own database.
       const databaseUrl = kind === "previous" ? (previousDatabase ??= await createScratchDatabase("bench_previous")).url : database.url
       const root = kind === "previous" ? resolve(previousRoot) : undefined

@@ -137,6 +137,10 @@ export const toRegistration = (row: RegistrationRow): Registration.Registration 
 export const userColumns = `u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at, u.sealed,
   (SELECT pk.key_id || ':' || pk.wrapped FROM person_keys pk WHERE pk.user_id = u.id) AS person_key`
 
+/** {@link userColumns} for rows whose fields are not opened (their data key is known): no key lookup. @since 0.3.0 */
+export const userColumnsWithoutKey = `u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at, u.sealed,
+  NULL::text AS person_key`
+
 /** @since 0.1.0 */
 export interface UserRow {
   readonly id: string

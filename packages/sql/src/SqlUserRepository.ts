@@ -14,7 +14,7 @@ import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import * as FieldSealing from "./FieldSealing.ts"
 import * as Keys from "./PersonalDataKeys.ts"
-import { userColumns, type UserRow } from "./Rows.ts"
+import { userColumns, userColumnsWithoutKey, type UserRow } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
 /** @since 0.1.0 */
@@ -28,6 +28,7 @@ export const make: Effect.Effect<
     const sealing = yield* FieldSealing.fromContext
     const toUser = (row: UserRow) => sealing.openUser(row)
     const columns = sql.literal(userColumns)
+    const insertedColumns = sql.literal(userColumnsWithoutKey)
     const one = (rows: ReadonlyArray<UserRow>) => Option.map(Option.fromNullishOr(rows[0]), toUser)
 
     const insertIfAbsent = (user: User.User) =>
@@ -56,6 +57,11 @@ export const make: Effect.Effect<
         }
       })
       // (Ids are new for every candidate: a row with one is the row this statement inserted.)
+      //
+      // Only the subjects that were there already are looked up again. Probing the subject index for
+      // every candidate (`IN input AND NOT IN inserted`) met each just-inserted entry, invisible to the
+      // statement's own snapshot, and cost three quarters of the statement (2.0 ms against 0.5 ms for
+      // 25 new people); the inserted rows need no data key either (they are answered from the input).
       const toUser = (row: UserRow) => inserting.get(row.id) ?? sealing.openUser(row)
       return sql<UserRow>`
         WITH input AS (
@@ -72,10 +78,10 @@ export const make: Effect.Effect<
           SELECT i.id, i.key_id, i.wrapped FROM input i WHERE i.key_id IS NOT NULL AND i.id IN (SELECT id FROM inserted)
           RETURNING 1
         )
-        SELECT ${columns} FROM inserted u
+        SELECT ${insertedColumns} FROM inserted u
         UNION ALL
         SELECT ${columns} FROM users u
-        WHERE u.subject IN (SELECT subject FROM input) AND u.subject NOT IN (SELECT subject FROM inserted)`.pipe(
+        WHERE u.subject = ANY(ARRAY(SELECT subject FROM input EXCEPT ALL SELECT subject FROM inserted))`.pipe(
         Effect.flatMap((found) => {
           const stored = new Map(found.map((row) => [row.subject, toUser(row)]))
           const missing = [...bySubject.keys()].filter((subject) => !stored.has(subject))

@@ -80,6 +80,23 @@ export const userRepositoryContract = <E>(name: string, portsLayer: Layer.Layer<
         expect(Option.getOrThrow(yield* users.findBySubject(subject))).toEqual(first)
       }))
 
+    it.effect("insertAllIfAbsent stores the new subjects and answers the stored user for the others, in input order", () =>
+      Effect.gen(function*() {
+        const users = yield* UserRepository
+        const stored = yield* makeUser(`subject-${yield* freshId<string>()}`, { email: "old@example.com", name: "Stored" })
+        yield* users.insertIfAbsent(stored)
+        const again = yield* makeUser(stored.subject, { name: "Candidate for a stored subject" })
+        const fresh = yield* makeUser(`subject-${yield* freshId<string>()}`, { email: "new@example.com", name: "New" })
+        const twice = yield* makeUser(fresh.subject, { name: "Same subject twice in one call" })
+        const other = yield* makeUser(`subject-${yield* freshId<string>()}`)
+        const answered = yield* users.insertAllIfAbsent([fresh, again, twice, other])
+        expect(answered).toEqual([fresh, stored, fresh, other])
+        expect(Option.getOrThrow(yield* users.findBySubject(stored.subject))).toEqual(stored)
+        expect(Option.getOrThrow(yield* users.findBySubject(fresh.subject))).toEqual(fresh)
+        expect(Option.isNone(yield* users.findById(again.id))).toBe(true)
+        expect(Option.isNone(yield* users.findById(twice.id))).toBe(true)
+      }))
+
     it.effect("concurrent insertIfAbsent of one subject all return the same stored user", () =>
       Effect.gen(function*() {
         const users = yield* UserRepository
