@@ -257,13 +257,14 @@ export const make = Effect.gen(function*() {
     lockForRegistration: (eventId, userId) =>
       Effect.sync(() => {
         const event = state.events.get(eventId)
-        if (event === undefined) return Option.none()
+        const user = state.users.get(userId)
+        // No user, no lock (as the SQL statement, which joins the user, finds no row).
+        if (event === undefined || user === undefined) return Option.none()
         const active = [...state.registrations.values()].find((r) =>
           r.eventId === eventId && r.userId === userId && (r.status === "confirmed" || r.status === "waitlisted")
         )
         // One permit serialises the memory store's units of work: no erase can interleave.
-        const userErased = (state.users.get(userId)?.erasedAt ?? null) !== null
-        return Option.some({ event, active: active && toRegistration(active), userErased })
+        return Option.some({ event, active: active && toRegistration(active), userErased: user.erasedAt !== null })
       }),
     lockForRegistrations: (pairs) =>
       Effect.sync(() => {

@@ -20,7 +20,7 @@ import type { Event } from "./Event.ts"
 import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import * as Policy from "./Policy.ts"
 import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
-import type { Actor } from "./User.ts"
+import type { Actor, User } from "./User.ts"
 import * as Waitlist from "./Waitlist.ts"
 
 /**
@@ -33,6 +33,12 @@ export interface RegisterCommand {
   readonly eventId: EventId
   readonly registrationId: RegistrationId
   readonly notes: string
+  /**
+   * The person, when this is the first request of theirs the process has seen: not stored yet, they
+   * are provisioned in the batch's unit of work (one commit for both), and `actor.userId` is the id
+   * they get if their subject is new.
+   */
+  readonly newcomer?: User | undefined
 }
 
 /**
@@ -48,6 +54,24 @@ export interface Snapshot {
   /** The batch's users that exist, and whether each is erased. */
   readonly users: ReadonlyArray<{ readonly userId: UserId; readonly erased: boolean }>
 }
+
+/**
+ * The snapshot of a batch of one command from the single-registration lock (`lockForRegistration`,
+ * none when the event or the user does not exist).
+ *
+ * @since 0.2.0
+ */
+export const snapshotOfOne = (
+  userId: UserId,
+  locked: { readonly event: Event; readonly active: Registration | undefined; readonly userErased: boolean } | undefined
+): Snapshot =>
+  locked === undefined
+    ? { events: [], active: [], users: [] }
+    : {
+      events: [locked.event],
+      active: locked.active === undefined ? [] : [locked.active],
+      users: [{ userId, erased: locked.userErased }]
+    }
 
 /** @since 0.2.0 */
 export type RegisterFailure = Waitlist.RegisterError | EventNotFound | UserErased

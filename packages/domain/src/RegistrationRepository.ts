@@ -22,7 +22,8 @@ export class RegistrationRepository extends Context.Service<RegistrationReposito
    * Locks the event (as `EventRepository.lock`) and reads the user's active registration in the same
    * step: the hot path of "register" in one round trip. It also holds the user against erasure until
    * the unit of work ends and says whether the user is erased, so a registration can never commit
-   * after the erase that should have cancelled it (see `Privacy.ts`).
+   * after the erase that should have cancelled it (see `Privacy.ts`). None when the event or the user
+   * does not exist.
    */
   readonly lockForRegistration: (
     eventId: EventId,

@@ -23,7 +23,8 @@ import type { Registration, RegistrationStatus, RegisterInput } from "./Registra
 import * as RegistrationBatch from "./RegistrationBatch.ts"
 import { RegistrationRepository } from "./RegistrationRepository.ts"
 import { UnitOfWork } from "./UnitOfWork.ts"
-import type { Actor } from "./User.ts"
+import type { Actor, User } from "./User.ts"
+import { UserRepository } from "./UserRepository.ts"
 import * as Waitlist from "./Waitlist.ts"
 
 const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
@@ -72,6 +73,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   const events = yield* EventRepository
   const registrations = yield* RegistrationRepository
   const unitOfWork = yield* UnitOfWork
+  const users = yield* UserRepository
   const context = Context.make(RegistrationRepository, registrations).pipe(
     Context.add(OutboxWriter, yield* OutboxWriter),
     Context.add(Ids, yield* Ids),
@@ -90,15 +92,50 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
     }))
 
   /**
-   * One batch in one unit of work: lock the batch's events and users, decide every command in arrival
-   * order with the pure rules, write all rows and outbox messages with set-based statements.
+   * The people seen for the first time among a batch's commands, provisioned by the batch's unit of
+   * work (one statement for all of them, before any lock: as a provisioning of its own would have
+   * been) rather than by a transaction of their own — an idle registration of a new person commits
+   * once. Each such command then acts as the stored person (an existing subject keeps its id).
    */
-  const commitBatch = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) =>
-    unitOfWork.transact(Effect.gen(function*() {
-      const at = yield* now
-      const snapshot = yield* registrations.lockForRegistrations(
+  const provisionNewcomers = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) => {
+    const newcomers = commands.flatMap((command) => command.newcomer === undefined ? [] : [command.newcomer])
+    if (newcomers.length === 0) return Effect.succeed(commands)
+    return Effect.map(users.insertAllIfAbsent(newcomers), (stored) => {
+      let next = 0
+      return commands.map((command) =>
+        command.newcomer === undefined ? command : { ...command, actor: { ...command.actor, userId: stored[next++]!.id } }
+      )
+    })
+  }
+
+  /**
+   * What a batch plans over. A batch of one — every registration of an idle service — takes the
+   * single-registration lock: one short statement, where the batch statement (JSON input, a lateral
+   * lookup per pair) costs PostgreSQL most of a millisecond to plan on every execution.
+   */
+  const lockBatch = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) => {
+    if (commands.length !== 1) {
+      return registrations.lockForRegistrations(
         commands.map((command) => ({ eventId: command.eventId, userId: command.actor.userId }))
       )
+    }
+    const { actor, eventId } = commands[0]!
+    return Effect.map(
+      registrations.lockForRegistration(eventId, actor.userId),
+      (locked) => RegistrationBatch.snapshotOfOne(actor.userId, Option.getOrUndefined(locked))
+    )
+  }
+
+  /**
+   * One batch in one unit of work: provision its newcomers, lock its events and users, decide every
+   * command in arrival order with the pure rules, write all rows and outbox messages with set-based
+   * statements.
+   */
+  const commitBatch = (batched: ReadonlyArray<RegistrationBatch.RegisterCommand>) =>
+    unitOfWork.transact(Effect.gen(function*() {
+      const at = yield* now
+      const commands = yield* provisionNewcomers(batched)
+      const snapshot = yield* lockBatch(commands)
       const batch = RegistrationBatch.plan(snapshot, commands, at)
       if (batch.plans.length > 0) {
         // Events first: a SQL store writes them in the same statement as the changes.
@@ -106,7 +143,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
         yield* registrations.applyMany(batch.plans.map(({ eventId, plan }) => ({ eventId, changes: plan.changes })))
       }
       return batch
-    })).pipe(Span.named("Registrations.commitBatch"), Effect.annotateSpans("batch.size", commands.length))
+    })).pipe(Span.named("Registrations.commitBatch"), Effect.annotateSpans("batch.size", batched.length))
 
   // A batch is what arrived while the previous one of its lane was in flight.
   const lanes = Math.max(1, options.concurrency ?? 1)
@@ -127,10 +164,24 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   // The random tail of the id (UUID v7: 62 random bits at the end) spreads events over the lanes.
   const laneOf = (eventId: EventId) => lanes === 1 ? 0 : Number.parseInt(eventId.slice(-6), 16) % lanes
 
-  const register = Effect.fnUntraced(function*(actor: Actor, eventId: EventId, input: RegisterInput) {
-    const registrationId = yield* provide(nextRegistrationId)
-    return yield* Effect.request(new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "" }), registerLanes[laneOf(eventId)] ?? registerLanes[0]!)
-  }, Span.named("Registrations.register"))
+  const submit = (actor: Actor, eventId: EventId, input: RegisterInput, newcomer: User | undefined) =>
+    Effect.flatMap(provide(nextRegistrationId), (registrationId) =>
+      Effect.request(
+        new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "", newcomer }),
+        registerLanes[laneOf(eventId)] ?? registerLanes[0]!
+      ))
+
+  const register = (actor: Actor, eventId: EventId, input: RegisterInput) =>
+    submit(actor, eventId, input, undefined).pipe(Span.named("Registrations.register"))
+
+  /**
+   * The registration of a person not stored yet (`Users.candidate` of their token's claims): they are
+   * provisioned in the registration's unit of work, which saves a commit on a first request. The
+   * registration names the stored person (the candidate's id unless the subject existed); an erased
+   * subject is refused with `UserErased`, as provisioning refuses it.
+   */
+  const registerNewcomer = (newcomer: User, roles: Actor["roles"], eventId: EventId, input: RegisterInput) =>
+    submit({ userId: newcomer.id, roles }, eventId, input, newcomer).pipe(Span.named("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
   const lockRegistration = (actor: Actor, id: RegistrationId) =>
@@ -250,7 +301,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
     return yield* registrations.listByUser(actor.userId, request)
   }, Span.named("Registrations.listMine"))
 
-  return { register, cancel, confirm, markAttendance, get, listForEvent, waitlist, listMine } as const
+  return { register, registerNewcomer, cancel, confirm, markAttendance, get, listForEvent, waitlist, listMine } as const
 })
 
 /** @since 0.1.0 */

@@ -66,12 +66,17 @@ export const make = Effect.gen(function*() {
   })
 
   /**
+   * The user a token's claims provision, not stored: a host may hand it to a use-case that stores it
+   * in its own unit of work (`Registrations.registerNewcomer`).
+   */
+  const candidate = (claims: Claims) => newUser(claims.subject, { email: claims.email, name: claims.name })
+
+  /**
    * The user behind a token: created from the claims the first time, found by subject afterwards — one
    * `insertAllIfAbsent` for every first request of a batch (hosts cache the result per subject).
    */
   const provision = Effect.fnUntraced(function*(claims: Claims) {
-    const candidate = yield* newUser(claims.subject, { email: claims.email, name: claims.name })
-    const user = yield* Effect.request(new ProvisionRequest({ user: candidate }), provisioning)
+    const user = yield* Effect.request(new ProvisionRequest({ user: yield* candidate(claims) }), provisioning)
     if (user.erasedAt !== null) return yield* new UserErased({})
     return user
   }, Span.named("Users.provision"))
@@ -170,7 +175,7 @@ export const make = Effect.gen(function*() {
   const profile = (actor: Actor, userId: UserId) =>
     Effect.request(new ProfileRequest({ actor, userId }), profiles).pipe(Span.named("Users.profile"))
 
-  return { provision, me, updateMe, create, get, list, findByEmail, update, profile } as const
+  return { provision, candidate, me, updateMe, create, get, list, findByEmail, update, profile } as const
 })
 
 /**

@@ -4,17 +4,19 @@
  * fails alone.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Result } from "effect"
+import { Context, Effect, Exit, Layer, Option, Result } from "effect"
 import * as fc from "fast-check"
 import {
   DomainError,
   Events,
   Ids,
   Memory,
+  Privacy,
   RegistrationBatch,
   RegistrationRepository,
   Registrations,
   UnitOfWork,
+  UserRepository,
   Users
 } from "@live-events/domain"
 import type { Event, Registration, User } from "@live-events/domain"
@@ -168,7 +170,7 @@ const probed = Layer.effectContext(Effect.gen(function*() {
 }))
 
 const testLayer = (options: Registrations.Options = {}) =>
-  Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layerWith(options), Users.Users.layer).pipe(
+  Layer.mergeAll(Events.Events.layer, Registrations.Registrations.layerWith(options), Users.Users.layer, Privacy.Privacy.layer).pipe(
     Layer.provideMerge(probed),
     Layer.provideMerge(Layer.mergeAll(Memory.layer, Ids.Ids.layerTest))
   )
@@ -344,5 +346,66 @@ describe("Registrations.cancel in batches", () => {
         ["waitlisted", 3],
         ["waitlisted", 4]
       ])
+    }).pipe(Effect.provide(TestLayer)))
+})
+
+/** An event of one seat, and the services a newcomer's registration is checked through. */
+const newcomerSetup = Effect.gen(function*() {
+  const { eventId } = yield* setup(1, 0)
+  const registrations = yield* Registrations.Registrations
+  return {
+    eventId,
+    probe: yield* Probe,
+    users: yield* Users.Users,
+    repository: yield* UserRepository.UserRepository,
+    store: yield* Memory.MemoryStore,
+    registerNewcomer: (candidate: User.User) => registrations.registerNewcomer(candidate, ["attendee"], eventId, {}),
+    register: (actor: User.Actor) => registrations.register(actor, eventId, {})
+  }
+})
+
+describe("Registrations.registerNewcomer", () => {
+  it.effect("provisions a new person in the registration's unit of work, under the candidate's id", () =>
+    Effect.gen(function*() {
+      const { probe, registerNewcomer, repository, users } = yield* newcomerSetup
+      const candidate = yield* users.candidate({ subject: "newcomer", email: "n@example.org", name: "N" })
+      const before = probe.transactions
+      const registered = yield* registerNewcomer(candidate)
+      expect(probe.transactions - before).toBe(1)
+      expect([registered.userId, registered.status]).toEqual([candidate.id, "confirmed"])
+      const stored = yield* repository.findBySubject("newcomer")
+      expect(Option.map(stored, (user) => [user.id, user.email])).toEqual(Option.some([candidate.id, "n@example.org"]))
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("registers a subject stored meanwhile as its stored person, not the candidate", () =>
+    Effect.gen(function*() {
+      const { register, registerNewcomer, users } = yield* newcomerSetup
+      const candidate = yield* users.candidate({ subject: "twice" })
+      const stored = yield* users.provision({ subject: "twice" })
+      expect(stored.id).not.toBe(candidate.id)
+      expect((yield* registerNewcomer(candidate)).userId).toBe(stored.id)
+      // The same person through the ordinary path is already registered.
+      const again = yield* Effect.exit(register({ userId: stored.id, roles: ["attendee"] }))
+      expect(Exit.isFailure(again) && String(again.cause).includes("AlreadyRegistered")).toBe(true)
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("refuses an erased subject and registers nothing", () =>
+    Effect.gen(function*() {
+      const { eventId, registerNewcomer, store, users } = yield* newcomerSetup
+      const person = yield* users.provision({ subject: "gone" })
+      yield* (yield* Privacy.Privacy).erase({ userId: person.id, roles: ["attendee"] }, person.id)
+      const refused = yield* Effect.exit(registerNewcomer(yield* users.candidate({ subject: "gone" })))
+      expect(Exit.isFailure(refused) && String(refused.cause).includes("UserErased")).toBe(true)
+      expect(yield* store.registrations(eventId)).toEqual([])
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("a unit of work that fails leaves the newcomer unprovisioned", () =>
+    Effect.gen(function*() {
+      const { probe, registerNewcomer, repository, users } = yield* newcomerSetup
+      probe.outage = true
+      const failed = yield* Effect.exit(registerNewcomer(yield* users.candidate({ subject: "rolled-back" })))
+      probe.outage = false
+      expect(Exit.isFailure(failed)).toBe(true)
+      expect(Option.isNone(yield* repository.findBySubject("rolled-back"))).toBe(true)
     }).pipe(Effect.provide(TestLayer)))
 })

@@ -172,4 +172,31 @@ describe("lean handlers", () => {
     expect(again.status).toBe(409)
     expect(shape(again)).toEqual(shape(againGeneric))
   })
+
+  it("POST /v1/events/{id}/registrations: a first request provisions its person in the registration", async () => {
+    const created = await lean.request("POST", "/v1/events", { token: tokens.organizer, json: eventInput({ capacity: 100 }) })
+    await lean.request("POST", `/v1/events/${created.body.id}/publish`, { token: tokens.organizer })
+    const path = `/v1/events/${created.body.id}/registrations`
+    const token = await lean.token("lean-first-request")
+    const registered = await lean.request("POST", path, { token, json: {} })
+    expect(registered.status).toBe(201)
+    // The person the registration names is the token's, whichever server is asked.
+    expect((await lean.request("GET", "/v1/me", { token })).body.id).toBe(registered.body.userId)
+    expect((await generic.request("GET", "/v1/me", { token })).body.id).toBe(registered.body.userId)
+    expect((await lean.request("POST", path, { token, json: {} })).status).toBe(409)
+
+    // Stored and erased through the other server: the first request this server sees of the subject is
+    // refused as the middleware refuses an erased person, and registers nothing.
+    const [erased, erasedToo] = [await lean.token("lean-erased"), await lean.token("generic-erased")]
+    for (const t of [erased, erasedToo]) {
+      expect((await generic.request("GET", "/v1/me", { token: t })).status).toBe(200)
+      expect((await generic.request("DELETE", "/v1/me", { token: t })).status).toBe(204)
+    }
+    const refused = await lean.request("POST", path, { token: erased, json: {} })
+    const refusedGeneric = await generic.request("POST", path, { token: erasedToo, json: {} })
+    expect(refused.status).toBe(403)
+    expect({ ...refused.body, traceId: typeof refused.body.traceId }).toEqual({ ...refusedGeneric.body, traceId: typeof refusedGeneric.body.traceId })
+    const list = await lean.request("GET", `${path}?limit=100`, { token: tokens.organizer })
+    expect(list.body.items.map((item: { userId: string }) => item.userId)).toEqual([registered.body.userId])
+  })
 })

@@ -111,7 +111,7 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
           expect(yield* getRegistration(waitlisted.id)).toEqual({ ...waitlisted, waitlistPosition: 1 })
         }))
 
-      it.effect("lockForRegistration: none for an unknown event, else the event and the user's active one only", () =>
+      it.effect("lockForRegistration: none for an unknown event or user, else the event and the user's active one only", () =>
         Effect.gen(function*() {
           const registrations = yield* RegistrationRepository
           const unitOfWork = yield* UnitOfWork
@@ -122,6 +122,7 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
           expect(Option.isNone(yield* lock(yield* freshId<EventId>(), user.id))).toBe(true)
 
           const event = yield* insertEvent({ capacity: 1 })
+          expect(Option.isNone(yield* lock(event.id, yield* freshId<UserId>()))).toBe(true)
           const empty = Option.getOrThrow(yield* lock(event.id, user.id))
           expect(empty.event).toEqual(event)
           expect(empty.active).toBeUndefined()

@@ -12,11 +12,11 @@
 import { Effect, Layer, Option } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { Authentication, CurrentActor, MaybeActor, OptionalAuthentication } from "@live-events/api/Security"
-import type { User, UserRepository, Users } from "@live-events/domain"
+import type { DomainError, User, UserRepository, Users } from "@live-events/domain"
 import * as Problem from "../Problem.ts"
 import * as HttpTelemetry from "../Telemetry/HttpTelemetry.ts"
 import { ProvisionedUsers } from "./Provisioning.ts"
-import { TokenVerifier, unstorableClaims } from "./TokenVerifier.ts"
+import { TokenVerifier, unstorableClaims, type VerifiedToken } from "./TokenVerifier.ts"
 
 // The tags are part of the HTTP contract (a client sees which routes take a token); this module implements them.
 export { Authentication, CurrentActor, MaybeActor, OptionalAuthentication } from "@live-events/api/Security"
@@ -38,6 +38,17 @@ export const authenticate = (
   provisioned: ProvisionedUsers["Service"],
   token: string
 ) =>
+  authenticateWith(verifier, token, (claims) =>
+    Effect.map(provisioned.userOf(claims), (user) => authenticated({ userId: user.id, roles: claims.roles })))
+
+const authenticated = (actor: User.Actor) => ({ _tag: "Authenticated" as const, actor })
+
+/** Verifies the token, then finds its person with `identify`; every refusal is a problem response. */
+const authenticateWith = <A>(
+  verifier: TokenVerifier["Service"],
+  token: string,
+  identify: (claims: VerifiedToken) => Effect.Effect<A, DomainError.UserErased | DomainError.RepositoryError>
+) =>
   Effect.matchEffect(verifier.verify(token), {
     onFailure: (error) =>
       Effect.map(
@@ -50,16 +61,13 @@ export const authenticate = (
         refused
       ),
     onSuccess: (claims) =>
-      Effect.matchEffect(provisioned.userOf(claims), {
+      Effect.matchEffect(identify(claims), {
         onFailure: (error) =>
           Effect.andThen(
             error._tag === "RepositoryError" ? Problem.logRepositoryError(error) : Effect.void,
             Effect.map(Problem.toResponse(Problem.fromDomainError(error)), refused)
           ),
-        onSuccess: (user) => {
-          const actor: User.Actor = { userId: user.id, roles: claims.roles }
-          return Effect.succeed({ _tag: "Authenticated" as const, actor })
-        }
+        onSuccess: (identified): Effect.Effect<A | ReturnType<typeof refused>> => Effect.succeed(identified)
       })
   })
 
@@ -107,8 +115,39 @@ export const resolve = (
       ? Effect.succeed(anonymousResolution)
       : Effect.map(unauthenticated("Use the Bearer authorization scheme", true), refused)
   }
-  return Effect.tap(authenticate(verifier, provisioned, token), (result) =>
-    result._tag === "Authenticated" ? HttpTelemetry.reportRoles(result.actor.roles) : Effect.void)
+  return reportingRoles(authenticate(verifier, provisioned, token))
+}
+
+const reportingRoles = <A extends { readonly _tag: string; readonly actor?: User.Actor }>(resolution: Effect.Effect<A>) =>
+  Effect.tap(resolution, (result) => result.actor === undefined ? Effect.void : HttpTelemetry.reportRoles(result.actor.roles))
+
+/**
+ * `resolve` of a required token for a use-case that provisions a person seen for the first time in
+ * its own unit of work (`Registrations.registerNewcomer`): such a subject is not provisioned here but
+ * answered as a `Newcomer`, with the candidate user (whose id is the actor's until the use-case stores
+ * them). The caller `ProvisionedUsers.remember`s the stored id once the use-case has committed.
+ *
+ * @since 0.2.0
+ */
+export const resolveDeferringProvisioning = (
+  verifier: TokenVerifier["Service"],
+  provisioned: ProvisionedUsers["Service"],
+  authorization: string | undefined
+): Effect.Effect<
+  | Extract<Resolution, { readonly _tag: "Authenticated" | "Refused" }>
+  | { readonly _tag: "Newcomer"; readonly actor: User.Actor; readonly candidate: User.User }
+> => {
+  const token = bearerCredential(authorization)
+  if (token === undefined) return Effect.map(unauthenticated("A bearer token is required", false), refused)
+  return reportingRoles(authenticateWith(verifier, token, (claims) =>
+    Effect.map(provisioned.userOrNewcomer(claims), (sighting) =>
+      sighting._tag === "Stored"
+        ? authenticated({ userId: sighting.user.id, roles: claims.roles })
+        : {
+          _tag: "Newcomer" as const,
+          actor: { userId: sighting.candidate.id, roles: claims.roles },
+          candidate: sighting.candidate
+        })))
 }
 
 /** The middleware's request: the decoded credential is ignored for `resolve`'s reading of the field. */

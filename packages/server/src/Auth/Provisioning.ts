@@ -5,6 +5,8 @@
  * request reads the user by id through the read cache (`@live-events/engine` `CachedStore`): an erase or a profile
  * change invalidates that entry after its commit, in this process and — through the cache's
  * invalidation bus — in every other, so an erased user is refused on their next request anywhere.
+ * A registration provisions a first-seen person in its own unit of work instead (`userOrNewcomer`):
+ * one commit for both.
  *
  * @since 0.1.0
  */
@@ -15,12 +17,31 @@ import type { VerifiedToken } from "./TokenVerifier.ts"
 /** Subjects remembered; past this the map starts over (each subject then costs one upsert again). */
 const capacity = 100_000
 
+/**
+ * A token's person as `ProvisionedUsers.userOrNewcomer` finds them: stored, or seen for the first time.
+ *
+ * @since 0.2.0
+ */
+export type Sighting =
+  | { readonly _tag: "Stored"; readonly user: User.User }
+  | { readonly _tag: "Newcomer"; readonly candidate: User.User }
+
 /** @since 0.1.0 */
 export class ProvisionedUsers extends Context.Service<ProvisionedUsers, {
   /** The user of a verified token: provisioned on first sight, refused once erased. */
   readonly userOf: (
     claims: VerifiedToken
   ) => Effect.Effect<User.User, DomainError.UserErased | DomainError.RepositoryError>
+  /**
+   * As `userOf`, but a subject this process has not seen yet is not provisioned: its candidate user
+   * (`Users.candidate`) comes back, for a use-case that provisions it in its own unit of work; once that
+   * has committed, `remember` the stored user's id.
+   */
+  readonly userOrNewcomer: (
+    claims: VerifiedToken
+  ) => Effect.Effect<Sighting, DomainError.UserErased | DomainError.RepositoryError>
+  /** Records the stored user of a subject provisioned elsewhere (see `userOrNewcomer`). */
+  readonly remember: (subject: string, userId: Ids.UserId) => void
 }>()("@live-events/server/ProvisionedUsers") {
   /** @since 0.1.0 */
   static readonly layer = Layer.effect(
@@ -30,29 +51,43 @@ export class ProvisionedUsers extends Context.Service<ProvisionedUsers, {
       const repository = yield* UserRepository.UserRepository
       const idsBySubject = new Map<string, Ids.UserId>()
 
+      const remember = (subject: string, userId: Ids.UserId) => {
+        if (idsBySubject.size >= capacity) idsBySubject.clear()
+        idsBySubject.set(subject, userId)
+      }
+      const claimsOf = (claims: VerifiedToken) => ({ subject: claims.subject, email: claims.email, name: claims.name })
       const provision = (claims: VerifiedToken) =>
-        Effect.tap(
-          users.provision({ subject: claims.subject, email: claims.email, name: claims.name }),
-          (user) =>
-            Effect.sync(() => {
-              if (idsBySubject.size >= capacity) idsBySubject.clear()
-              idsBySubject.set(claims.subject, user.id)
-            })
-        )
+        Effect.tap(users.provision(claimsOf(claims)), (user) => Effect.sync(() => remember(claims.subject, user.id)))
 
-      const userOf = (claims: VerifiedToken) => {
+      /** The stored user of a subject seen before; `onUnseen` for one never seen (or deleted since). */
+      const known = <A>(
+        claims: VerifiedToken,
+        onUnseen: (claims: VerifiedToken) => Effect.Effect<A, DomainError.UserErased | DomainError.RepositoryError>,
+        onStored: (user: User.User) => A
+      ) => {
         const id = idsBySubject.get(claims.subject)
-        if (id === undefined) return provision(claims)
+        if (id === undefined) return onUnseen(claims)
         return Effect.flatMap(repository.findById(id), (found) => {
           if (Option.isNone(found)) {
             // Gone (deleted by an admin): provision again, as a first request would.
             idsBySubject.delete(claims.subject)
-            return provision(claims)
+            return onUnseen(claims)
           }
-          return found.value.erasedAt !== null ? Effect.fail(new DomainError.UserErased({})) : Effect.succeed(found.value)
+          return found.value.erasedAt !== null
+            ? Effect.fail(new DomainError.UserErased({}))
+            : Effect.succeed(onStored(found.value))
         })
       }
-      return ProvisionedUsers.of({ userOf })
+
+      const userOf = (claims: VerifiedToken) => known(claims, provision, (user) => user)
+      const userOrNewcomer = (claims: VerifiedToken) =>
+        known(
+          claims,
+          (unseen): Effect.Effect<Sighting> =>
+            Effect.map(users.candidate(claimsOf(unseen)), (candidate) => ({ _tag: "Newcomer", candidate })),
+          (user): Sighting => ({ _tag: "Stored", user })
+        )
+      return ProvisionedUsers.of({ userOf, userOrNewcomer, remember })
     })
   )
 }

@@ -117,6 +117,26 @@ export const authenticated = <E, R>(
   )
 
 /**
+ * As {@link authenticated}, for a handler whose use-case provisions a person seen for the first time
+ * in its own unit of work: `use` also gets that person's candidate user (undefined for a known one;
+ * see `AuthMiddleware.resolveDeferringProvisioning`).
+ *
+ * @since 0.2.0
+ */
+export const authenticatedOrNewcomer = <E, R>(
+  auth: Authenticator,
+  request: HttpServerRequest.HttpServerRequest,
+  use: (actor: User.Actor, candidate: User.User | undefined) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+  Effect.flatMap(
+    AuthMiddleware.resolveDeferringProvisioning(auth.verifier, auth.provisioned, request.headers["authorization"]),
+    (resolution) =>
+      resolution._tag === "Refused"
+        ? Effect.succeed(resolution.response)
+        : use(resolution.actor, resolution._tag === "Newcomer" ? resolution.candidate : undefined)
+  )
+
+/**
  * The caller if a token was sent, as the `OptionalAuthentication` middleware decides it.
  *
  * @since 0.1.0

@@ -3,7 +3,9 @@
  * the common request — a JSON body (or none) that decodes, no `Idempotency-Key` — the way the HttpApi
  * handler does (`Registrations/Http.ts` `registered`: the same use-case, answer and problems), and
  * hands anything else to that handler, which answers it as it always has: an idempotent request, a
- * body of another media type, malformed JSON, a body that does not decode.
+ * body of another media type, malformed JSON, a body that does not decode. A person's first request
+ * provisions them in the registration's unit of work (`Registrations.registerNewcomer`) rather than in
+ * a transaction of its own before it.
  *
  * @since 0.1.0
  */
@@ -13,7 +15,7 @@ import { Api } from "@live-events/api/Api"
 import { ProvisionedUsers } from "../Auth/Provisioning.ts"
 import { TokenVerifier } from "../Auth/TokenVerifier.ts"
 import * as Idempotency from "../Idempotency.ts"
-import { registered } from "../Registrations/Http.ts"
+import { answer } from "../Registrations/Http.ts"
 import * as Endpoint from "./Endpoint.ts"
 import * as RouteOverrides from "./RouteOverrides.ts"
 
@@ -42,7 +44,8 @@ export const overrides = Effect.gen(function*() {
   const lean = (generic: RouteOverrides.Handler): RouteOverrides.Handler =>
     Endpoint.incoming(({ params: raw, request }) => {
       if (request.headers["idempotency-key"] !== undefined || !isJson(request.headers["content-type"])) return generic
-      return Endpoint.authenticated(auth, request, (actor) => {
+      // A first request of a person provisions them in the registration's unit of work (one commit).
+      return Endpoint.authenticatedOrNewcomer(auth, request, (actor, candidate) => {
         const decoded = params(raw)
         if (Result.isFailure(decoded)) return decoded.failure
         return Effect.matchEffect(request.json, {
@@ -54,7 +57,12 @@ export const overrides = Effect.gen(function*() {
               if (Exit.isFailure(exit)) return generic
               input = exit.value
             }
-            return Effect.map(registered(registrations, actor, decoded.success.id, input), Idempotency.toResponse)
+            const eventId = decoded.success.id
+            const registering = candidate === undefined
+              ? registrations.register(actor, eventId, input)
+              : Effect.tap(registrations.registerNewcomer(candidate, actor.roles, eventId, input), (registration) =>
+                Effect.sync(() => auth.provisioned.remember(candidate.subject, registration.userId)))
+            return Effect.map(answer(registering), Idempotency.toResponse)
           }
         })
       })

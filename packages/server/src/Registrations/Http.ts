@@ -40,8 +40,17 @@ export const registered = (
   actor: User.Actor,
   eventId: Ids.EventId,
   input: Registration.RegisterInput
+): Effect.Effect<Idempotency.Stored> => answer(registrations.register(actor, eventId, input))
+
+/**
+ * The answer to a registration made by `register` (or `registerNewcomer`), as `registered` stores it.
+ *
+ * @since 0.2.0
+ */
+export const answer = (
+  register: ReturnType<Registrations.Registrations["Service"]["register"]>
 ): Effect.Effect<Idempotency.Stored> =>
-  registrations.register(actor, eventId, input).pipe(
+  register.pipe(
     Effect.map((registration) =>
       Idempotency.json(201, encodeRegistration(toJson(registration)), {
         location: `/v1/registrations/${registration.id}`
