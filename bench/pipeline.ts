@@ -17,6 +17,9 @@
  *   -<stage>        the same without one stage (telemetry, security, bodyLimit, timeout, rateLimit,
  *                   problems)
  *   authenticated   `all` with a (repeated) bearer token: minus `all` = authentication
+ *   registrations   the authenticated reads of `read-auth` (`bench/run.ts`) alternately: the caller's
+ *                   registration (`GET /v1/registrations/{id}`) and their own list
+ *                   (`GET /v1/me/registrations`), every stage on, a repeated token
  *   httpApi         `all` with the endpoint served by HttpApi instead of its lean handler
  *   handler         `all` minus the same pipeline answering a fixed body from a bare route
  *
@@ -42,7 +45,7 @@ const budgets: Record<string, number> = {
   handler: 25
 }
 
-type Config = "raw" | "routing" | "all" | "bare" | "authenticated" | "httpApi" | `-${Stage}`
+type Config = "raw" | "routing" | "all" | "bare" | "authenticated" | "registrations" | "httpApi" | `-${Stage}`
 type Stage = "telemetry" | "security" | "bodyLimit" | "timeout" | "rateLimit" | "problems"
 const stages: ReadonlyArray<Stage> = ["telemetry", "security", "bodyLimit", "timeout", "rateLimit", "problems"]
 const stageNames: Record<Stage, string> = {
@@ -166,7 +169,7 @@ const bench = async () => {
   const organizer = mintToken(secret, { sub: "pipeline-bench-organizer", roles: ["organizer"] }, 3600)
   const reader = mintToken(secret, { sub: "pipeline-bench-reader", roles: ["attendee"] }, 3600)
 
-  const every: ReadonlyArray<Config> = ["raw", "routing", "bare", "all", "authenticated", "httpApi", ...stages.map((s) => `-${s}` as const)]
+  const every: ReadonlyArray<Config> = ["raw", "routing", "bare", "all", "authenticated", "registrations", "httpApi", ...stages.map((s) => `-${s}` as const)]
   const only = (process.env.BENCH_CONFIGS ?? "").split(",").filter((name) => name !== "")
   const configs = only.length === 0 ? every : every.filter((config) => only.includes(config))
   const ports = {} as Record<Config, number>
@@ -194,7 +197,7 @@ const bench = async () => {
   void exited.then(() => {
     alive = false
   })
-  const paths = new Map<Config, string>()
+  const paths = new Map<Config, ReadonlyArray<string>>()
   try {
     for (const config of configs) {
       const port = ports[config]
@@ -205,14 +208,20 @@ const bench = async () => {
         await expectJson([200], port, "POST", `/v1/events/${event.id}/publish`, { token: organizer })
         path = `/v1/events/${event.id}`
       }
-      paths.set(config, path)
+      if (config === "registrations") {
+        const registration = await expectJson([201], port, "POST", `${path}/registrations`, { token: reader, body: {} })
+        paths.set(config, [`/v1/registrations/${registration.id}`, "/v1/me/registrations"])
+        continue
+      }
+      paths.set(config, [path])
     }
 
     const measureOnce = async (config: Config, durationSeconds: number): Promise<number> => {
       const port = ports[config]
-      const path = paths.get(config)!
-      const token = config === "authenticated" ? reader : undefined
-      const next = () => ({ method: "GET" as const, path, ...(token !== undefined ? { token } : {}) })
+      const own = paths.get(config)!
+      const token = config === "authenticated" || config === "registrations" ? reader : undefined
+      let i = 0
+      const next = () => ({ method: "GET" as const, path: own[i++ % own.length]!, ...(token !== undefined ? { token } : {}) })
       const before = processCpuMicros(child.pid!)
       const result = await runLoad({ port, connections, durationSeconds, next })
       const cpu = processCpuMicros(child.pid!) - before
@@ -269,6 +278,7 @@ const bench = async () => {
     console.log(`| cached GET /v1/events/{id}, everything on | ${all.toFixed(1)} | | |`)
     console.log(`| the same, authenticated (repeated token) | ${best.get("authenticated")!.toFixed(1)} | | |`)
     console.log(`| the same, served by HttpApi instead of its lean handler | ${best.get("httpApi")!.toFixed(1)} | | |`)
+    console.log(`| cached GET /v1/registrations/{id} and GET /v1/me/registrations alternately, authenticated | ${best.get("registrations")!.toFixed(1)} | | |`)
     console.log(`\nStages are differences of noisy medians (the machine is shared): one under ~3 µs reads as 0 ± 3. Logs: ${logDir}`)
   } finally {
     child.kill("SIGTERM")
