@@ -28,10 +28,12 @@ import {
   type Event,
   EventRepository,
   type Ids,
+  type Page,
   type Registration,
   OutboxWriter,
   RegistrationRepository,
   UnitOfWork,
+  type User,
   UserRepository
 } from "@live-events/domain"
 import * as CacheCodecs from "./CacheCodecs.ts"
@@ -97,6 +99,57 @@ export const peekEvent = (
   id: Ids.EventId,
   nowMillis: number
 ): Event.Event | undefined => cache.peek<Event.Event>(CacheKeys.eventKey(id), nowMillis, { category: "eventDetails" })
+
+/**
+ * The user this process holds fresh in the cache — what `UserRepository.findById` would answer from
+ * it — or `undefined` (then ask the repository). Synchronous, like {@link peekEvent}: an authenticated
+ * request resolves its caller on every call.
+ *
+ * @since 0.2.0
+ */
+export const peekUser = (
+  cache: TwoLevelCache.TwoLevelCache["Service"],
+  id: Ids.UserId,
+  nowMillis: number
+): User.User | undefined => cache.peek<User.User>(CacheKeys.userKey(id), nowMillis, { category: "users" })
+
+/**
+ * The registration (with its waitlist position) this process holds fresh in the cache — what
+ * `RegistrationRepository.findById` would answer from it — or `undefined` (then ask the repository).
+ *
+ * @since 0.2.0
+ */
+export const peekRegistration = (
+  cache: TwoLevelCache.TwoLevelCache["Service"],
+  id: Ids.RegistrationId,
+  nowMillis: number
+): Registration.Registration | undefined =>
+  cache.peek<Registration.Registration>(CacheKeys.positionKey(id), nowMillis, { category: "waitlistPositions" })
+
+/**
+ * The first page (of `limit` items) of a user's own registrations when this process holds it fresh
+ * — which registrations, and every one of them — as `RegistrationRepository.listByUser` would answer
+ * it from the cache; `undefined` otherwise (then ask the repository). Each registration is its own
+ * entry, so statuses and positions are as fresh as single reads.
+ *
+ * @since 0.2.0
+ */
+export const peekUserRegistrations = (
+  cache: TwoLevelCache.TwoLevelCache["Service"],
+  userId: Ids.UserId,
+  limit: number,
+  nowMillis: number
+): Page.Page<Registration.Registration> | undefined => {
+  const ids = cache.peek<CacheCodecs.RegistrationIdsPage>(CacheKeys.userRegistrationsKey(userId, limit), nowMillis)
+  if (ids === undefined) return undefined
+  const items: Array<Registration.Registration> = []
+  for (const id of ids.ids) {
+    const registration = peekRegistration(cache, id, nowMillis)
+    if (registration === undefined) return undefined
+    items.push(registration)
+  }
+  return { items, nextCursor: ids.nextCursor }
+}
 
 /** Registrations whose event we know, so their reads can carry the event's tags (bounded). */
 const knownEventCapacity = 100_000

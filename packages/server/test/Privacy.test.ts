@@ -49,6 +49,12 @@ describe("GDPR export and erase over HTTP (PGlite)", () => {
     expect(exported.body.registrations[0]).toMatchObject({ id: seat.body.id, notes: "wheelchair access, ask Godfrey", status: "confirmed" })
     expect(exported.body.registrations[0].history).toEqual([{ status: "confirmed", at: seat.body.createdAt }])
 
+    // Polled: the person, their list and their registration are all held in the read cache now.
+    for (let i = 0; i < 2; i++) {
+      expect((await server.request("GET", "/v1/me/registrations", { token })).body.items).toHaveLength(1)
+      expect((await server.request("GET", `/v1/registrations/${seat.body.id}`, { token })).status).toBe(200)
+    }
+
     const erased = await server.request("DELETE", "/v1/me", { token })
     expect(erased.status).toBe(204)
 
@@ -56,6 +62,10 @@ describe("GDPR export and erase over HTTP (PGlite)", () => {
     const refused = await server.request("GET", "/v1/me", { token })
     expect(refused.status).toBe(403)
     expect(refused.body.code).toBe("user-erased")
+    for (const path of ["/v1/me/registrations", `/v1/registrations/${seat.body.id}`]) {
+      const polled = await server.request("GET", path, { token })
+      expect([polled.status, polled.body.code]).toEqual([403, "user-erased"])
+    }
 
     // The seat went to the waitlist's head.
     const promoted = await server.request("GET", `/v1/registrations/${waiting.body.id}`, { token: waiter })

@@ -10,8 +10,10 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { TwoLevelCache } from "@live-events/cache"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { DomainError, type Ids, type User, UserRepository, Users } from "@live-events/domain"
+import { CachedStore } from "@live-events/engine"
 import type { VerifiedToken } from "./TokenVerifier.ts"
 
 /** Subjects remembered; past this the map starts over (each subject then costs one upsert again). */
@@ -50,6 +52,9 @@ export class ProvisionedUsers extends Context.Service<ProvisionedUsers, {
       const users = yield* Users.Users
       const repository = yield* UserRepository.UserRepository
       const idsBySubject = new Map<string, Ids.UserId>()
+      // A user this process holds fresh is taken from the cache directly (what the repository's cached
+      // read would answer, without building its effect): every authenticated request resolves one.
+      const cache = Option.getOrUndefined(yield* Effect.serviceOption(TwoLevelCache.TwoLevelCache))
 
       const remember = (subject: string, userId: Ids.UserId) => {
         if (idsBySubject.size >= capacity) idsBySubject.clear()
@@ -67,15 +72,21 @@ export class ProvisionedUsers extends Context.Service<ProvisionedUsers, {
       ) => {
         const id = idsBySubject.get(claims.subject)
         if (id === undefined) return onUnseen(claims)
-        return Effect.flatMap(repository.findById(id), (found) => {
-          if (Option.isNone(found)) {
-            // Gone (deleted by an admin): provision again, as a first request would.
-            idsBySubject.delete(claims.subject)
-            return onUnseen(claims)
-          }
-          return found.value.erasedAt !== null
-            ? Effect.fail(new DomainError.UserErased({}))
-            : Effect.succeed(onStored(found.value))
+        const stored = (user: User.User) =>
+          user.erasedAt !== null ? Effect.fail(new DomainError.UserErased({})) : Effect.succeed(onStored(user))
+        const fromRepository = () =>
+          Effect.flatMap(repository.findById(id), (found) => {
+            if (Option.isNone(found)) {
+              // Gone (deleted by an admin): provision again, as a first request would.
+              idsBySubject.delete(claims.subject)
+              return onUnseen(claims)
+            }
+            return stored(found.value)
+          })
+        if (cache === undefined) return fromRepository()
+        return Effect.withFiber((fiber) => {
+          const cached = CachedStore.peekUser(cache, id, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+          return cached !== undefined ? stored(cached) : fromRepository()
         })
       }
 

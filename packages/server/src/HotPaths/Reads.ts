@@ -16,6 +16,7 @@ import * as ETag from "../Events/ETag.ts"
 import { eventResponse } from "../Events/Http.ts"
 import * as Pagination from "@live-events/api/Pagination"
 import * as Problem from "../Problem.ts"
+import * as CachedRegistrations from "../Registrations/CachedRegistrations.ts"
 import * as RegistrationsApi from "@live-events/api/RegistrationsApi"
 import * as Endpoint from "./Endpoint.ts"
 import * as RouteOverrides from "./RouteOverrides.ts"
@@ -55,6 +56,8 @@ export const overrides = Effect.gen(function*() {
   // A fresh cached event the caller may see is answered without the use-case, the response prebuilt
   // for the cached object.
   const cachedEvent = yield* CachedEvents.visible
+  // Likewise a caller's fresh cached registration, and their first page when every item is cached.
+  const cachedRegistrations = yield* CachedRegistrations.visible
 
   const answerEvent = (request: Endpoint.Incoming["request"], found: EventModule.Event) => {
     const ifNoneMatch = request.headers["if-none-match"]
@@ -73,10 +76,12 @@ export const overrides = Effect.gen(function*() {
     })
   )
 
-  const registration: RouteOverrides.Handler = Endpoint.incoming(({ params, request }) =>
+  const registration: RouteOverrides.Handler = Endpoint.incoming(({ clock, params, request }) =>
     Endpoint.authenticated(auth, request, (actor) => {
       const decoded = registrationParams(params)
       if (Result.isFailure(decoded)) return decoded.failure
+      const cached = cachedRegistrations?.registration(actor, decoded.success.id, clock.currentTimeMillisUnsafe())
+      if (cached !== undefined) return Effect.succeed(Endpoint.jsonText(RegistrationsApi.render(cached)))
       return Problem.catchDomain(Effect.map(
         registrations.get(actor, decoded.success.id),
         (found) => Endpoint.jsonText(RegistrationsApi.render(found))
@@ -84,7 +89,7 @@ export const overrides = Effect.gen(function*() {
     })
   )
 
-  const mine: RouteOverrides.Handler = Endpoint.incoming(({ query, request }) =>
+  const mine: RouteOverrides.Handler = Endpoint.incoming(({ clock, query, request }) =>
     Endpoint.authenticated(auth, request, (actor) => {
       let page = firstPage
       if (Object.keys(query).length > 0) {
@@ -92,6 +97,10 @@ export const overrides = Effect.gen(function*() {
         if (Result.isFailure(decoded)) return decoded.failure
         page = Pagination.request(decoded.success)
       }
+      const cached = page.cursor === undefined
+        ? cachedRegistrations?.firstPageOfOwn(actor, page.limit, clock.currentTimeMillisUnsafe())
+        : undefined
+      if (cached !== undefined) return Effect.succeed(Endpoint.jsonText(RegistrationsApi.renderPage(cached)))
       return Problem.catchDomain(Effect.map(
         registrations.listMine(actor, page),
         (found) => Endpoint.jsonText(RegistrationsApi.renderPage(found))
