@@ -16,6 +16,7 @@ const email = "zebulon.quokka-4711@example.org"
 const name = "Quintessa Marmaduke-Zyx"
 const phone = "+49 151 98765432"
 const newName = "Ottoline Brackenbury"
+const tokenShapedId = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 
 describe("request logs", () => {
   const lines: Array<string> = []
@@ -56,10 +57,12 @@ describe("request logs", () => {
     await request("GET", `/nowhere/${encodeURIComponent(email)}`)
     await request("GET", "/v1/me", { token: `${personToken}x` })
     await request("GET", "/v1/me", { token: personToken, headers: { "x-correlation-id": email } })
+    // Well-formed as a correlation id (echoed to the client), shaped like a token: not in a log line.
+    await request("GET", "/v1/me", { token: personToken, headers: { "x-correlation-id": tokenShapedId } })
     await request("GET", "/v1/me", { headers: { authorization: `Basic ${Buffer.from(`${email}:pw`).toString("base64")}` } })
 
     expect(lines.length).toBeGreaterThanOrEqual(12)
-    const forbidden = [email, encodeURIComponent(email), name, newName, phone, "98765432", personToken, organizer, admin]
+    const forbidden = [email, encodeURIComponent(email), name, newName, phone, "98765432", personToken, organizer, admin, tokenShapedId]
     for (const line of lines) {
       for (const value of forbidden) expect(line).not.toContain(value)
       // The JWT header every token starts with, and the payload segment of the person's token.

@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Exit, Metric, Option, Tracer } from "effect"
+import { type Cause, Clock, Context, Effect, Exit, Metric, Option, Tracer } from "effect"
 import {
   HttpRouter,
   HttpServerError,
@@ -102,10 +102,9 @@ const metricsFor = (method: string, route: string, status: number): Bound => {
   return metrics
 }
 
-const statusOf = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>): Effect.Effect<number> =>
-  Exit.isSuccess(exit)
-    ? Effect.succeed(exit.value.status)
-    : Effect.map(HttpServerError.causeResponse(exit.cause), ([response]) => response.status)
+/** The status a failure is answered with (as the server will render it). */
+const failureStatus = (cause: Cause.Cause<unknown>): Effect.Effect<number> =>
+  Effect.map(HttpServerError.causeResponse(cause), ([response]) => response.status)
 
 /** @since 0.1.0 */
 export interface Options {
@@ -180,7 +179,7 @@ export const middleware = (options: Options = {}) => {
       return Effect.onExit(app, (exit) =>
         Effect.withFiber((inner) => {
           const route = Context.getOrUndefined(inner.context, HttpRouter.RouteContext)?.route.path ?? "unmatched"
-          return Effect.flatMap(statusOf(exit), (status) => {
+          const record = (status: number): Effect.Effect<void> => {
             const ended = clock.currentTimeNanosUnsafe()
             if (own !== undefined) own.end(ended, Exit.void)
             if (exported !== undefined && state.role !== undefined) exported.attribute("user.roles", state.role.split(","))
@@ -205,7 +204,9 @@ export const middleware = (options: Options = {}) => {
               durationMs,
               ...(state.role !== undefined ? { "user.role": state.role } : {})
             })
-          })
+          }
+          // An answer has its status at hand; only a failure is rendered to learn it.
+          return Exit.isSuccess(exit) ? record(exit.value.status) : Effect.flatMap(failureStatus(exit.cause), record)
         })
       )
     })

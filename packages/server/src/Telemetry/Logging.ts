@@ -226,21 +226,38 @@ const levelNames: Record<LogLevel.LogLevel, string> = {
  */
 export const jsonRequestLines = (sink: Sink): RequestLineWriter => (fiber, level, line) => {
   if (LogLevel.isGreaterThan(fiber.getRef(References.MinimumLogLevel), level)) return
-  let text = `{"timestamp":"${new Date().toISOString()}","level":"${levelNames[level]}","message":"http request"`
+  let text = `{"timestamp":"${timestampNow()}","level":"${levelNames[level]}","message":"http request"`
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   if (span !== undefined) text += `,"traceId":"${span.traceId}","spanId":"${span.spanId}"`
   const request = RequestState.of(fiber.context)
-  // Safe to write unquoted: a correlation id is made of `A-Za-z0-9._:-` (see `Correlation.ts`).
-  if (request !== undefined) text += `,"correlationId":"${request.correlationId}"`
+  // Safe to write unquoted: a correlation id is made of `A-Za-z0-9._:-` (see `Correlation.ts`). A
+  // client's may still look like a token: scrubbed as any line is.
+  if (request !== undefined) text += `,"correlationId":"${scrub(request.correlationId)}"`
   const annotations = fiber.getRef(References.CurrentLogAnnotations)
+  let annotated = ""
   for (const key in annotations) {
     if (isDenied(key) || fixedKeys.has(key)) continue
     const value = annotations[key]
-    text += `,${JSON.stringify(key)}:${typeof value === "string" ? JSON.stringify(value) : JSON.stringify(safeJson(value))}`
+    annotated += `,${JSON.stringify(key)}:${typeof value === "string" ? JSON.stringify(value) : JSON.stringify(safeJson(value))}`
   }
+  if (annotated !== "") text += scrub(annotated)
+  // The rest is the server's own: a method from a closed set, a route template, numbers, roles from a
+  // closed set, hexadecimal span ids, the time. Only the client's values above are scrubbed.
   text += `,"http.method":"${line.method}","http.route":${JSON.stringify(line.route)},"http.status":${line.status},"durationMs":${line.durationMs}`
   if (line.role !== undefined) text += `,"user.role":"${line.role}"`
-  sink(scrub(text + "}"))
+  sink(text + "}")
+}
+
+// Many request lines share a millisecond under load: its ISO text is made once.
+let timestampMillis = Number.NaN
+let timestampText = ""
+const timestampNow = (): string => {
+  const now = Date.now()
+  if (now !== timestampMillis) {
+    timestampMillis = now
+    timestampText = new Date(now).toISOString()
+  }
+  return timestampText
 }
 
 // What `entryOf` + `safeStringify` would make of a non-string annotation, as a JSON value.
