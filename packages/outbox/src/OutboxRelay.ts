@@ -44,6 +44,7 @@ import {
   Semaphore
 } from "effect"
 import { SecureRandom } from "effect/crypto"
+import * as ClaimAhead from "./OutboxClaimAhead.ts"
 import type { ClaimedMessage } from "./OutboxMessage.ts"
 import * as OutboxMetrics from "./OutboxMetrics.ts"
 import { type Outcome, OutboxPublisher, PublishError } from "./OutboxPublisher.ts"
@@ -248,8 +249,10 @@ export const make = (options: Options = {}): Effect.Effect<
     const maxAttempts = Math.max(1, options.maxAttempts ?? 10)
     const schedule = options.retrySchedule ?? defaultRetrySchedule
     const concurrency = options.concurrency ?? 16
-    // Positions this relay holds a lease on, and those whose lease turned out lost.
-    const held = new Set<number>()
+    // The heads this relay holds a lease on (the first message of each aggregate of a batch: only they
+    // carry the lease), each with its aggregate's positions in the batch; and the positions whose head's
+    // lease turned out lost (not to be sent).
+    const held = new Map<number, ReadonlyArray<number>>()
     const lost = new Set<number>()
     // A cycle failed (the store went away mid-cycle): rows it claimed may still carry this relay's lease,
     // including a claim whose answer was lost with the connection. Given back before the next claim, so
@@ -278,6 +281,30 @@ export const make = (options: Options = {}): Effect.Effect<
     let inFlight: ReadonlyArray<ClaimedMessage> = []
     let known: ReadonlyArray<Outcome> = []
 
+    const holdAll = (messages: ReadonlyArray<ClaimedMessage>) => {
+      const runs = new Map<string, Array<number>>()
+      for (const message of messages) {
+        const run = runs.get(message.aggregateId)
+        if (run === undefined) runs.set(message.aggregateId, [message.position])
+        else run.push(message.position)
+      }
+      for (const run of runs.values()) held.set(run[0]!, run)
+    }
+    const forget = (messages: ReadonlyArray<ClaimedMessage>) => {
+      for (const message of messages) {
+        held.delete(message.position)
+        lost.delete(message.position)
+      }
+    }
+
+    const claim = store.claimBatch({ owner, limit: batchSize, lease })
+    // The next batch, claimed while the current one is published (pipelining, see OutboxClaimAhead).
+    const ahead = ClaimAhead.make(claim, (batch) => holdAll(batch.messages), (batch) => forget(batch.messages))
+
+    /** Abandons a claim ahead and gives its rows back in the store. */
+    const giveBackAhead: Effect.Effect<void, OutboxStoreError> = Effect.flatMap(ahead.abandon, (batch) =>
+      batch === undefined ? Effect.void : store.release(owner, batch.messages.map((message) => message.position)))
+
     const record = Effect.fnUntraced(function*(messages: ReadonlyArray<ClaimedMessage>) {
       yield* store.markPublished(messages.map((message) => message.position))
       const now = yield* Clock.currentTimeMillis
@@ -292,60 +319,91 @@ export const make = (options: Options = {}): Effect.Effect<
     const settleInterrupted = Effect.suspend(() => {
       const done = settle(inFlight, known).delivered
       const recorded = new Set(done.map((message) => message.position))
-      const givenBack = Array.from(held).filter((position) => !recorded.has(position))
-      return Effect.andThen(record(done), store.release(owner, givenBack)).pipe(
+      return Effect.flatMap(ahead.abandon, (abandoned) => {
+        const givenBack = Array.from(held.keys()).filter((position) => !recorded.has(position))
+        for (const message of abandoned?.messages ?? []) givenBack.push(message.position)
+        return Effect.andThen(record(done), store.release(owner, givenBack))
+      }).pipe(
         Effect.tapCause((cause) => Effect.logWarning("Outbox relay could not settle its batch on shutdown", cause)),
         Effect.ignore
       )
     })
 
-    const cycle = Effect.gen(function*() {
-      if (stranded) {
-        yield* store.releaseAll(owner)
-        stranded = false
-      }
-      const { messages: claimed, more } = yield* store.claimBatch({ owner, limit: batchSize, lease })
-      if (claimed.length === 0) return { claimed: 0, goOn: false, outage: false }
-      for (const message of claimed) held.add(message.position)
-      const progress: Array<Outcome> = new Array(claimed.length).fill(undefined)
-      inFlight = claimed
-      known = progress
-      const outcomes = yield* publisher.publishBatch(claimed, {
-        concurrency,
-        skip: (i) => lost.has(claimed[i]!.position),
-        onOutcome: (i, outcome) => {
-          progress[i] = outcome as Outcome
+    const cycleWith = (pipelined: boolean) => {
+      // This cycle's batch while this relay holds it (the heartbeat extends its lease).
+      let claimed: ReadonlyArray<ClaimedMessage> = []
+      return Effect.gen(function*() {
+        claimed = []
+        if (stranded) {
+          yield* store.releaseAll(owner)
+          stranded = false
         }
-      })
-      const { delivered, failed, givenBack, outage } = settle(claimed, outcomes)
-      yield* record(delivered)
-      inFlight = []
-      for (const [message, cause] of failed) yield* fail(message, cause)
-      yield* store.release(owner, givenBack)
-      return { claimed: claimed.length, goOn: !outage && (more || claimed.length >= batchSize), outage }
-    }).pipe(
-      Effect.onInterrupt(() => settleInterrupted),
-      Effect.onError((cause) =>
-        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => {
-          stranded = true
+        // A claim ahead that found nothing ran before the previous batch was marked: claim again now.
+        const early = yield* ahead.take
+        const { messages, more } = early !== undefined && early.messages.length > 0 ? early : yield* claim
+        claimed = messages
+        if (claimed.length === 0) return { claimed: 0, goOn: false, outage: false }
+        holdAll(claimed)
+        if (pipelined && (more || claimed.length >= batchSize)) yield* ahead.start
+        const progress: Array<Outcome> = new Array(claimed.length).fill(undefined)
+        inFlight = claimed
+        known = progress
+        const outcomes = yield* publisher.publishBatch(claimed, {
+          concurrency,
+          skip: (i) => lost.has(claimed[i]!.position),
+          onOutcome: (i, outcome) => {
+            progress[i] = outcome as Outcome
+          }
         })
-      ),
-      // Whatever happened, this relay no longer holds the batch: settled rows are settled, the rest expire.
-      Effect.ensuring(Effect.sync(() => {
-        held.clear()
-        lost.clear()
+        const { delivered, failed, givenBack, outage } = settle(claimed, outcomes)
+        // Failures first: a failed message behind a delivered one carries no lease of its own, and once its
+        // predecessors are marked it is its aggregate's head, free to claim; its retry time (or dead
+        // letter) must be recorded before another relay can take it.
+        for (const [message, cause] of failed) yield* fail(message, cause)
+        yield* record(delivered)
         inFlight = []
-        known = []
-      })),
-      Effect.withSpan("OutboxRelay.runOnce", { attributes: { owner } }),
-      oneAtATime.withPermits(1)
-    )
+        // Settled, or about to be given back: no longer this cycle's to hold. Forgotten before the release,
+        // since the claim ahead may take given-back rows again as soon as they are released.
+        forget(claimed)
+        claimed = []
+        yield* store.release(owner, givenBack)
+        // The target is out of reach: the batch claimed ahead would fail the same way; give it back now
+        // rather than hold it through the backoff.
+        if (outage) yield* giveBackAhead
+        return { claimed: messages.length, goOn: !outage && (more || messages.length >= batchSize), outage }
+      }).pipe(
+        Effect.onInterrupt(() => settleInterrupted),
+        Effect.onError((cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.andThen(
+            // The next cycle gives back everything this relay holds (`releaseAll`), a claim ahead included.
+            ahead.abandon,
+            Effect.sync(() => {
+              stranded = true
+            })
+          )
+        ),
+        // Cut short: this relay no longer holds the batch (given back on interruption, released by the
+        // next cycle after a failure). Any claim ahead was abandoned first, so nothing re-adds these rows.
+        Effect.ensuring(Effect.sync(() => {
+          forget(claimed)
+          inFlight = []
+          known = []
+        })),
+        Effect.withSpan("OutboxRelay.runOnce", { attributes: { owner } }),
+        oneAtATime.withPermits(1)
+      )
+    }
+    const cycle = cycleWith(true)
 
     const heartbeat = Effect.gen(function*() {
       if (held.size === 0) return
-      const positions = Array.from(held)
-      const still = new Set(yield* store.extendLease(owner, positions, lease))
-      for (const position of positions) if (!still.has(position) && held.has(position)) lost.add(position)
+      const heads = Array.from(held.keys())
+      const still = new Set(yield* store.extendLease(owner, heads, lease))
+      for (const head of heads) {
+        // Lost with its head: the whole run, which another relay may be delivering now.
+        const run = held.get(head)
+        if (!still.has(head) && run !== undefined) for (const position of run) lost.add(position)
+      }
     })
 
     const refreshStats = Effect.gen(function*() {
@@ -359,7 +417,8 @@ export const make = (options: Options = {}): Effect.Effect<
       )
     })
 
-    const runOnce = Effect.map(cycle, (result) => result.claimed)
+    // One cycle on demand claims nothing ahead: it leaves no batch held behind it.
+    const runOnce = Effect.map(cycleWith(false), (result) => result.claimed)
 
     return { owner, runOnce, refreshStats, heartbeat, cycle }
   })

@@ -6,9 +6,11 @@
  *   published (or dead-lettered), or is claimed in the same batch ahead of it. A claim always includes
  *   and locks the aggregate's *head* (its earliest unfinished message), so two relays can never hold
  *   messages of the same aggregate at once while leases hold.
- * - **Leases.** A claim stamps `lease_owner` and `lease_expires_at`; the owner extends it (heartbeat);
- *   an expired lease is claimable again (the owner crashed). Delivery is therefore at-least-once:
- *   consumers deduplicate by message id.
+ * - **Leases.** A claim stamps `lease_owner` and `lease_expires_at` on the head of each aggregate it
+ *   takes: the rest of the aggregate's run in the batch cannot be claimed while its head is held, so
+ *   it is not written at all. The owner extends the heads' leases (heartbeat); an expired lease makes
+ *   the aggregate claimable again (the owner crashed). Delivery is therefore at-least-once: consumers
+ *   deduplicate by message id.
  * - **Retries.** A failure records `attempts`, `last_error` and the next `available_at`; the relay
  *   decides the delay and when to dead-letter. A dead letter no longer blocks its aggregate (a poison
  *   message must not freeze an event's stream); a redrive makes it pending again with fresh attempts.
@@ -24,6 +26,7 @@
  */
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
+import { claimStatement, fromRow, keepRunPrefixes, type MessageRow } from "./OutboxClaimSql.ts"
 import type { ClaimedMessage, DeadLetter, DeadLetterPage, OutboxMessage, OutboxStats } from "./OutboxMessage.ts"
 
 /**
@@ -88,11 +91,18 @@ export interface ClaimBatch {
 export class OutboxStore extends Context.Service<OutboxStore, {
   /** Writes messages (in order). Inside `SqlClient.withTransaction` it joins the caller's transaction. */
   readonly enqueue: (messages: ReadonlyArray<OutboxMessage>) => Effect.Effect<void, OutboxStoreError>
-  /** Claims up to `limit` deliverable messages in `position` order, respecting per-aggregate order. */
+  /**
+   * Claims up to `limit` deliverable messages (answered in `position` order): the free aggregates with
+   * the oldest heads, each with the unbroken run of deliverable messages behind its head, so that
+   * concurrent claimants take disjoint aggregates, each a full batch.
+   */
   readonly claim: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<ClaimedMessage>, OutboxStoreError>
   /** `claim`, saying also whether the backlog is longer than `limit` (see {@link ClaimBatch}). */
   readonly claimBatch: (options: ClaimOptions) => Effect.Effect<ClaimBatch, OutboxStoreError>
-  /** Extends the lease of the owner's messages; returns the positions it still holds. */
+  /**
+   * Extends the lease of the owner's messages; returns the positions it still holds. A claimant passes
+   * the heads of its aggregates (the first message of each in its batch): only they carry the lease.
+   */
   readonly extendLease: (
     owner: string,
     positions: ReadonlyArray<number>,
@@ -108,14 +118,18 @@ export class OutboxStore extends Context.Service<OutboxStore, {
    * claimable again at once instead of when the lease expires. Returns how many.
    */
   readonly releaseAll: (owner: string) => Effect.Effect<number, OutboxStoreError>
-  /** Counts a failed attempt and makes the message available again after `delay`. */
+  /**
+   * Counts a failed attempt and makes the message available again after `delay`. Acts on a message
+   * leased to `owner` or carrying no lease (one of the run behind a head the owner holds), never on
+   * one another claimant holds.
+   */
   readonly retryLater: (
     owner: string,
     position: number,
     error: string,
     delay: Duration.Duration
   ) => Effect.Effect<void, OutboxStoreError>
-  /** Counts a failed attempt and parks the message as a dead letter. */
+  /** Counts a failed attempt and parks the message as a dead letter (same messages as `retryLater`). */
   readonly deadLetter: (owner: string, position: number, error: string) => Effect.Effect<void, OutboxStoreError>
   /** Dead letters in write order, `limit` per page. */
   readonly listDeadLetters: (options: {
@@ -192,41 +206,10 @@ const positionList = (positions: ReadonlyArray<number>) => positions.join(",")
 
 const millis = (duration: Duration.Duration) => Math.max(0, Math.round(Duration.toMillis(duration)))
 
-interface MessageRow {
-  readonly position: bigint | number | string
-  readonly id: string
-  readonly aggregate_id: string
-  readonly type: string
-  readonly schema_version: number
-  readonly occurred_at: Date
-  readonly payload: unknown
-  readonly traceparent: string | null
-  readonly attempts: number
-}
-
 interface DeadLetterRow extends MessageRow {
   readonly last_error: string | null
   readonly dead_lettered_at: Date
 }
-
-/** A claim answers one row without a message when it claimed nothing. */
-const isClaimed = <A extends { readonly position: MessageRow["position"] | null }>(
-  row: A
-): row is A & { readonly position: MessageRow["position"] } => row.position !== null
-
-const parsePayload = (payload: unknown): unknown => typeof payload === "string" ? JSON.parse(payload) : payload
-
-const fromRow = (row: MessageRow): ClaimedMessage => ({
-  position: Number(row.position),
-  id: row.id,
-  aggregateId: row.aggregate_id,
-  type: row.type,
-  schemaVersion: row.schema_version,
-  occurredAt: row.occurred_at,
-  payload: parsePayload(row.payload),
-  traceparent: row.traceparent ?? undefined,
-  attempts: row.attempts
-})
 
 /** @since 0.1.0 */
 export interface SqlOptions {
@@ -270,75 +253,8 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
             FROM (SELECT count(*) FROM inserted) AS c`).pipe(Effect.mapError(storeError("OutboxStore.enqueue")))
     })
 
-    // One claim statement. front: the first `limit` unfinished messages; horizon: the last of them
-    // when there are `limit` (no batch can reach beyond it), else unbounded. Since the front is a
-    // prefix of the backlog, an aggregate with a message in it has its head (earliest unfinished
-    // message) there; any other aggregate has it at its first message beyond the horizon. heads: the
-    // heads among `candidates` (the front's aggregates, or all) that are due and not leased, locked so
-    // that a concurrent claim skips the aggregate (SKIP LOCKED) or re-checks the lease on the new row
-    // version. The candidates are an array computed once: a re-check (a row leased by a concurrent
-    // claim after this statement's snapshot) then re-reads one row, instead of re-running the search
-    // for each such row while holding its lock (seconds, with two relays racing on a long backlog). runs: each head plus the unbroken run of due, unleased messages behind it up to the
-    // horizon (bool_and over the aggregate's order), so a batch is always a prefix of every aggregate's
-    // backlog. Followers are read by a range scan of the pending index below the horizon and the
-    // update finds the chosen rows by primary key: both O(limit), whatever the backlog.
-    const claimAmong = (
-      { lease, limit, owner }: ClaimOptions,
-      candidates: "front" | "all"
-    ) =>
-      sql<(MessageRow | { readonly [K in keyof MessageRow]: null }) & { readonly front_full: boolean }>`
-        WITH front AS (
-          SELECT position, aggregate_id FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL
-          ORDER BY position LIMIT ${limit}
-        ), horizon AS (
-          SELECT CASE WHEN count(*) >= ${limit} THEN max(position) ELSE 9223372036854775807 END AS position
-          FROM front
-        ), heads AS (
-          SELECT o.position, o.aggregate_id FROM outbox o
-          WHERE o.position = ANY(ARRAY(${
-        candidates === "front"
-          ? sql`SELECT DISTINCT ON (f.aggregate_id) f.position FROM front f ORDER BY f.aggregate_id, f.position`
-          : sql`(SELECT DISTINCT ON (f.aggregate_id) f.position FROM front f ORDER BY f.aggregate_id, f.position)
-            UNION ALL
-            (SELECT DISTINCT ON (p.aggregate_id) p.position FROM outbox p
-              WHERE p.published_at IS NULL AND p.dead_lettered_at IS NULL
-                AND p.position > (SELECT position FROM horizon)
-                AND NOT EXISTS (SELECT 1 FROM front f WHERE f.aggregate_id = p.aggregate_id)
-              ORDER BY p.aggregate_id, p.position)`
-      }))
-            AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
-            AND o.available_at <= now()
-            AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())
-          ORDER BY o.position
-          LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED
-        ), followers AS (
-          SELECT f.position, f.aggregate_id,
-            f.available_at <= now() AND (f.lease_expires_at IS NULL OR f.lease_expires_at <= now()) AS free
-          FROM outbox f
-          WHERE f.published_at IS NULL AND f.dead_lettered_at IS NULL
-            AND f.position <= (SELECT position FROM horizon)
-        ), runs AS (
-          SELECT c.position, bool_and(c.free) OVER (PARTITION BY c.aggregate_id ORDER BY c.position) AS in_run
-          FROM (
-            SELECT h.position, h.aggregate_id, true AS free FROM heads h
-            UNION ALL
-            SELECT f.position, f.aggregate_id, f.free FROM followers f
-              JOIN heads h ON h.aggregate_id = f.aggregate_id AND f.position > h.position
-          ) AS c
-        ), chosen AS (
-          SELECT position FROM runs WHERE in_run ORDER BY position LIMIT ${limit}
-        ), claimed AS (
-          UPDATE outbox o SET lease_owner = ${owner},
-            lease_expires_at = now() + ${millis(lease)} * interval '1 millisecond'
-          WHERE o.position = ANY(ARRAY(SELECT position FROM chosen))
-            AND o.published_at IS NULL AND o.dead_lettered_at IS NULL
-          RETURNING o.position, o.id, o.aggregate_id, o.type, o.schema_version, o.occurred_at, o.payload,
-            o.traceparent, o.attempts
-        )
-        -- At least one row, so that front_full is known even when nothing was claimed.
-        SELECT c.*, (SELECT count(*) FROM front) >= ${limit} AS front_full
-        FROM (SELECT 1) AS one LEFT JOIN claimed c ON true`.pipe(
+    const claimAmong = ({ lease, limit, owner }: ClaimOptions, candidates: "front" | "all") =>
+      claimStatement(sql, { owner, limit, leaseMillis: millis(lease) }, candidates).pipe(
         Effect.mapError(storeError("OutboxStore.claim"))
       )
 
@@ -349,11 +265,17 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
       // that claim skips the aggregates just claimed, whose heads are now leased.
       const answer = yield* claimAmong(options, "front")
       const frontFull = answer[0]?.front_full ?? false
-      const front = answer.filter(isClaimed)
-      const rows = front.length >= options.limit || !frontFull
-        ? front
-        : [...front, ...(yield* claimAmong({ ...options, limit: options.limit - front.length }, "all")).filter(isClaimed)]
-      return { messages: rows.map(fromRow).sort((a, b) => a.position - b.position), more: frontFull }
+      const { gaps, messages } = keepRunPrefixes(answer)
+      const taken = messages.length + gaps.length
+      if (taken < options.limit && frontFull) {
+        const beyond = keepRunPrefixes(yield* claimAmong({ ...options, limit: options.limit - taken }, "all"))
+        messages.push(...beyond.messages)
+        gaps.push(...beyond.gaps)
+        messages.sort((a, b) => a.position - b.position)
+      }
+      // Rows past a gap in their run were leased but must not be delivered before it: given back.
+      yield* release(options.owner, gaps)
+      return { messages, more: frontFull }
     })
     const claim = (options: ClaimOptions) => Effect.map(claimBatch(options), (batch) => batch.messages)
 
@@ -401,7 +323,7 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
         yield* sql`UPDATE outbox SET attempts = attempts + 1, last_error = ${error},
             available_at = now() + ${millis(delay)} * interval '1 millisecond',
             lease_owner = NULL, lease_expires_at = NULL
-          WHERE position = ${position} AND lease_owner = ${owner}
+          WHERE position = ${position} AND (lease_owner = ${owner} OR lease_owner IS NULL)
             AND published_at IS NULL AND dead_lettered_at IS NULL`
           .pipe(Effect.mapError(storeError("OutboxStore.retryLater")))
       }
@@ -410,7 +332,7 @@ export const makeSql = (options: SqlOptions = {}): Effect.Effect<OutboxStore["Se
     const deadLetter = Effect.fn("OutboxStore.deadLetter")(function*(owner: string, position: number, error: string) {
       yield* sql`UPDATE outbox SET attempts = attempts + 1, last_error = ${error}, dead_lettered_at = now(),
           lease_owner = NULL, lease_expires_at = NULL
-        WHERE position = ${position} AND lease_owner = ${owner}
+        WHERE position = ${position} AND (lease_owner = ${owner} OR lease_owner IS NULL)
           AND published_at IS NULL AND dead_lettered_at IS NULL`
         .pipe(Effect.mapError(storeError("OutboxStore.deadLetter")))
     })
@@ -579,10 +501,14 @@ export const makeMemory: Effect.Effect<OutboxStore["Service"]> = Effect.sync(() 
         } else if (due(row, now)) run.push(row)
         else closed.add(aggregate)
       }
-      const chosen = Array.from(runs.values()).flat().sort((a, b) => a.position - b.position).slice(0, limit)
-      for (const row of chosen) {
-        row.leaseOwner = owner
-        row.leaseExpiresAt = now + millis(lease)
+      // Whole runs, in the order of their heads (as the SQL claim): two claimants take disjoint aggregates.
+      const chosen = Array.from(runs.values()).flat().slice(0, limit).sort((a, b) => a.position - b.position)
+      // The heads only (as the SQL claim): a held head keeps every other claim off its aggregate.
+      for (const run of runs.values()) {
+        const head = run[0]!
+        if (!chosen.includes(head)) break
+        head.leaseOwner = owner
+        head.leaseExpiresAt = now + millis(lease)
       }
       return { messages: chosen.map(toClaimed), more: backlog > limit }
     })
@@ -644,7 +570,7 @@ export const makeMemory: Effect.Effect<OutboxStore["Service"]> = Effect.sync(() 
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
         const row = byPosition.get(position)
-        if (row === undefined || row.leaseOwner !== owner || !unfinished(row)) return
+        if (row === undefined || (row.leaseOwner !== null && row.leaseOwner !== owner) || !unfinished(row)) return
         row.attempts++
         row.lastError = error
         row.leaseOwner = null

@@ -216,19 +216,47 @@ export const storeContract = (name: string, harness: Layer.Layer<StoreHarness>) 
         expect((yield* store.stats).pending).toBe(1)
       }))
 
-    it.effect("claims many aggregates' runs up to the limit, as prefixes", () =>
+    it.effect("claims whole runs of the oldest heads' aggregates up to the limit, as prefixes", () =>
       Effect.gen(function*() {
         const store = yield* StoreHarness.use((h) => h.fresh)
         const aggregates = Array.from({ length: 5 }, uuid)
         const written = Array.from({ length: 50 }, (_, i) => message(aggregates[i % 5]!))
         yield* store.enqueue(written)
+        const of = (k: number) => written.filter((m) => m.aggregateId === aggregates[k])
+        const ids = (messages: ReadonlyArray<{ readonly id: string }>) => messages.map((m) => m.id)
+        const byPosition = (messages: ReadonlyArray<{ readonly id: string }>) =>
+          written.filter((m) => messages.some((n) => n.id === m.id)).map((m) => m.id)
+        // 23 = the runs of the first two aggregates and the first 3 of the third one.
         const first = yield* store.claim({ owner: "x", limit: 23, lease })
-        expect(first.map((m) => m.id)).toEqual(written.slice(0, 23).map((m) => m.id))
-        // everything left belongs to aggregates x holds
-        expect(yield* store.claim({ owner: "y", limit: 100, lease })).toEqual([])
-        yield* store.markPublished(first.map((m) => m.position))
+        expect(ids(first)).toEqual(byPosition([...of(0), ...of(1), ...of(2).slice(0, 3)]))
+        // A second claimant takes the aggregates x does not hold, a full batch beside x's.
         const second = yield* store.claim({ owner: "y", limit: 100, lease })
-        expect(second.map((m) => m.id)).toEqual(written.slice(23).map((m) => m.id))
+        expect(ids(second)).toEqual(byPosition([...of(3), ...of(4)]))
+        yield* store.markPublished(first.map((m) => m.position))
+        const third = yield* store.claim({ owner: "z", limit: 100, lease })
+        expect(ids(third)).toEqual(ids(of(2).slice(3)))
+      }))
+
+    it.effect("a held head keeps its run off other claims; a failure behind a delivered message is recorded", () =>
+      Effect.gen(function*() {
+        const store = yield* StoreHarness.use((h) => h.fresh)
+        const a = uuid()
+        const [a1, a2, a3, b1] = [message(a), message(a), message(a), message(uuid())]
+        yield* store.enqueue([a1!, a2!, a3!, b1!])
+        const [p1, p2, p3, q1] = (yield* store.claim({ owner: "x", limit: 10, lease })).map((m) => m.position)
+        expect(yield* store.claim({ owner: "y", limit: 10, lease })).toEqual([])
+        // y holds none of them: its failures change nothing.
+        yield* store.deadLetter("y", q1!, "not yours")
+        yield* store.retryLater("y", p1!, "not yours", Duration.seconds(30))
+        expect((yield* store.listDeadLetters({ limit: 10 })).items).toEqual([])
+        // a2 failed after a1 was delivered: its attempt counts and a's rest waits for its retry time.
+        yield* store.retryLater("x", p2!, "boom", Duration.millis(300))
+        yield* store.markPublished([p1!, q1!])
+        yield* store.release("x", [p3!])
+        expect(yield* store.claim({ owner: "y", limit: 10, lease })).toEqual([])
+        yield* Effect.sleep(400)
+        const retried = yield* store.claim({ owner: "y", limit: 10, lease })
+        expect(retried.map((m) => [m.id, m.attempts, m.position])).toEqual([[a2!.id, 1, p2], [a3!.id, 0, p3]])
       }))
 
     it.effect("claimBatch says whether the backlog is longer than the limit", () =>
