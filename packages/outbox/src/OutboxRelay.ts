@@ -320,7 +320,10 @@ export const make = (options: Options = {}): Effect.Effect<
       const done = settle(inFlight, known).delivered
       const recorded = new Set(done.map((message) => message.position))
       return Effect.flatMap(ahead.abandon, (abandoned) => {
-        const givenBack = Array.from(held.keys()).filter((position) => !recorded.has(position))
+        // The batch in flight (its heads may already be forgotten while it is settled) and whatever else
+        // this relay holds.
+        const holding = new Set([...inFlight.map((message) => message.position), ...held.keys()])
+        const givenBack = Array.from(holding).filter((position) => !recorded.has(position))
         for (const message of abandoned?.messages ?? []) givenBack.push(message.position)
         return Effect.andThen(record(done), store.release(owner, givenBack))
       }).pipe(
@@ -356,16 +359,16 @@ export const make = (options: Options = {}): Effect.Effect<
           }
         })
         const { delivered, failed, givenBack, outage } = settle(claimed, outcomes)
+        // About to be settled or given back: no longer this cycle's to hold. Forgotten first, since the
+        // claim ahead may take some of these rows again as soon as the delivered ones are marked.
+        forget(claimed)
+        claimed = []
         // Failures first: a failed message behind a delivered one carries no lease of its own, and once its
         // predecessors are marked it is its aggregate's head, free to claim; its retry time (or dead
         // letter) must be recorded before another relay can take it.
         for (const [message, cause] of failed) yield* fail(message, cause)
         yield* record(delivered)
         inFlight = []
-        // Settled, or about to be given back: no longer this cycle's to hold. Forgotten before the release,
-        // since the claim ahead may take given-back rows again as soon as they are released.
-        forget(claimed)
-        claimed = []
         yield* store.release(owner, givenBack)
         // The target is out of reach: the batch claimed ahead would fail the same way; give it back now
         // rather than hold it through the backoff.
