@@ -37,6 +37,7 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   Layer,
   Metric,
   Pull,
@@ -305,6 +306,15 @@ export const make = (options: Options = {}): Effect.Effect<
     const giveBackAhead: Effect.Effect<void, OutboxStoreError> = Effect.flatMap(ahead.abandon, (batch) =>
       batch === undefined ? Effect.void : store.release(owner, batch.messages.map((message) => message.position)))
 
+    // The previous batch's settlement (marking it published, giving back the rest), still running while
+    // the next batch is published: at most one at a time, and any failure surfaces in the next cycle.
+    let settling: Fiber.Fiber<void, OutboxStoreError> | undefined
+    const settled: Effect.Effect<void, OutboxStoreError> = Effect.suspend(() => {
+      const fiber = settling
+      settling = undefined
+      return fiber === undefined ? Effect.void : Fiber.join(fiber)
+    })
+
     const record = Effect.fnUntraced(function*(messages: ReadonlyArray<ClaimedMessage>) {
       yield* store.markPublished(messages.map((message) => message.position))
       const now = yield* Clock.currentTimeMillis
@@ -319,14 +329,15 @@ export const make = (options: Options = {}): Effect.Effect<
     const settleInterrupted = Effect.suspend(() => {
       const done = settle(inFlight, known).delivered
       const recorded = new Set(done.map((message) => message.position))
-      return Effect.flatMap(ahead.abandon, (abandoned) => {
+      // A previous batch's settlement in flight (uninterruptible) is waited for, then the claim ahead.
+      return Effect.andThen(Effect.ignore(settled), ahead.abandon).pipe(Effect.flatMap((abandoned) => {
         // The batch in flight (its heads may already be forgotten while it is settled) and whatever else
         // this relay holds.
         const holding = new Set([...inFlight.map((message) => message.position), ...held.keys()])
         const givenBack = Array.from(holding).filter((position) => !recorded.has(position))
         for (const message of abandoned?.messages ?? []) givenBack.push(message.position)
         return Effect.andThen(record(done), store.release(owner, givenBack))
-      }).pipe(
+      })).pipe(
         Effect.tapCause((cause) => Effect.logWarning("Outbox relay could not settle its batch on shutdown", cause)),
         Effect.ignore
       )
@@ -345,7 +356,10 @@ export const make = (options: Options = {}): Effect.Effect<
         const early = yield* ahead.take
         const { messages, more } = early !== undefined && early.messages.length > 0 ? early : yield* claim
         claimed = messages
-        if (claimed.length === 0) return { claimed: 0, goOn: false, outage: false }
+        if (claimed.length === 0) {
+          yield* settled
+          return { claimed: 0, goOn: false, outage: false }
+        }
         holdAll(claimed)
         if (pipelined && (more || claimed.length >= batchSize)) yield* ahead.start
         const progress: Array<Outcome> = new Array(claimed.length).fill(undefined)
@@ -367,19 +381,26 @@ export const make = (options: Options = {}): Effect.Effect<
         // predecessors are marked it is its aggregate's head, free to claim; its retry time (or dead
         // letter) must be recorded before another relay can take it.
         for (const [message, cause] of failed) yield* fail(message, cause)
-        yield* record(delivered)
+        yield* settled
+        const goOn = !outage && (more || messages.length >= batchSize)
+        // Marking the delivered messages changes nothing for the next batch (claimed already, of other
+        // aggregates): with more to do, it runs while the next batch is published. Uninterruptible, so
+        // that a shutdown waits for it rather than leaving a half-known outcome.
+        const settlement = Effect.andThen(record(delivered), store.release(owner, givenBack))
+        if (pipelined && goOn) settling = yield* Effect.forkChild(Effect.uninterruptible(settlement))
+        else yield* settlement
         inFlight = []
-        yield* store.release(owner, givenBack)
         // The target is out of reach: the batch claimed ahead would fail the same way; give it back now
         // rather than hold it through the backoff.
         if (outage) yield* giveBackAhead
-        return { claimed: messages.length, goOn: !outage && (more || messages.length >= batchSize), outage }
+        return { claimed: messages.length, goOn, outage }
       }).pipe(
         Effect.onInterrupt(() => settleInterrupted),
         Effect.onError((cause) =>
           Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.andThen(
-            // The next cycle gives back everything this relay holds (`releaseAll`), a claim ahead included.
-            ahead.abandon,
+            // The next cycle gives back everything this relay holds (`releaseAll`), a claim ahead included,
+            // once nothing of this relay's is in flight.
+            Effect.andThen(Effect.ignore(settled), ahead.abandon),
             Effect.sync(() => {
               stranded = true
             })
