@@ -133,13 +133,15 @@ export const toRegistration = (row: RegistrationRow): Registration.Registration 
   cancelledAt: row.cancelled_at
 })
 
+/** A user's own columns; the variants below differ in how they read the person's data key. */
+const userFields = "u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at, u.sealed"
+
 /** @since 0.1.0 */
-export const userColumns = `u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at, u.sealed,
+export const userColumns = `${userFields},
   (SELECT pk.key_id || ':' || pk.wrapped FROM person_keys pk WHERE pk.user_id = u.id) AS person_key`
 
 /** {@link userColumns} for rows whose fields are not opened (their data key is known): no key lookup. @since 0.3.0 */
-export const userColumnsWithoutKey = `u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.updated_at, u.erased_at, u.sealed,
-  NULL::text AS person_key`
+export const userColumnsWithoutKey = `${userFields}, NULL::text AS person_key`
 
 /** @since 0.1.0 */
 export interface UserRow {
