@@ -37,7 +37,9 @@ export const database = Config.all({
   // How long the start waits for an unreachable PostgreSQL (a restart, a failover) before it fails.
   startupWait: Config.Duration("DATABASE_STARTUP_WAIT").pipe(Config.withDefault(Duration.seconds(60))),
   schema: databaseSchema,
-  dataDir
+  dataDir,
+  // Personal data of the registration hot path sealed on a worker thread beside the event loop.
+  sealingThread: Config.Boolean("PERSONAL_DATA_SEALING_THREAD").pipe(Config.withDefault(true))
 })
 
 /**

@@ -150,14 +150,15 @@ export const storeConfig = Layer.unwrap(Effect.gen(function*() {
       maxConnections: config.poolSize,
       startupWait: config.startupWait,
       poolSampleInterval: Duration.seconds(dbPoolSampleSeconds),
-      keyring
+      keyring,
+      sealingThread: config.sealingThread
     })
   }
   const path = yield* Path.Path
   const fs = yield* FileSystem.FileSystem
   // PGlite creates only the last directory level itself.
   yield* fs.makeDirectory(config.dataDir, { recursive: true })
-  return storeEmbedded({ dataDir: path.join(config.dataDir, "pglite"), schema: config.schema, keyring })
+  return storeEmbedded({ dataDir: path.join(config.dataDir, "pglite"), schema: config.schema, keyring, sealingThread: config.sealingThread })
 }))
 
 /**

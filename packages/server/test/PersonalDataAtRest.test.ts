@@ -29,6 +29,12 @@ const stores: ReadonlyArray<readonly [string, (keyring: PersonalDataKeys.Keyring
   ["PostgreSQL", async (keyring, scope) => {
     const { url } = await Effect.runPromise(Scope.provide(testDatabase("le_pii"), scope))
     return Server.storePostgres({ url, keyring, maxConnections: 4, poolSampleInterval: 0 })
+  }],
+  // The same on the sealing thread (as the server runs by default).
+  ["PGlite, sealing thread", async (keyring) => Server.storeEmbedded({ dataDir: undefined, keyring, sealingThread: true })],
+  ["PostgreSQL, sealing thread", async (keyring, scope) => {
+    const { url } = await Effect.runPromise(Scope.provide(testDatabase("le_pii"), scope))
+    return Server.storePostgres({ url, keyring, maxConnections: 4, poolSampleInterval: 0, sealingThread: true })
   }]
 ]
 

@@ -5,9 +5,10 @@
  *
  * @since 0.1.0
  */
-import type { Ids, Registration, User } from "@live-events/domain"
+import { type Ids, type Registration, User } from "@live-events/domain"
 import { Effect } from "effect"
 import * as Keys from "./PersonalDataKeys.ts"
+import { type Client as SealingThreadClient, SealingThread } from "./SealingThread.ts"
 import { toRegistration, toUser, type RegistrationRow, type UserRow } from "./Rows.ts"
 
 /** A new person's data key, plain and as stored. @since 0.1.0 */
@@ -27,8 +28,24 @@ export interface SealedUserFields {
 /** One cache of unwrapped data keys per keyring, shared by every repository of a store. */
 const caches = new WeakMap<Keys.Keyring, ReturnType<typeof Keys.unwrapCache>>()
 
-/** @since 0.1.0 */
-export const make = (keyring: Keys.Keyring) => {
+/** A new person's sealed columns and the stored form of their new data key (none when unsealed). @since 0.3.0 */
+export interface NewPerson {
+  readonly fields: SealedUserFields
+  readonly key: { readonly stored: Keys.WrappedKey } | undefined
+}
+
+/** Notes to seal: the registration, its owner's stored data key (`<key id>:<wrapped>`), the notes. @since 0.3.0 */
+export interface NotesToSeal {
+  readonly registrationId: string
+  readonly ownerKey: string
+  readonly notes: string
+}
+
+/**
+ * @param thread where the batch operations run (`SealingThread`); inline when `undefined`.
+ * @since 0.1.0
+ */
+export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undefined) => {
   let cache = caches.get(keyring)
   if (cache === undefined) {
     cache = Keys.unwrapCache(keyring)
@@ -88,13 +105,44 @@ export const make = (keyring: Keys.Keyring) => {
     return { fields: sealUser(user, key.dataKey), key }
   }
 
-  return { keyring, enabled, dataKeyOf, newPersonKey, sealUser, sealNewUser, openUser, sealNotes, openRegistration } as const
+  /** {@link sealNewUser} for a batch of new people, on the sealing thread when there is one. */
+  const sealNewUsers = (
+    users: ReadonlyArray<{ readonly id: string } & Pick<User.User, "email" | "name" | "phone">>
+  ): Effect.Effect<ReadonlyArray<NewPerson>> =>
+    thread === undefined || !enabled ? Effect.sync(() => users.map(sealNewUser)) : Effect.map(
+      thread.people(users.map((user) => [user.id, user.email, user.name, user.phone, user.email === null ? null : User.normaliseEmail(user.email)])),
+      (sealed) =>
+        sealed.map(([keyId, wrapped, email, name, phone, email_index]) => ({
+          fields: { email, name, phone, email_index },
+          key: { stored: { keyId, wrapped } }
+        }))
+    )
+
+  /** {@link sealNotes} for a batch, on the sealing thread when there is one. */
+  const sealNotesMany = (items: ReadonlyArray<NotesToSeal>): Effect.Effect<ReadonlyArray<string>> =>
+    thread === undefined
+      ? Effect.sync(() => items.map((item) => sealNotes(item.registrationId, dataKeyOf(item.ownerKey)!, item.notes)))
+      : thread.notes(items.map((item) => [item.registrationId, item.ownerKey, item.notes]))
+
+  return {
+    keyring,
+    enabled,
+    dataKeyOf,
+    newPersonKey,
+    sealUser,
+    sealNewUser,
+    sealNewUsers,
+    openUser,
+    sealNotes,
+    sealNotesMany,
+    openRegistration
+  } as const
 }
 
 /** @since 0.1.0 */
 export type FieldSealing = ReturnType<typeof make>
 
-/** The field sealing of the store's keyring. @since 0.1.0 */
+/** The field sealing of the store's keyring, on the store's sealing thread if it has one. @since 0.1.0 */
 export const fromContext = Effect.gen(function*() {
-  return make(yield* Keys.PersonalDataKeys)
+  return make(yield* Keys.PersonalDataKeys, yield* SealingThread)
 })

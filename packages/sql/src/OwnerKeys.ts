@@ -1,5 +1,5 @@
 /**
- * The data keys of the people a registration batch writes for, carried from the batch's lock statement
+ * The (wrapped) data keys of the people a registration batch writes for, carried from the batch's lock statement
  * (which reads them with the users it share-locks) to its write, where their notes are sealed: no
  * statement of its own on the hot path.
  *
@@ -8,7 +8,6 @@
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
 import type { FieldSealing } from "./FieldSealing.ts"
-import type * as Keys from "./PersonalDataKeys.ts"
 
 /** Bounded: cleared whole when full (a key is unwrapped again in microseconds). */
 const CAPACITY = 10_000
@@ -18,13 +17,14 @@ export const userKeyColumn = `(SELECT pk.key_id || ':' || pk.wrapped FROM person
 
 /** @since 0.1.0 */
 export const make = (sql: SqlClient.SqlClient, sealing: FieldSealing) => {
-  const known = new Map<string, Keys.DataKey>()
+  // Stored forms (`<key id>:<wrapped>`): unwrapped where the notes are sealed, inline or on the sealing thread.
+  const known = new Map<string, string>()
 
   /** A user without a key wrote before sealing existed: their notes stay as they are until rotation. */
   const remember = (userId: string, storedKey: string | null) => {
     if (storedKey === null || !sealing.enabled) return
     if (known.size >= CAPACITY) known.clear()
-    known.set(userId, sealing.dataKeyOf(storedKey)!)
+    known.set(userId, storedKey)
   }
 
   /** Makes sure the keys of `userIds` are known (one statement for those a lock did not read). */

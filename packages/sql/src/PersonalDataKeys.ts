@@ -19,17 +19,16 @@
  * of its own (a second keyring), stored as `<index key id>:<base64url mac>`. Equal emails give equal
  * index values, never equal ciphertexts.
  *
- * Everything here is synchronous `node:crypto`: these run inside the row mapping of the registration
- * hot path, where WebCrypto's one promise per operation would cost more than the cipher (see ADR 0010).
- * Per-call costs dominate for values this small, so keys are `KeyObject`s made once (a raw key makes
- * OpenSSL set one up on every call: measured 26 µs against 6 µs per seal), the HMAC reuses the keyed
- * hash states, and nonces come from a buffer of CSPRNG bytes drawn 4 KiB at a time.
+ * Everything here is synchronous `node:crypto` (the byte-level part is `SealingPrimitives.ts`): WebCrypto's
+ * one promise per operation would cost more than the cipher (see ADR 0010). On the registration hot path
+ * the same operations run in batches on a sealing thread when one is provided (`SealingThread.ts`).
  *
  * @since 0.1.0
  */
 import { User } from "@live-events/domain"
 import { Context, Data, Redacted } from "effect"
-import { createCipheriv, createDecipheriv, createHash, type Hash, hkdfSync, type KeyObject, randomBytes, createSecretKey } from "node:crypto"
+import { createSecretKey, hkdfSync, type KeyObject, randomBytes } from "node:crypto"
+import * as Primitives from "./SealingPrimitives.ts"
 
 /** A keyring: keys by id (32 bytes each), one active. @since 0.1.0 */
 export interface Ring {
@@ -61,13 +60,8 @@ export class KeyringInvalid extends Data.TaggedError("KeyringInvalid")<{ readonl
 /** A sealed value that does not open: wrong row, wrong key, tampered, or its data key was erased. @since 0.1.0 */
 export class SealedValueUnreadable extends Data.TaggedError("SealedValueUnreadable")<{ readonly message: string }> {}
 
-const KEY_BYTES = 32
-const NONCE_BYTES = 12
-const TAG_BYTES = 16
-const FORMAT = "v1."
+const KEY_BYTES = Primitives.KEY_BYTES
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/
-// RFC 3394's default initial value.
-const WRAP_IV = Buffer.from("A6A6A6A6A6A6A6A6", "hex")
 
 const ring = (active: string, keys: ReadonlyArray<readonly [string, Uint8Array]>): Ring => ({
   active,
@@ -134,35 +128,13 @@ const keyOf = (ring: Ring, id: string) => {
   return Redacted.value(key)
 }
 
-const keyObjects = new WeakMap<Uint8Array, KeyObject>()
-const keyObjectOf = (ring: Ring, id: string): KeyObject => {
-  const bytes = keyOf(ring, id)
-  let key = keyObjects.get(bytes)
-  if (key === undefined) {
-    key = createSecretKey(bytes)
-    keyObjects.set(bytes, key)
-  }
-  return key
-}
-
-let entropy = Buffer.alloc(0)
-let drawn = 0
-/** `length` fresh CSPRNG bytes (each handed out once; the pool is refilled, never reused). */
-const random = (length: number): Buffer => {
-  if (drawn + length > entropy.length) {
-    entropy = randomBytes(4096)
-    drawn = 0
-  }
-  const bytes = entropy.subarray(drawn, drawn + length)
-  drawn += length
-  return bytes
-}
+const keyObjectOf = (ring: Ring, id: string): KeyObject => Primitives.keyObject(keyOf(ring, id))
 
 /** A data key, ready to seal and open with. @since 0.1.0 */
 export type DataKey = KeyObject
 
 /** A new person's data key. @since 0.1.0 */
-export const newDataKey = (): DataKey => createSecretKey(random(KEY_BYTES))
+export const newDataKey = (): DataKey => createSecretKey(Primitives.random(KEY_BYTES))
 
 /**
  * A new person's data key and its stored form, wrapped from the random bytes themselves (exporting a
@@ -171,7 +143,7 @@ export const newDataKey = (): DataKey => createSecretKey(random(KEY_BYTES))
  * @since 0.1.0
  */
 export const newWrappedDataKey = (keyring: Keyring): { readonly dataKey: DataKey; readonly stored: WrappedKey } => {
-  const bytes = random(KEY_BYTES)
+  const bytes = Primitives.random(KEY_BYTES)
   return { dataKey: createSecretKey(bytes), stored: wrapBytes(keyring, bytes) }
 }
 
@@ -184,13 +156,10 @@ export interface WrappedKey {
 /** Wraps a data key under the active keyring key. @since 0.1.0 */
 export const wrap = (keyring: Keyring, dataKey: DataKey): WrappedKey => wrapBytes(keyring, dataKey.export())
 
-const wrapBytes = (keyring: Keyring, dataKey: Uint8Array): WrappedKey => {
-  const cipher = createCipheriv("id-aes256-wrap", keyObjectOf(keyring.data, keyring.data.active), WRAP_IV)
-  return {
-    keyId: keyring.data.active,
-    wrapped: Buffer.concat([cipher.update(dataKey), cipher.final()]).toString("base64url")
-  }
-}
+const wrapBytes = (keyring: Keyring, dataKey: Uint8Array): WrappedKey => ({
+  keyId: keyring.data.active,
+  wrapped: Primitives.wrap(keyObjectOf(keyring.data, keyring.data.active), dataKey)
+})
 
 /**
  * Unwraps a stored data key (throws {@link SealedValueUnreadable} for an unknown key id or bytes that do
@@ -200,8 +169,7 @@ const wrapBytes = (keyring: Keyring, dataKey: Uint8Array): WrappedKey => {
  */
 export const unwrap = (keyring: Keyring, stored: WrappedKey): DataKey => {
   try {
-    const decipher = createDecipheriv("id-aes256-wrap", keyObjectOf(keyring.data, stored.keyId), WRAP_IV)
-    return createSecretKey(Buffer.concat([decipher.update(Buffer.from(stored.wrapped, "base64url")), decipher.final()]))
+    return Primitives.unwrap(keyObjectOf(keyring.data, stored.keyId), stored.wrapped)
   } catch (error) {
     if (error instanceof SealedValueUnreadable) throw error
     throw new SealedValueUnreadable({ message: `a data key does not unwrap under key "${stored.keyId}"` })
@@ -209,37 +177,20 @@ export const unwrap = (keyring: Keyring, stored: WrappedKey): DataKey => {
 }
 
 /** What a sealed value is and whose: the GCM additional data. @since 0.1.0 */
-export const context = (kind: "user" | "registration" | "response", id: string, field: string): string =>
-  `${kind}/${id}/${field}`
+export const context: (kind: "user" | "registration" | "response", id: string, field: string) => string =
+  Primitives.context
 
 /** Seals `plain` under `key` for `aad`. @since 0.1.0 */
-export const seal = (key: DataKey, aad: string, plain: string): string => {
-  const nonce = random(NONCE_BYTES)
-  const cipher = createCipheriv("aes-256-gcm", key, nonce)
-  cipher.setAAD(Buffer.from(aad, "utf8"))
-  // GCM is a stream cipher: `update` returns every byte, `final` none; one buffer is encoded.
-  const body = cipher.update(plain, "utf8")
-  cipher.final()
-  const out = Buffer.allocUnsafe(NONCE_BYTES + body.length + TAG_BYTES)
-  nonce.copy(out, 0)
-  body.copy(out, NONCE_BYTES)
-  cipher.getAuthTag().copy(out, NONCE_BYTES + body.length)
-  return FORMAT + out.toString("base64url")
-}
+export const seal: (key: DataKey, aad: string, plain: string) => string = Primitives.seal
 
 /** Opens what {@link seal} made for the same `aad`; throws {@link SealedValueUnreadable} otherwise. @since 0.1.0 */
 export const open = (key: DataKey, aad: string, sealed: string): string => {
-  if (!sealed.startsWith(FORMAT)) throw new SealedValueUnreadable({ message: "not a sealed value" })
-  const bytes = Buffer.from(sealed.slice(FORMAT.length), "base64url")
-  if (bytes.length < NONCE_BYTES + TAG_BYTES) throw new SealedValueUnreadable({ message: "a sealed value is truncated" })
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, NONCE_BYTES))
-    decipher.setAAD(Buffer.from(aad, "utf8"))
-    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
-    return Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES)), decipher.final()])
-      .toString("utf8")
+    return Primitives.open(key, aad, sealed)
   } catch {
-    throw new SealedValueUnreadable({ message: `a sealed value does not open as ${aad.split("/")[0]} data` })
+    throw new SealedValueUnreadable({
+      message: !sealed.startsWith(Primitives.FORMAT) ? "not a sealed value" : `a sealed value does not open as ${aad.split("/")[0]} data`
+    })
   }
 }
 
@@ -261,23 +212,7 @@ export const responseKey = (keyring: Keyring, keyId: string): DataKey =>
   createSecretKey(new Uint8Array(hkdfSync("sha256", keyOf(keyring.data, keyId), "live-events", "stored responses v1", KEY_BYTES)))
 
 
-/** HMAC-SHA-256 (RFC 2104) from the keyed inner and outer hash states, copied per message. */
-const macStates = new WeakMap<Uint8Array, { readonly inner: Hash; readonly outer: Hash }>()
-const mac = (key: Uint8Array, message: string) => {
-  let states = macStates.get(key)
-  if (states === undefined) {
-    const block = Buffer.alloc(64)
-    Buffer.from(key).copy(block)
-    states = {
-      inner: createHash("sha256").update(block.map((byte) => byte ^ 0x36)),
-      outer: createHash("sha256").update(block.map((byte) => byte ^ 0x5c))
-    }
-    macStates.set(key, states)
-  }
-  return states.outer.copy().update(states.inner.copy().update(message, "utf8").digest()).digest("base64url")
-}
-
-const indexWith = (ring: Ring, id: string, email: string) => `${id}:${mac(keyOf(ring, id), User.normaliseEmail(email))}`
+const indexWith = (ring: Ring, id: string, email: string) => `${id}:${Primitives.mac(keyOf(ring, id), User.normaliseEmail(email))}`
 
 /** The blind index of `email` under the active index key. @since 0.1.0 */
 export const emailIndex = (keyring: Keyring, email: string): string => indexWith(keyring.index, keyring.index.active, email)

@@ -194,13 +194,16 @@ export const make: Effect.Effect<
       if (deltas.length === 0) return Effect.void
       // Empty notes say nothing about anyone and stay empty; the others are sealed under the owner's key.
       const withNotes = sealing.enabled ? inserts.filter((insert) => insert.notes !== "") : []
-      const sealed = Effect.map(ownerKeys.load(withNotes.map((insert) => insert.user_id)), () => {
-        for (const insert of withNotes) {
-          const key = ownerKeys.get(insert.user_id)
-          if (key === undefined) continue
-          insert.notes = sealing.sealNotes(insert.id, key, insert.notes)
-          insert.notes_sealed = true
-        }
+      const sealed = Effect.flatMap(ownerKeys.load(withNotes.map((insert) => insert.user_id)), () => {
+        const owned = withNotes.filter((insert) => ownerKeys.get(insert.user_id) !== undefined)
+        return Effect.map(
+          sealing.sealNotesMany(owned.map((insert) => ({ registrationId: insert.id, ownerKey: ownerKeys.get(insert.user_id)!, notes: insert.notes }))),
+          (notes) =>
+            owned.forEach((insert, i) => {
+              insert.notes = notes[i]!
+              insert.notes_sealed = true
+            })
+        )
       })
       const write = (outbox: ReturnType<typeof PendingOutbox.take>) => sql`
         WITH inserted AS (

@@ -29,6 +29,7 @@ import * as SqlUserRepository from "./SqlUserRepository.ts"
 import * as StartupWait from "./StartupWait.ts"
 import * as IdempotencyKeys from "./IdempotencyKeys.ts"
 import * as Keys from "./PersonalDataKeys.ts"
+import * as SealingThread from "./SealingThread.ts"
 
 /** Every port the domain needs. @since 0.1.0 */
 export type Ports =
@@ -102,13 +103,29 @@ export interface SchemaOptions {
   readonly schema?: string | undefined
 }
 
+/** @since 0.3.0 */
+export interface SealingOptions {
+  /**
+   * Seal the personal data of the registration hot path on a worker thread of its own (`SealingThread`),
+   * one message each way per batch, instead of on the event loop (default `false`: inline). Worth it
+   * for a server under load; the format is the same either way.
+   */
+  readonly sealingThread?: boolean | undefined
+}
+
+/** The keyring, and the sealing thread when asked for. */
+const keyringLayer = (options: { readonly keyring: Keys.Keyring } & SealingOptions) => {
+  const keys = Layer.succeed(Keys.PersonalDataKeys, options.keyring)
+  return options.sealingThread === true ? Layer.provideMerge(SealingThread.layer, keys) : keys
+}
+
 /** A cheap query for readiness checks. @since 0.1.0 */
 export const ping: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> = SqlClient.SqlClient.use((sql) =>
   Effect.asVoid(sql`SELECT 1`)
 )
 
 /** @since 0.1.0 */
-export interface PostgresOptions extends SchemaOptions {
+export interface PostgresOptions extends SchemaOptions, SealingOptions {
   readonly url: Redacted.Redacted<string>
   /** The keys personal data is sealed with (see `PersonalDataKeys`). */
   readonly keyring: Keys.Keyring
@@ -139,7 +156,7 @@ export const layerPostgres = (
   const channel = options.outboxNotifyChannel === undefined ? "outbox" : options.outboxNotifyChannel
   const schema = DatabaseSchema.validate(options.schema ?? DatabaseSchema.DEFAULT)
   const store = Layer.mergeAll(channel === null ? layer : layerNotifying(channel), layerMigrationsVerified(schema)).pipe(
-    Layer.provide(Layer.succeed(Keys.PersonalDataKeys, options.keyring)),
+    Layer.provide(keyringLayer(options)),
     Layer.provideMerge(PgClient.layer({
       url: options.url,
       maxConnections: options.maxConnections ?? 8,
@@ -151,7 +168,7 @@ export const layerPostgres = (
 }
 
 /** @since 0.1.0 */
-export interface EmbeddedOptions extends SchemaOptions {
+export interface EmbeddedOptions extends SchemaOptions, SealingOptions {
   /** Where PGlite keeps its files; `undefined` for a throw-away in-memory database. */
   readonly dataDir: string | undefined
   /** The keys personal data is sealed with (see `PersonalDataKeys`). */
@@ -192,7 +209,7 @@ export const layerEmbedded = (
     )
     const [host, port] = server.getServerConn().split(":")
     return Layer.mergeAll(layer, layerMigrationsVerified(schema)).pipe(
-      Layer.provide(Layer.succeed(Keys.PersonalDataKeys, options.keyring)),
+      Layer.provide(keyringLayer(options)),
       Layer.provideMerge(PgClient.layer({
         host: host ?? "127.0.0.1",
         port: Number(port),

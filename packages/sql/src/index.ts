@@ -19,6 +19,8 @@ export * as LegacyTables from "./LegacyTables.ts"
 export * as Migrations from "./Migrations.ts"
 /** @since 0.1.0 */
 export * as PersonalDataKeys from "./PersonalDataKeys.ts"
+/** @since 0.3.0 */
+export * as SealingThread from "./SealingThread.ts"
 /** @since 0.1.0 */
 export * as SqlAuditLog from "./SqlAuditLog.ts"
 /** @since 0.1.0 */

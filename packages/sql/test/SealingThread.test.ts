@@ -1,0 +1,92 @@
+/**
+ * The sealing thread seals exactly what inline sealing would: values that open inline under the same
+ * additional data (and under no other), data keys that unwrap under the keyring, the same blind index;
+ * notes of a person it has never seen, from their stored key; and a thread that dies leaves every
+ * request answered (inline).
+ */
+import { Effect, Exit, Scope } from "effect"
+import { describe, expect, it } from "vitest"
+import { FieldSealing, PersonalDataKeys as Keys, SealingThread } from "@live-events/sql"
+
+const person = { id: "0b9c1f6e-1d2a-4c3b-9e8f-7a6b5c4d3e2f", email: " Ada.Lovelace@Example.org ", name: "Ada Lovelace", phone: null }
+
+const withThread = <A>(keyring: Keys.Keyring, use: (thread: SealingThread.Client) => Effect.Effect<A>, workerUrl?: URL) =>
+  Effect.runPromise(Effect.scoped(Effect.flatMap(SealingThread.make(keyring, { workerUrl }), use)))
+
+describe("SealingThread", () => {
+  it("seals new people and notes that open inline, bound to their row and field", async () => {
+    const keyring = Keys.generate()
+    const inline = FieldSealing.make(keyring)
+    const [sealed, notes] = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        const [sealedPerson] = yield* FieldSealing.make(keyring, thread).sealNewUsers([person])
+        const stored = `${sealedPerson!.key!.stored.keyId}:${sealedPerson!.key!.stored.wrapped}`
+        const notes = yield* FieldSealing.make(keyring, thread).sealNotesMany([
+          { registrationId: "r-1", ownerKey: stored, notes: "Wheelchair access" }
+        ])
+        // Sealed on the thread, not by the inline fallback.
+        expect(thread.running()).toBe(true)
+        return [sealedPerson!, notes] as const
+      }))
+    expect(sealed.key!.stored.keyId).toBe(keyring.data.active)
+    const key = Keys.unwrap(keyring, sealed.key!.stored)
+    expect(Keys.open(key, Keys.context("user", person.id, "email"), sealed.fields.email!)).toBe(person.email)
+    expect(Keys.open(key, Keys.context("user", person.id, "name"), sealed.fields.name!)).toBe(person.name)
+    expect(sealed.fields.phone).toBeNull()
+    expect(sealed.fields.email_index).toBe(Keys.emailIndex(keyring, person.email))
+    expect(Keys.open(key, Keys.context("registration", "r-1", "notes"), notes[0]!)).toBe("Wheelchair access")
+    // Another row or another field: does not open.
+    expect(() => Keys.open(key, Keys.context("user", "another-id", "email"), sealed.fields.email!)).toThrow(Keys.SealedValueUnreadable)
+    expect(() => Keys.open(key, Keys.context("user", person.id, "name"), sealed.fields.email!)).toThrow(Keys.SealedValueUnreadable)
+    // What the thread sealed reads like what inline sealing wrote.
+    const row = inline.sealNewUser(person)
+    expect(row.fields.email!.slice(0, 3)).toBe(sealed.fields.email!.slice(0, 3))
+    expect(row.fields.email).not.toBe(sealed.fields.email)
+  })
+
+  it("seals the notes of people it never saw, from their stored data key", async () => {
+    const keyring = Keys.generate()
+    const { dataKey, stored } = Keys.newWrappedDataKey(keyring)
+    const notes = await withThread(keyring, (thread) =>
+      thread.notes([["r-2", `${stored.keyId}:${stored.wrapped}`, "Vegetarian"], ["r-3", `${stored.keyId}:${stored.wrapped}`, "Late"]]))
+    expect(notes.map((sealed, i) => Keys.open(dataKey, Keys.context("registration", `r-${i + 2}`, "notes"), sealed))).toEqual(["Vegetarian", "Late"])
+  })
+
+  it("answers a key that does not unwrap with SealedValueUnreadable", async () => {
+    const keyring = Keys.generate()
+    const other = Keys.newWrappedDataKey(Keys.generate())
+    const exit = await Effect.runPromise(Effect.exit(Effect.scoped(Effect.flatMap(
+      SealingThread.make(keyring),
+      (thread) => thread.notes([["r-4", `${other.stored.keyId}:${other.stored.wrapped}`, "x"]])
+    ))))
+    expect(Exit.isFailure(exit) && String(exit.cause)).toContain("SealedValueUnreadable")
+  })
+
+  it("answers inline when the thread dies, for the request in flight and every later one", async () => {
+    const keyring = Keys.generate()
+    const dying = new URL("./fixtures/DyingWorker.ts", import.meta.url)
+    const [first, second] = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        const first = yield* FieldSealing.make(keyring, thread).sealNewUsers([person])
+        const second = yield* FieldSealing.make(keyring, thread).sealNewUsers([person])
+        expect(thread.running()).toBe(false)
+        return [first[0]!, second[0]!] as const
+      }), dying)
+    for (const sealed of [first, second]) {
+      const key = Keys.unwrap(keyring, sealed.key!.stored)
+      expect(Keys.open(key, Keys.context("user", person.id, "email"), sealed.fields.email!)).toBe(person.email)
+    }
+  })
+
+  it("stops with its scope", async () => {
+    const keyring = Keys.generate()
+    const scope = Effect.runSync(Scope.make())
+    const thread = await Effect.runPromise(Scope.provide(SealingThread.make(keyring), scope))
+    expect(thread.running()).toBe(true)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    expect(thread.running()).toBe(false)
+    // A stopped thread no longer answers, so the request is sealed inline and still answered.
+    const [sealed] = await Effect.runPromise(thread.people([[person.id, person.email, null, null, null]]))
+    expect(Keys.open(Keys.unwrap(keyring, { keyId: sealed![0], wrapped: sealed![1] }), Keys.context("user", person.id, "email"), sealed![2]!)).toBe(person.email)
+  })
+})
