@@ -304,12 +304,14 @@ const main = async () => {
   await printMachine()
   const started: Array<ServerProcess> = []
   const database = await createScratchDatabase("bench")
-  let previousDatabase: Awaited<ReturnType<typeof createScratchDatabase>> | undefined
+  // The unsealed and previous servers get databases of their own: in a shared one, each server's outbox
+  // relay would wake on (and publish) the other's messages, and the tables would hold both loads.
+  const ownDatabases = new Map<ServerKind, Awaited<ReturnType<typeof createScratchDatabase>>>()
   console.log(`database: ${database.name}; server logs: ${logDir}`)
   let exitCode = 0
   const cleanup = async () => {
     await Promise.all(started.map((server) => stopServer(server)))
-    if (!boolEnv("BENCH_KEEP_DB", false)) await Promise.all([database.drop(), previousDatabase?.drop()])
+    if (!boolEnv("BENCH_KEEP_DB", false)) await Promise.all([database.drop(), ...[...ownDatabases.values()].map((own) => own.drop())])
   }
   process.once("SIGINT", () => {
     cleanup().finally(() => process.exit(130))
@@ -327,8 +329,11 @@ const main = async () => {
         ...(kind === "unsealed" ? { PERSONAL_DATA_SEALING: "off" } : {}),
         ...(kind === "previous" ? previousEnv : {})
       }
-      // An earlier version has its own schema: its own database.
-      const databaseUrl = kind === "previous" ? (previousDatabase ??= await createScratchDatabase("bench_previous")).url : database.url
+      let databaseUrl = database.url
+      if (kind === "previous" || kind === "unsealed") {
+        if (!ownDatabases.has(kind)) ownDatabases.set(kind, await createScratchDatabase(`bench_${kind}`))
+        databaseUrl = ownDatabases.get(kind)!.url
+      }
       const root = kind === "previous" ? resolve(previousRoot) : undefined
       const server = startServer({ kind, port, databaseUrl, root, secret, logDir, ...(ourKind ? { env } : {}) })
       started.push(server)
