@@ -124,9 +124,16 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
       ? Effect.sync(() => items.map((item) => sealNotes(item.registrationId, dataKeyOf(item.ownerKey)!, item.notes)))
       : thread.notes(items.map((item) => [item.registrationId, item.ownerKey, item.notes]))
 
+  /** An erased person's data key (`<key id>:<wrapped>`) leaves this process's memory: here and on the thread. */
+  const forgetKey = (stored: string) => {
+    unwrap.forget(Keys.parseStoredKey(stored))
+    thread?.forget(stored)
+  }
+
   return {
     keyring,
     enabled,
+    forgetKey,
     dataKeyOf,
     newPersonKey,
     sealUser,

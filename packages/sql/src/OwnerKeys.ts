@@ -44,7 +44,11 @@ export const make = (sql: SqlClient.SqlClient, sealing: FieldSealing) => {
     remember,
     load,
     get: (userId: string) => known.get(userId),
-    /** The person was erased: their key leaves this process's memory too. */
-    forget: (userId: string) => known.delete(userId)
+    /** The person was erased: their key leaves this process's memory too (and the sealing thread's). */
+    forget: (userId: string) => {
+      const stored = known.get(userId)
+      known.delete(userId)
+      if (stored !== undefined) sealing.forgetKey(stored)
+    }
   } as const
 }

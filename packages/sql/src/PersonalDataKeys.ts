@@ -241,7 +241,7 @@ export const unwrapCache = (keyring: Keyring, capacity = 10_000) => {
     remember(stored, key)
     return key
   }
-  return { unwrapped, remember }
+  return { unwrapped, remember, forget: (stored: WrappedKey) => known.delete(`${stored.keyId}:${stored.wrapped}`) }
 }
 
 /** `keyId:wrapped` as selected by the statements (see `Rows.ts`) → its parts. @since 0.1.0 */

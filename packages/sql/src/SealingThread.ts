@@ -21,6 +21,8 @@ export interface Client {
   readonly running: () => boolean
   readonly people: (people: ReadonlyArray<SealingWorker.PersonInput>) => Effect.Effect<ReadonlyArray<SealingWorker.PersonSealed>>
   readonly notes: (notes: ReadonlyArray<SealingWorker.NotesInput>) => Effect.Effect<ReadonlyArray<string>>
+  /** An erased person's data key (its stored form) leaves the thread's memory. */
+  readonly forget: (stored: string) => void
 }
 
 /**
@@ -115,6 +117,10 @@ export const make = (keyring: Keys.Keyring, options: { readonly workerUrl?: URL 
 
     return {
       running: () => alive,
+      forget: (stored) => {
+        if (alive) worker.postMessage({ op: "forget", stored } satisfies SealingWorker.Forget)
+        else inline?.forget(stored)
+      },
       people: (people) =>
         people.length === 0 ? Effect.succeed([]) : Effect.map(
           call((id) => ({ id, op: "people", people })),

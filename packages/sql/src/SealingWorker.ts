@@ -35,6 +35,12 @@ export type Request =
   | { readonly id: number; readonly op: "people"; readonly people: ReadonlyArray<PersonInput> }
   | { readonly id: number; readonly op: "notes"; readonly notes: ReadonlyArray<NotesInput> }
 
+/** An erased person's data key leaves the thread's memory (no answer). @since 0.3.0 */
+export interface Forget {
+  readonly op: "forget"
+  readonly stored: string
+}
+
 /** @since 0.3.0 */
 export type Response =
   | { readonly id: number; readonly people: ReadonlyArray<PersonSealed> }
@@ -91,7 +97,7 @@ export const sealer = (material: Material) => {
       Primitives.seal(dataKey(stored), Primitives.context("registration", registrationId, "notes"), text)
     )
 
-  return { people, notes } as const
+  return { people, notes, forget: (stored: string) => known.delete(stored), holds: (stored: string) => known.has(stored) } as const
 }
 
 /** Answers one request (errors become an answer: the thread never dies of one batch). @since 0.3.0 */
@@ -108,5 +114,8 @@ export const answer = (sealing: ReturnType<typeof sealer>, request: Request): Re
 if (parentPort !== null && (workerData as { readonly sealing?: Material } | undefined)?.sealing !== undefined) {
   const port = parentPort
   const sealing = sealer((workerData as { readonly sealing: Material }).sealing)
-  port.on("message", (request: Request) => port.postMessage(answer(sealing, request)))
+  port.on("message", (request: Request | Forget) => {
+    if (request.op === "forget") sealing.forget(request.stored)
+    else port.postMessage(answer(sealing, request))
+  })
 }

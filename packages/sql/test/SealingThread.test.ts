@@ -4,9 +4,10 @@
  * notes of a person it has never seen, from their stored key; and a thread that dies leaves every
  * request answered (inline).
  */
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Redacted, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 import { FieldSealing, PersonalDataKeys as Keys, SealingThread } from "@live-events/sql"
+import * as SealingWorker from "../src/SealingWorker.ts"
 
 const person = { id: "0b9c1f6e-1d2a-4c3b-9e8f-7a6b5c4d3e2f", email: " Ada.Lovelace@Example.org ", name: "Ada Lovelace", phone: null }
 
@@ -88,5 +89,27 @@ describe("SealingThread", () => {
     // A stopped thread no longer answers, so the request is sealed inline and still answered.
     const [sealed] = await Effect.runPromise(thread.people([[person.id, person.email, null, null, null]]))
     expect(Keys.open(Keys.unwrap(keyring, { keyId: sealed![0], wrapped: sealed![1] }), Keys.context("user", person.id, "email"), sealed![2]!)).toBe(person.email)
+  })
+
+  it("lets an erased person's data key go, and still seals from the stored key afterwards", async () => {
+    const keyring = Keys.generate()
+    const material = {
+      data: { active: keyring.data.active, keys: [...keyring.data.keys].map(([id, key]) => [id, Redacted.value(key)] as const) },
+      index: { active: keyring.index.active, keys: [...keyring.index.keys].map(([id, key]) => [id, Redacted.value(key)] as const) }
+    }
+    const sealer = SealingWorker.sealer(material)
+    const [[keyId, wrapped]] = sealer.people([[person.id, person.email, null, null, null]]) as [SealingWorker.PersonSealed]
+    const stored = `${keyId}:${wrapped}`
+    expect(sealer.holds(stored)).toBe(true)
+    sealer.forget(stored)
+    expect(sealer.holds(stored)).toBe(false)
+    // Through the thread: forgotten there too, and the notes of a later request still seal.
+    const notes = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        yield* thread.people([[person.id, person.email, null, null, null]])
+        thread.forget(stored)
+        return yield* thread.notes([["r-5", stored, "After"]])
+      }))
+    expect(Keys.open(Keys.unwrap(keyring, { keyId, wrapped }), Keys.context("registration", "r-5", "notes"), notes[0]!)).toBe("After")
   })
 })
