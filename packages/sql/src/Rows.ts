@@ -140,8 +140,15 @@ const userFields = "u.id, u.subject, u.email, u.name, u.phone, u.created_at, u.u
 export const userColumns = `${userFields},
   (SELECT pk.key_id || ':' || pk.wrapped FROM person_keys pk WHERE pk.user_id = u.id) AS person_key`
 
-/** {@link userColumns} for rows whose fields are not opened (their data key is known): no key lookup. @since 0.3.0 */
-export const userColumnsWithoutKey = `${userFields}, NULL::text AS person_key`
+/**
+ * {@link userColumns} of a row the statement has just inserted, answered from its input: the id and the
+ * subject, nothing else read back (no sealed field to parse, no key lookup).
+ *
+ * @since 0.3.0
+ */
+export const insertedUserColumns = `u.id, u.subject, NULL::text AS email, NULL::text AS name, NULL::text AS phone,
+  NULL::timestamptz AS created_at, NULL::timestamptz AS updated_at, NULL::timestamptz AS erased_at,
+  NULL::boolean AS sealed, NULL::text AS person_key`
 
 /** @since 0.1.0 */
 export interface UserRow {

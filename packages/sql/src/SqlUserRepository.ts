@@ -14,7 +14,7 @@ import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import * as FieldSealing from "./FieldSealing.ts"
 import * as Keys from "./PersonalDataKeys.ts"
-import { userColumns, userColumnsWithoutKey, type UserRow } from "./Rows.ts"
+import { userColumns, insertedUserColumns, type UserRow } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
 /** @since 0.1.0 */
@@ -28,7 +28,7 @@ export const make: Effect.Effect<
     const sealing = yield* FieldSealing.fromContext
     const toUser = (row: UserRow) => sealing.openUser(row)
     const columns = sql.literal(userColumns)
-    const insertedColumns = sql.literal(userColumnsWithoutKey)
+    const insertedColumns = sql.literal(insertedUserColumns)
     const one = (rows: ReadonlyArray<UserRow>) => Option.map(Option.fromNullishOr(rows[0]), toUser)
 
     const insertIfAbsent = (user: User.User) =>
@@ -41,7 +41,8 @@ export const make: Effect.Effect<
     const insertMany = (candidates: ReadonlyArray<User.User>) => {
       const bySubject = new Map<string, User.User>()
       for (const user of candidates) if (!bySubject.has(user.subject)) bySubject.set(user.subject, user)
-      // The people this statement inserts are answered from the input (nothing to open).
+      // The people this statement inserts are answered from the input (nothing to open, and only their
+      // id and subject come back).
       const inserting = new Map<string, User.User>()
       const users = [...bySubject.values()]
       const toRow = (user: User.User, { fields, key }: FieldSealing.NewPerson) => {
@@ -72,7 +73,7 @@ export const make: Effect.Effect<
           INSERT INTO users (id, subject, email, name, phone, email_index, sealed, created_at, updated_at)
           SELECT id, subject, email, name, phone, email_index, sealed, at, at FROM input ORDER BY subject
           ON CONFLICT (subject) DO NOTHING
-          RETURNING *
+          RETURNING id, subject
         ), keyed AS (
           INSERT INTO person_keys (user_id, key_id, wrapped)
           SELECT i.id, i.key_id, i.wrapped FROM input i WHERE i.key_id IS NOT NULL AND i.id IN (SELECT id FROM inserted)
