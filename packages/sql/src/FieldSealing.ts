@@ -8,7 +8,7 @@
 import { type Ids, type Registration, User } from "@live-events/domain"
 import { Effect } from "effect"
 import * as Keys from "./PersonalDataKeys.ts"
-import { type Client as SealingThreadClient, SealingThread } from "./SealingThread.ts"
+import { type Client as SealingThreadClient, inline, SealingThread } from "./SealingThread.ts"
 import { toRegistration, toUser, type RegistrationRow, type UserRow } from "./Rows.ts"
 
 /** A new person's data key, plain and as stored. @since 0.1.0 */
@@ -42,7 +42,7 @@ export interface NotesToSeal {
 }
 
 /**
- * @param thread where the batch operations run (`SealingThread`); inline when `undefined`.
+ * @param thread where the batch operations of the registration path run (`SealingThread`); inline when `undefined`.
  * @since 0.1.0
  */
 export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undefined) => {
@@ -64,7 +64,7 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
 
   const newPersonKey = (): PersonKey => {
     const { dataKey, stored } = Keys.newWrappedDataKey(keyring)
-    // The batch's lock statement reads this key back in a moment: no unwrapping then.
+    // Whatever reads this person back in a moment finds the key unwrapped.
     unwrap.remember(stored, dataKey)
     return { dataKey, stored }
   }
@@ -98,36 +98,32 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
     return { ...registration, notes: Keys.open(key, Keys.context("registration", row.id, "notes"), row.notes) }
   }
 
-  /** The columns of a user as they are written: sealed under a new data key, or plain when disabled. */
-  const sealNewUser = (user: { readonly id: string } & Pick<User.User, "email" | "name" | "phone">) => {
-    if (!enabled) return { fields: { email: user.email, name: user.name, phone: user.phone, email_index: null }, key: undefined }
-    const key = newPersonKey()
-    return { fields: sealUser(user, key.dataKey), key }
-  }
+  // The batch operations of the registration path: on the sealing thread, or the same code inline.
+  const batches = thread ?? inline(keyring)
 
-  /** {@link sealNewUser} for a batch of new people, on the sealing thread when there is one. */
+  /** New people's columns as they are written: sealed under a new data key each, or plain when disabled. */
   const sealNewUsers = (
     users: ReadonlyArray<{ readonly id: string } & Pick<User.User, "email" | "name" | "phone">>
   ): Effect.Effect<ReadonlyArray<NewPerson>> =>
-    thread === undefined || !enabled ? Effect.sync(() => users.map(sealNewUser)) : Effect.map(
-      thread.people(users.map((user) => [user.id, user.email, user.name, user.phone, user.email === null ? null : User.normaliseEmail(user.email)])),
-      (sealed) =>
-        sealed.map(([keyId, wrapped, email, name, phone, email_index]) => ({
-          fields: { email, name, phone, email_index },
-          key: { stored: { keyId, wrapped } }
-        }))
-    )
+    !enabled
+      ? Effect.succeed(users.map((user) => ({ fields: { email: user.email, name: user.name, phone: user.phone, email_index: null }, key: undefined })))
+      : Effect.map(
+        batches.people(users.map((user) => [user.id, user.email, user.name, user.phone, user.email === null ? null : User.normaliseEmail(user.email)])),
+        (sealed) =>
+          sealed.map(([keyId, wrapped, email, name, phone, email_index]) => ({
+            fields: { email, name, phone, email_index },
+            key: { stored: { keyId, wrapped } }
+          }))
+      )
 
-  /** {@link sealNotes} for a batch, on the sealing thread when there is one. */
+  /** Notes sealed under their owners' data keys. */
   const sealNotesMany = (items: ReadonlyArray<NotesToSeal>): Effect.Effect<ReadonlyArray<string>> =>
-    thread === undefined
-      ? Effect.sync(() => items.map((item) => sealNotes(item.registrationId, dataKeyOf(item.ownerKey)!, item.notes)))
-      : thread.notes(items.map((item) => [item.registrationId, item.ownerKey, item.notes]))
+    batches.notes(items.map((item) => [item.registrationId, item.ownerKey, item.notes]))
 
   /** An erased person's data key (`<key id>:<wrapped>`) leaves this process's memory: here and on the thread. */
   const forgetKey = (stored: string) => {
     unwrap.forget(Keys.parseStoredKey(stored))
-    thread?.forget(stored)
+    batches.forget(stored)
   }
 
   return {
@@ -137,7 +133,6 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
     dataKeyOf,
     newPersonKey,
     sealUser,
-    sealNewUser,
     sealNewUsers,
     openUser,
     sealNotes,

@@ -4,8 +4,8 @@
  * and notes sealed, an HMAC: about 75 µs of a busy event loop per new person, and the garbage of their
  * buffers) run beside the event loop instead of in it. One message goes each way per batch.
  *
- * Without this service (the default) the store seals inline, synchronously: the same operations and the
- * same format, so either reads what the other wrote. Should the thread die, the requests in flight and
+ * Without this service (the default) the store seals inline ({@link inline}), synchronously: the very
+ * same functions, so either reads what the other wrote. Should the thread die, the requests in flight and
  * every later one are sealed inline.
  *
  * @since 0.3.0
@@ -55,6 +55,38 @@ const unwrapResponse = <A>(response: SealingWorker.Response, pick: (response: Se
   return pick(response)!
 }
 
+const peopleOf = (response: SealingWorker.Response) => unwrapResponse(response, (r) => "people" in r ? r.people : undefined)
+const notesOf = (response: SealingWorker.Response) => unwrapResponse(response, (r) => "notes" in r ? r.notes : undefined)
+
+/** One inline sealer per keyring, so that the notes of a batch find the keys its new people were given. */
+const inlineSealers = new WeakMap<Keys.Keyring, ReturnType<typeof SealingWorker.sealer>>()
+const inlineSealer = (keyring: Keys.Keyring) => {
+  let sealer = inlineSealers.get(keyring)
+  if (sealer === undefined) {
+    sealer = SealingWorker.sealer(material(keyring))
+    inlineSealers.set(keyring, sealer)
+  }
+  return sealer
+}
+
+/**
+ * The same operations on the calling thread, synchronously: the store's default, and what a thread
+ * that died falls back to.
+ *
+ * @since 0.3.0
+ */
+export const inline = (keyring: Keys.Keyring): Client => {
+  const sealer = inlineSealer(keyring)
+  let nextId = 0
+  const answer = (request: SealingWorker.Request) => SealingWorker.answer(sealer, request)
+  return {
+    running: () => false,
+    people: (people) => Effect.sync(() => peopleOf(answer({ id: nextId++, op: "people", people }))),
+    notes: (notes) => Effect.sync(() => notesOf(answer({ id: nextId++, op: "notes", notes }))),
+    forget: (stored) => void sealer.forget(stored)
+  }
+}
+
 /**
  * A sealing thread for `keyring`, stopped when the scope closes (`workerUrl`: another thread module,
  * for tests of a thread that dies).
@@ -65,8 +97,7 @@ export const make = (keyring: Keys.Keyring, options: { readonly workerUrl?: URL 
   Effect.gen(function*() {
     const materials = material(keyring)
     // The same sealing, inline: for a thread that died.
-    let inline: ReturnType<typeof SealingWorker.sealer> | undefined
-    const sealInline = (request: SealingWorker.Request) => SealingWorker.answer(inline ??= SealingWorker.sealer(materials), request)
+    const sealInline = (request: SealingWorker.Request) => SealingWorker.answer(inlineSealer(keyring), request)
 
     const pending = new Map<number, Pending>()
     let nextId = 0
@@ -119,18 +150,10 @@ export const make = (keyring: Keys.Keyring, options: { readonly workerUrl?: URL 
       running: () => alive,
       forget: (stored) => {
         if (alive) worker.postMessage({ op: "forget", stored } satisfies SealingWorker.Forget)
-        else inline?.forget(stored)
+        else inlineSealer(keyring).forget(stored)
       },
-      people: (people) =>
-        people.length === 0 ? Effect.succeed([]) : Effect.map(
-          call((id) => ({ id, op: "people", people })),
-          (response) => unwrapResponse(response, (r) => "people" in r ? r.people : undefined)
-        ),
-      notes: (notes) =>
-        notes.length === 0 ? Effect.succeed([]) : Effect.map(
-          call((id) => ({ id, op: "notes", notes })),
-          (response) => unwrapResponse(response, (r) => "notes" in r ? r.notes : undefined)
-        )
+      people: (people) => people.length === 0 ? Effect.succeed([]) : Effect.map(call((id) => ({ id, op: "people", people })), peopleOf),
+      notes: (notes) => notes.length === 0 ? Effect.succeed([]) : Effect.map(call((id) => ({ id, op: "notes", notes })), notesOf)
     } satisfies Client
   })
 

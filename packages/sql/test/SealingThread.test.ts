@@ -40,9 +40,9 @@ describe("SealingThread", () => {
     expect(() => Keys.open(key, Keys.context("user", "another-id", "email"), sealed.fields.email!)).toThrow(Keys.SealedValueUnreadable)
     expect(() => Keys.open(key, Keys.context("user", person.id, "name"), sealed.fields.email!)).toThrow(Keys.SealedValueUnreadable)
     // What the thread sealed reads like what inline sealing wrote.
-    const row = inline.sealNewUser(person)
-    expect(row.fields.email!.slice(0, 3)).toBe(sealed.fields.email!.slice(0, 3))
-    expect(row.fields.email).not.toBe(sealed.fields.email)
+    const [row] = await Effect.runPromise(inline.sealNewUsers([person]))
+    expect(row!.fields.email!.slice(0, 3)).toBe(sealed.fields.email!.slice(0, 3))
+    expect(row!.fields.email).not.toBe(sealed.fields.email)
   })
 
   it("seals the notes of people it never saw, from their stored data key", async () => {
