@@ -186,18 +186,38 @@ export const make = Effect.fnUntraced(function*(options: Partial<LimiterOptions>
       return Effect.andThen(warn, fallback(policy, request))
     })
 
+  // The request of a (policy, key) pair at cost 1, kept: a client's key repeats on every request, and
+  // the store then looks up the same string each time. Bounded per policy.
+  const requests = new Map<RateLimitPolicy, Map<string, RateLimitStore.ConsumeRequest>>()
+  const requestOf = (policy: RateLimitPolicy, key: string, cost: number): RateLimitStore.ConsumeRequest => {
+    const make = (): RateLimitStore.ConsumeRequest => ({
+      algorithm: policy.algorithm,
+      key: `${policy.name}:${key}`,
+      limit: policy.limit,
+      windowMillis: windowMillisOf(policy),
+      cost
+    })
+    if (cost !== 1) return make()
+    let byKey = requests.get(policy)
+    if (byKey === undefined) {
+      // Policies are configuration (a handful); one built per call still stays bounded.
+      if (requests.size >= 64) requests.clear()
+      requests.set(policy, byKey = new Map())
+    }
+    let request = byKey.get(key)
+    if (request === undefined) {
+      if (byKey.size >= 10_000) byKey.clear()
+      byKey.set(key, request = make())
+    }
+    return request
+  }
+
   const consume = (
     policy: RateLimitPolicy,
     key: string,
     options?: { readonly cost?: number | undefined }
   ): Effect.Effect<Decision> => {
-    const request: RateLimitStore.ConsumeRequest = {
-      algorithm: policy.algorithm,
-      key: `${policy.name}:${key}`,
-      limit: policy.limit,
-      windowMillis: windowMillisOf(policy),
-      cost: Math.max(1, Math.round(options?.cost ?? 1))
-    }
+    const request = requestOf(policy, key, Math.max(1, Math.round(options?.cost ?? 1)))
     const consumeNow = store.consumeNow
     if (consumeNow !== undefined) {
       // An in-process store: no timeout, no fallback, no span — a few map operations.

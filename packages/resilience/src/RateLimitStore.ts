@@ -225,33 +225,40 @@ export const memoryConsumer = (): (request: ConsumeRequest) => Effect.Effect<Con
  * @since 0.1.0
  */
 export const memoryConsumerNow = (): (request: ConsumeRequest, now: number) => ConsumeResult => {
-  const entries = new Map<string, Entry>()
+  // One map per algorithm, keyed by the request's key as given: no key string is built per request
+  // (callers that repeat a key pass the same string, whose hash V8 then keeps).
+  const fixed = new Map<string, Entry>()
+  const sliding = new Map<string, Entry>()
+  const buckets = new Map<string, Entry>()
   let lastSweep = 0
   const sweep = (now: number) => {
     if (now - lastSweep < 1000) return
     lastSweep = now
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt <= now) entries.delete(key)
+    for (const entries of [fixed, sliding, buckets]) {
+      for (const [key, entry] of entries) {
+        if (entry.expiresAt <= now) entries.delete(key)
+      }
     }
   }
   const consumeAt = (request: ConsumeRequest, now: number): ConsumeResult => {
     sweep(now)
-    const id = `${request.algorithm}:${request.key}`
-    const entry = entries.get(id)
     switch (request.algorithm) {
       case "fixed-window": {
+        const entry = fixed.get(request.key)
         const next = fixedWindow(entry?.algorithm === "fixed-window" ? entry.state : undefined, request, now)
-        entries.set(id, { algorithm: "fixed-window", state: next.state, expiresAt: next.expiresAt })
+        fixed.set(request.key, { algorithm: "fixed-window", state: next.state, expiresAt: next.expiresAt })
         return next.result
       }
       case "sliding-window": {
+        const entry = sliding.get(request.key)
         const next = slidingWindow(entry?.algorithm === "sliding-window" ? entry.state : undefined, request, now)
-        entries.set(id, { algorithm: "sliding-window", state: next.state, expiresAt: next.expiresAt })
+        sliding.set(request.key, { algorithm: "sliding-window", state: next.state, expiresAt: next.expiresAt })
         return next.result
       }
       case "token-bucket": {
+        const entry = buckets.get(request.key)
         const next = tokenBucket(entry?.algorithm === "token-bucket" ? entry.state : undefined, request, now)
-        entries.set(id, { algorithm: "token-bucket", state: next.state, expiresAt: next.expiresAt })
+        buckets.set(request.key, { algorithm: "token-bucket", state: next.state, expiresAt: next.expiresAt })
         return next.result
       }
     }

@@ -68,20 +68,21 @@ export const overrides = Effect.gen(function*() {
 
   const event: RouteOverrides.Handler = Endpoint.incoming(({ clock, params, request }) =>
     Endpoint.optionallyAuthenticated(auth, request, (actor) => {
+      // The cache is keyed by decoded ids: a raw id found there needs no decoding.
+      const cached = cachedEvent?.(actor, params.id ?? "", clock.currentTimeMillisUnsafe())
+      if (cached !== undefined) return Effect.succeed(answerEvent(request, cached))
       const decoded = eventParams(params)
       if (Result.isFailure(decoded)) return decoded.failure
-      const cached = cachedEvent?.(actor, decoded.success.id, clock.currentTimeMillisUnsafe())
-      if (cached !== undefined) return Effect.succeed(answerEvent(request, cached))
       return Problem.catchDomain(Effect.map(events.get(actor, decoded.success.id), (found) => answerEvent(request, found)))
     })
   )
 
   const registration: RouteOverrides.Handler = Endpoint.incoming(({ clock, params, request }) =>
     Endpoint.authenticated(auth, request, (actor) => {
+      const cached = cachedRegistrations?.registration(actor, params.id ?? "", clock.currentTimeMillisUnsafe())
+      if (cached !== undefined) return Effect.succeed(Endpoint.jsonText(RegistrationsApi.render(cached)))
       const decoded = registrationParams(params)
       if (Result.isFailure(decoded)) return decoded.failure
-      const cached = cachedRegistrations?.registration(actor, decoded.success.id, clock.currentTimeMillisUnsafe())
-      if (cached !== undefined) return Effect.succeed(Endpoint.jsonText(RegistrationsApi.render(cached)))
       return Problem.catchDomain(Effect.map(
         registrations.get(actor, decoded.success.id),
         (found) => Endpoint.jsonText(RegistrationsApi.render(found))

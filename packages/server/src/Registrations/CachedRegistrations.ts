@@ -19,10 +19,13 @@ import * as Peekable from "../Cache/Peekable.ts"
  * @since 0.2.0
  */
 export interface Visible {
-  /** Registration `id` when `actor` may see it. */
+  /**
+   * Registration `id` when `actor` may see it; `id` may be a raw path segment (a cached registration's
+   * id was decoded when it was stored, so anything else simply misses).
+   */
   readonly registration: (
     actor: User.Actor,
-    id: Ids.RegistrationId,
+    id: string,
     nowMillis: number
   ) => Registration.Registration | undefined
   /** The first page (of `limit` items) of `actor`'s own registrations. */
@@ -37,7 +40,7 @@ export interface Visible {
 export const visible: Effect.Effect<Visible | undefined> = Effect.map(Peekable.cache, (cache) =>
   cache === undefined ? undefined : {
     registration: (actor, id, nowMillis) => {
-      const registration = CachedStore.peekRegistration(cache, id, nowMillis)
+      const registration = CachedStore.peekRegistration(cache, id as Ids.RegistrationId, nowMillis)
       if (registration === undefined) return undefined
       // Its attendee sees it whatever the event; anyone else by the event (its organizer, admins).
       if (registration.userId === actor.userId) return registration
