@@ -15,14 +15,14 @@
  *
  * The load is `POST /v1/events/{id}/registrations` by fresh (user, event) pairs, so every request is a
  * real registration transaction. After a warm-up, each mode is measured for `BENCH_ROUNDS` rounds, every
- * run simultaneous with a run of `off` (paired runs: drift on the machine hits both alike, and the two
- * servers compete for the same cores); the overhead of a mode is the median over rounds of
- * (1 − its throughput / the paired off throughput). The server CPU time per request is printed beside
+ * run paired with a run of `off` taken right before or after it (or at the same time: BENCH_PAIRING);
+ * the overhead of a mode is the median over rounds of (1 − its throughput / the paired off throughput). The server CPU time per request is printed beside
  * it. Everything is bounded: fixed duration per run, loopback only, servers stopped and databases
  * dropped at the end.
  *
  *   node --conditions=@live-events/source bench/telemetry.ts
  *   BENCH_SECONDS (5) BENCH_ROUNDS (6) BENCH_CONNECTIONS (16) BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres)
+ *   BENCH_WARMUP (15 s per server) BENCH_PAIRING (sequential | simultaneous) BENCH_PROFILE (1: each server writes a CPU profile)
  *   BENCH_LOG_LEVEL (info: every request logged, as in production; "warn" shows what the request log costs)
  *
  * `node bench/telemetry.ts serve` is the server entry the script spawns (mode from TELEMETRY_BENCH_MODE).
@@ -61,6 +61,8 @@ const bench = async () => {
   const seconds = intEnv("BENCH_SECONDS", 5)
   const rounds = intEnv("BENCH_ROUNDS", 6)
   const connections = intEnv("BENCH_CONNECTIONS", 16)
+  const warmupSeconds = intEnv("BENCH_WARMUP", 15)
+  const pairing = process.env.BENCH_PAIRING === "simultaneous" ? "simultaneous" : "sequential"
   const events = 50
   const users = 4_000
   const secret = "telemetry-bench-secret"
@@ -98,7 +100,9 @@ const bench = async () => {
       const database = await createScratchDatabase(`telemetry_${mode.replace("-", "_")}`)
       const port = await freePort()
       const log = openSync(join(logDir, `${mode}.log`), "a")
-      const child = spawn(nodeBinary, ["--conditions=@live-events/source", "bench/telemetry.ts", "serve"], {
+      // BENCH_PROFILE=1: each server writes a V8 CPU profile into the log directory when it stops.
+      const profile = process.env.BENCH_PROFILE === "1" ? ["--cpu-prof", `--cpu-prof-dir=${join(logDir, mode)}`] : []
+      const child = spawn(nodeBinary, [...profile, "--conditions=@live-events/source", "bench/telemetry.ts", "serve"], {
         cwd: new URL("../", import.meta.url).pathname,
         env: {
           ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_"))),
@@ -175,9 +179,12 @@ const bench = async () => {
       })
     }
 
-    console.log(`bench:telemetry — register throughput, ${connections} connections, ${rounds} × ${seconds} s per mode`)
-    // Warm-up: users provisioned, statements prepared, JIT warm.
-    for (const { mode, port } of started) await load(mode, port, Math.max(2, Math.ceil(seconds / 2)))
+    console.log(`bench:telemetry — register throughput, ${connections} connections, ${rounds} × ${seconds} s per mode, ${pairing} pairs`)
+    // Warm-up: users provisioned, statements prepared, JIT warm, and each scratch database past the
+    // size where PostgreSQL's first automatic ANALYZE changes its plans. A short warm-up measured the
+    // modes cold against a warm `off` (which takes part in every pair, so it has three times the load):
+    // a telemetry mode's CPU per request then fell by 40 % over six rounds while `off` stayed level.
+    for (const { mode, port } of started) await load(mode, port, warmupSeconds)
 
     type Result = { throughput: number; cpuMicros: number; p50: number; p99: number; non2xx: number; errors: number }
     const measure = async (server: (typeof started)[number]): Promise<Result> => {
@@ -186,12 +193,25 @@ const bench = async () => {
       // The server's own CPU time per answered request: the cost telemetry adds, whatever the latency.
       return { ...measured, cpuMicros: (processCpuMicros(server.pid) - cpuBefore) / Math.max(1, measured.ok) }
     }
-    // Paired, simultaneous runs: each telemetry mode is loaded at the same time as `off`, each with its
-    // own connections. Throughput on this kind of machine drifts by ±20 % between identical runs taken
-    // seconds apart (disk flushes, the hypervisor); whatever drifts during a pair hits both servers
-    // alike, and since both compete for the same cores, the mode that costs more CPU per request
-    // answers fewer requests. The overhead of a mode is the median over rounds of 1 − mode / off.
+    // Paired runs: each telemetry mode is measured right beside `off`, by default one after the other
+    // (BENCH_PAIRING=sequential), or loaded at the same time, each with its own connections
+    // (BENCH_PAIRING=simultaneous). Throughput on this kind of machine drifts by ±20 % between identical
+    // runs taken seconds apart; a pair taken back to back shares most of that drift. Simultaneous pairs
+    // share all of it, but on two cores they also put two servers, PostgreSQL and one load generator on
+    // the same cores, and the figure then says more about that contention than about telemetry: on such
+    // a machine they reported 26.6 % while logs and metrics switched off in `bench:register` gained
+    // nothing measurable. The overhead of a mode is the median over rounds of 1 − mode / off.
     const off = started.find((server) => server.mode === "off")!
+    // One after the other, the first of the pair alternating by round: each server has the machine to
+    // itself, as one deployed process has its cores.
+    const measureInTurn = async (round: number, server: (typeof started)[number]): Promise<[Result, Result]> => {
+      if (round % 2 === 0) {
+        const result = await measure(server)
+        return [await measure(off), result]
+      }
+      const offResult = await measure(off)
+      return [offResult, await measure(server)]
+    }
     const others = started.filter((server) => server.mode !== "off")
     const results = new Map<Mode, Array<Result>>()
     const pairedOff = new Map<Mode, Array<Result>>()
@@ -199,7 +219,9 @@ const bench = async () => {
       // Rotate the order so drift across a round does not favour one mode.
       const order = others.map((_, i) => others[(i + round) % others.length]!)
       for (const server of order) {
-        const [offResult, result] = await Promise.all([measure(off), measure(server)])
+        const [offResult, result] = pairing === "simultaneous"
+          ? await Promise.all([measure(off), measure(server)])
+          : await measureInTurn(round, server)
         results.set(server.mode, [...(results.get(server.mode) ?? []), result])
         pairedOff.set(server.mode, [...(pairedOff.get(server.mode) ?? []), offResult])
         results.set("off", [...(results.get("off") ?? []), offResult])
