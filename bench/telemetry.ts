@@ -16,8 +16,8 @@
  * The load is `POST /v1/events/{id}/registrations` by fresh (user, event) pairs, so every request is a
  * real registration transaction. After a warm-up, each mode is measured for `BENCH_ROUNDS` rounds, every
  * run paired with a run of `off` taken right before or after it (or at the same time: BENCH_PAIRING);
- * the overhead of a mode is the median over rounds of (1 − its throughput / the paired off throughput). The server CPU time per request is printed beside
- * it. Everything is bounded: fixed duration per run, loopback only, servers stopped and databases
+ * the overhead of a mode is the median over rounds of (1 − its throughput / the paired off throughput).
+ * The server CPU time per request is printed beside it. Everything is bounded: fixed duration per run, loopback only, servers stopped and databases
  * dropped at the end.
  *
  *   node --conditions=@live-events/source bench/telemetry.ts

@@ -116,6 +116,14 @@ export const toDecision = (
   }
 }
 
+const consumeRequest = (policy: RateLimitPolicy, key: string, cost: number): RateLimitStore.ConsumeRequest => ({
+  algorithm: policy.algorithm,
+  key: `${policy.name}:${key}`,
+  limit: policy.limit,
+  windowMillis: windowMillisOf(policy),
+  cost
+})
+
 /**
  * A limiter over the current `RateLimitStore`, with its own memory store for `local-fallback`.
  *
@@ -190,14 +198,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<LimiterOptions>
   // the store then looks up the same string each time. Bounded per policy.
   const requests = new Map<RateLimitPolicy, Map<string, RateLimitStore.ConsumeRequest>>()
   const requestOf = (policy: RateLimitPolicy, key: string, cost: number): RateLimitStore.ConsumeRequest => {
-    const make = (): RateLimitStore.ConsumeRequest => ({
-      algorithm: policy.algorithm,
-      key: `${policy.name}:${key}`,
-      limit: policy.limit,
-      windowMillis: windowMillisOf(policy),
-      cost
-    })
-    if (cost !== 1) return make()
+    if (cost !== 1) return consumeRequest(policy, key, cost)
     let byKey = requests.get(policy)
     if (byKey === undefined) {
       // Policies are configuration (a handful); one built per call still stays bounded.
@@ -207,7 +208,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<LimiterOptions>
     let request = byKey.get(key)
     if (request === undefined) {
       if (byKey.size >= 10_000) byKey.clear()
-      byKey.set(key, request = make())
+      byKey.set(key, request = consumeRequest(policy, key, 1))
     }
     return request
   }

@@ -203,10 +203,32 @@ export const tokenBucket = (
 // ---------------------------------------------------------------------------------------------------
 // Memory
 
-type Entry =
-  | { readonly algorithm: "fixed-window"; state: FixedWindowState; expiresAt: number }
-  | { readonly algorithm: "sliding-window"; state: SlidingWindowState; expiresAt: number }
-  | { readonly algorithm: "token-bucket"; state: TokenBucketState; expiresAt: number }
+interface Entry<S> {
+  readonly state: S
+  readonly expiresAt: number
+}
+
+type Step<S> = (
+  state: S | undefined,
+  request: ConsumeRequest,
+  now: number
+) => { readonly state: S; readonly result: ConsumeResult; readonly expiresAt: number }
+
+/** One algorithm's entries, keyed by the request's key as given. */
+const keyedBy = <S>(step: Step<S>) => {
+  const entries = new Map<string, Entry<S>>()
+  const consumeAt = (request: ConsumeRequest, now: number): ConsumeResult => {
+    const next = step(entries.get(request.key)?.state, request, now)
+    entries.set(request.key, { state: next.state, expiresAt: next.expiresAt })
+    return next.result
+  }
+  const sweep = (now: number) => {
+    for (const [key, entry] of entries) {
+      if (entry.expiresAt <= now) entries.delete(key)
+    }
+  }
+  return { consumeAt, sweep }
+}
 
 /**
  * In-process counting (never fails). Expired keys are swept at most once a second, so memory follows
@@ -225,45 +247,22 @@ export const memoryConsumer = (): (request: ConsumeRequest) => Effect.Effect<Con
  * @since 0.1.0
  */
 export const memoryConsumerNow = (): (request: ConsumeRequest, now: number) => ConsumeResult => {
-  // One map per algorithm, keyed by the request's key as given: no key string is built per request
+  // A map per algorithm, keyed by the request's key as given: no key string is built per request
   // (callers that repeat a key pass the same string, whose hash V8 then keeps).
-  const fixed = new Map<string, Entry>()
-  const sliding = new Map<string, Entry>()
-  const buckets = new Map<string, Entry>()
+  const algorithms: Record<Algorithm, ReturnType<typeof keyedBy>> = {
+    "fixed-window": keyedBy(fixedWindow),
+    "sliding-window": keyedBy(slidingWindow),
+    "token-bucket": keyedBy(tokenBucket)
+  }
+  const all = Object.values(algorithms)
   let lastSweep = 0
-  const sweep = (now: number) => {
-    if (now - lastSweep < 1000) return
-    lastSweep = now
-    for (const entries of [fixed, sliding, buckets]) {
-      for (const [key, entry] of entries) {
-        if (entry.expiresAt <= now) entries.delete(key)
-      }
+  return (request, now) => {
+    if (now - lastSweep >= 1000) {
+      lastSweep = now
+      for (const algorithm of all) algorithm.sweep(now)
     }
+    return algorithms[request.algorithm].consumeAt(request, now)
   }
-  const consumeAt = (request: ConsumeRequest, now: number): ConsumeResult => {
-    sweep(now)
-    switch (request.algorithm) {
-      case "fixed-window": {
-        const entry = fixed.get(request.key)
-        const next = fixedWindow(entry?.algorithm === "fixed-window" ? entry.state : undefined, request, now)
-        fixed.set(request.key, { algorithm: "fixed-window", state: next.state, expiresAt: next.expiresAt })
-        return next.result
-      }
-      case "sliding-window": {
-        const entry = sliding.get(request.key)
-        const next = slidingWindow(entry?.algorithm === "sliding-window" ? entry.state : undefined, request, now)
-        sliding.set(request.key, { algorithm: "sliding-window", state: next.state, expiresAt: next.expiresAt })
-        return next.result
-      }
-      case "token-bucket": {
-        const entry = buckets.get(request.key)
-        const next = tokenBucket(entry?.algorithm === "token-bucket" ? entry.state : undefined, request, now)
-        buckets.set(request.key, { algorithm: "token-bucket", state: next.state, expiresAt: next.expiresAt })
-        return next.result
-      }
-    }
-  }
-  return consumeAt
 }
 
 /** An in-process store. @since 0.1.0 */
