@@ -80,6 +80,12 @@ export const make = (
    * again, by a second statement whose snapshot holds that commit (every registration write bumps its
    * event's version under the event's lock). The events are locked before the users are
    * share-locked, as everywhere else.
+   *
+   * Planned at every execution (`unprepared`), as is provisioning (`SqlUserRepository`): both look
+   * people up in `users` by a list, and a prepared statement keeps the generic plan it chose when the
+   * table was small — a sequential scan, which on a table growing by a thousand people a second (an
+   * on-sale on a new deployment) came to a quarter of PostgreSQL's work within twenty seconds, until
+   * the next ANALYZE. A fresh plan sees the table's current size and takes the index.
    */
   const lockForRegistrations = (pairs: ReadonlyArray<{ readonly eventId: string; readonly userId: string }>) =>
     Effect.gen(function*() {
@@ -93,10 +99,10 @@ export const make = (
         ${pairsRows}
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-          row_to_json(l) FROM locked l`
+          row_to_json(l) FROM locked l`.unprepared
       const locked = rows.flatMap((row) => row.locked_event === null ? [] : [row.locked_event])
       const stale = locked.some((event) => event.seen_version !== event.version)
-      const current = stale ? yield* sql<PairRow>`WITH ${pairsQuery(pairs)} ${pairsRows}` : rows
+      const current = stale ? yield* sql<PairRow>`WITH ${pairsQuery(pairs)} ${pairsRows}`.unprepared : rows
       return { events: locked.map(eventFromJson), ...readPairs(current) }
     }).pipe(mapSqlError("RegistrationRepository.lockForRegistrations"))
 

@@ -63,6 +63,9 @@ export const make: Effect.Effect<
       // every candidate (`IN input AND NOT IN inserted`) met each just-inserted entry, invisible to the
       // statement's own snapshot, and cost three quarters of the statement (2.0 ms against 0.5 ms for
       // 25 new people); the inserted rows need no data key either (they are answered from the input).
+      //
+      // Planned at every execution: see `lockForRegistrations` (`BatchLocks.ts`) for why a cached generic
+      // plan scans the whole table here.
       const toUser = (row: UserRow) => inserting.get(row.id) ?? sealing.openUser(row)
       return Effect.flatMap(sealing.sealNewUsers(users), (sealed) => sql<UserRow>`
         WITH input AS (
@@ -82,7 +85,7 @@ export const make: Effect.Effect<
         SELECT ${insertedColumns} FROM inserted u
         UNION ALL
         SELECT ${columns} FROM users u
-        WHERE u.subject = ANY(ARRAY(SELECT subject FROM input EXCEPT ALL SELECT subject FROM inserted))`).pipe(
+        WHERE u.subject = ANY(ARRAY(SELECT subject FROM input EXCEPT ALL SELECT subject FROM inserted))`.unprepared).pipe(
         Effect.flatMap((found) => {
           const stored = new Map(found.map((row) => [row.subject, toUser(row)]))
           const missing = [...bySubject.keys()].filter((subject) => !stored.has(subject))
