@@ -8,9 +8,10 @@
  *
  * @since 0.2.0
  */
-import { Cause, Effect, Exit, Option, type Request, RequestResolver, Result, type Semaphore } from "effect"
+import { Cause, Clock, Effect, Exit, Metric, Option, type Request, RequestResolver, Result, type Semaphore } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { RepositoryError } from "./DomainError.ts"
+import * as Metrics from "./Metrics.ts"
 
 /** @since 0.2.0 */
 export interface Options<R extends Request.Request<any, any, never>, P> {
@@ -26,6 +27,8 @@ export interface Options<R extends Request.Request<any, any, never>, P> {
   readonly maxBatchSize: number
   /** Batches in flight at once (their permits); one permit: strictly one batch after another. */
   readonly slots: Semaphore.Semaphore
+  /** The command's name in the batch metrics (`command_batch_size`, `command_batch_duration_seconds`). */
+  readonly name: string
 }
 
 /** The store is unavailable or timed out: no command of the batch can have caused it. */
@@ -61,10 +64,16 @@ export const resolver = <R extends Request.Request<any, any, never>, P>(options:
         entries[i]!.completeUnsafe(Result.isSuccess(outcome) ? Exit.succeed(outcome.success) : Exit.fail(outcome.failure))
       }
     })
+  const metrics = Metrics.batchMetrics(options.name)
   const run = (entries: NonEmptyReadonlyArray<Request.Entry<R>>) =>
     Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(options.commit(entries.map((entry) => entry.request)))
-      if (Exit.isSuccess(exit)) return yield* answer(entries, exit.value)
+      if (Exit.isSuccess(exit)) {
+        yield* Metric.update(metrics.size, entries.length)
+        yield* Metric.update(metrics.seconds, ((yield* Clock.currentTimeMillis) - started) / 1000)
+        return yield* answer(entries, exit.value)
+      }
       // An outage fails every command as it is: committing them one by one would only add load.
       if (entries.length === 1 || isOutage(exit.cause)) {
         for (const entry of entries) yield* fail(entry, exit.cause)

@@ -64,6 +64,28 @@ export const waitlistWait = Metric.histogram("waitlist_wait_seconds", {
   boundaries: [60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400]
 })
 
+/**
+ * The batches of one kind of command (`register`, `cancel`, `provision`): how many commands each
+ * committed, and how long each took from its start to its commit (retries included). Under load a
+ * command waits for about two batches (the one in flight, then its own), so these two say where a
+ * command's latency goes, and whether throughput is bound by the batch's round trips or by the
+ * commands' own work.
+ *
+ * @since 0.4.0
+ */
+export const batchMetrics = (command: string) => ({
+  size: Metric.histogram("command_batch_size", {
+    description: "Commands committed per batch, by command (register, cancel, provision)",
+    attributes: { command },
+    boundaries: [1, 2, 4, 8, 16, 32, 64, 128, 256]
+  }),
+  seconds: Metric.histogram("command_batch_duration_seconds", {
+    description: "Seconds from a batch's start to its commit, by command (register, cancel, provision)",
+    attributes: { command },
+    boundaries: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56]
+  })
+})
+
 const bound = new Map<string, Metric.Metric<number, unknown>>()
 
 /**

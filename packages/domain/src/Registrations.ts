@@ -153,6 +153,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
     Effect.forEach(batch.plans, ({ plan }) => Metrics.recordPlan(plan), { discard: true })
 
   const registerLane = () => CommandBatching.resolver<RegisterRequest, RegistrationBatch.BatchPlan>({
+    name: "register",
     slots: Semaphore.makeUnsafe(1),
     maxBatchSize,
     commit: commitBatch,
@@ -224,6 +225,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
     })).pipe(Span.named("Registrations.commitCancellations"), Effect.annotateSpans("batch.size", commands.length))
 
   const cancelResolver = CommandBatching.resolver<CancelRequest, RegistrationBatch.CancelBatchPlan>({
+    name: "cancel",
     slots: Semaphore.makeUnsafe(lanes),
     maxBatchSize,
     commit: commitCancellations,

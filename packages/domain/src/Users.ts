@@ -59,6 +59,7 @@ export const make = Effect.gen(function*() {
   // First requests of many new people at once (a registration rush) provision in one statement: a
   // batch is what arrived while the previous one was being written.
   const provisioning = CommandBatching.resolver<ProvisionRequest, ReadonlyArray<User>>({
+    name: "provision",
     slots: yield* Semaphore.make(1),
     maxBatchSize: 256,
     commit: (requests) => users.insertAllIfAbsent(requests.map((request) => request.user)),

@@ -4,13 +4,14 @@
  * fails alone.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Option, Result } from "effect"
+import { Context, Effect, Exit, Layer, Metric, Option, Result } from "effect"
 import * as fc from "fast-check"
 import {
   DomainError,
   Events,
   Ids,
   Memory,
+  Metrics,
   Privacy,
   RegistrationBatch,
   RegistrationRepository,
@@ -217,6 +218,25 @@ const concurrentRegistrations = Effect.gen(function*() {
 describe("Registrations.register in batches", () => {
   it.effect("concurrent registrations share units of work and keep FIFO", () =>
     concurrentRegistrations.pipe(Effect.provide(TestLayer)))
+
+  it.effect("the batch metrics count each committed batch once, with its commands and its duration", () =>
+    Effect.gen(function*() {
+      const { actors, eventId } = yield* setup(5, 30)
+      const probe = yield* Probe
+      const metrics = Metrics.batchMetrics("register")
+      const sizeBefore = yield* Metric.value(metrics.size)
+      const secondsBefore = yield* Metric.value(metrics.seconds)
+      const transactionsBefore = probe.transactions
+      const registrations = yield* Registrations.Registrations
+      yield* Effect.forEach(actors, (actor) => registrations.register(actor, eventId, {}), { concurrency: "unbounded" })
+      const size = yield* Metric.value(metrics.size)
+      const seconds = yield* Metric.value(metrics.seconds)
+      const batches = probe.transactions - transactionsBefore
+      expect(batches).toBeGreaterThan(0)
+      expect(size.count - sizeBefore.count).toBe(batches)
+      expect(size.sum - sizeBefore.sum).toBe(actors.length)
+      expect(seconds.count - secondsBefore.count).toBe(batches)
+    }).pipe(Effect.provide(TestLayer)))
 
   it.effect("with four lanes, one event's registrations stay in one lane: few units of work, FIFO positions", () =>
     concurrentRegistrations.pipe(Effect.provide(testLayer({ concurrency: 4 }))))
