@@ -216,7 +216,7 @@ const bench = async () => {
       paths.set(config, [path])
     }
 
-    const measureOnce = async (config: Config, durationSeconds: number): Promise<number> => {
+    const measureOnce = async (config: Config, durationSeconds: number): Promise<{ readonly micros: number; readonly load: string }> => {
       const port = ports[config]
       const own = paths.get(config)!
       const token = config === "authenticated" || config === "registrations" ? reader : undefined
@@ -228,7 +228,12 @@ const bench = async () => {
       if (result.non2xx > 0 || result.errors > 0) {
         console.log(`  ${config}: ${result.non2xx} non-2xx ${JSON.stringify(result.statusCounts)}, ${result.errors} errors`)
       }
-      return cpu / Math.max(1, result.ok)
+      // Throughput and latency beside the CPU: under one saturated core, p50 is about connections ÷
+      // throughput (Little's law), so the latency a configuration can reach follows from its CPU.
+      return {
+        micros: cpu / Math.max(1, result.ok),
+        load: `${Math.round(result.throughput).toLocaleString("en-US")}/s p50 ${result.p50} p99 ${result.p99} ms`
+      }
     }
 
     // Warm every configuration (JIT, caches) before measuring any.
@@ -248,13 +253,13 @@ const bench = async () => {
       const order = round % 2 === 0 ? measured : [...measured].reverse()
       const line: Array<string> = []
       for (const config of order) {
-        const raw = configs.includes("raw") ? await measureOnce("raw", Math.max(1, Math.ceil(seconds / 2))) : 1
-        const micros = await measureOnce(config, seconds)
-        raws.push(raw)
-        multiples.set(config, [...(multiples.get(config) ?? []), micros / raw])
-        line.push(`${config} ${micros.toFixed(0)} (raw ${raw.toFixed(0)})`)
+        const raw = configs.includes("raw") ? await measureOnce("raw", Math.max(1, Math.ceil(seconds / 2))) : undefined
+        const { load, micros } = await measureOnce(config, seconds)
+        raws.push(raw?.micros ?? 1)
+        multiples.set(config, [...(multiples.get(config) ?? []), micros / (raw?.micros ?? 1)])
+        line.push(`${config} ${micros.toFixed(0)} µs, ${load}${raw === undefined ? "" : ` (raw ${raw.micros.toFixed(0)} µs, ${raw.load})`}`)
       }
-      console.log(`  round ${round + 1}: ${line.join(", ")} µs`)
+      console.log(`  round ${round + 1}: ${line.join("; ")}`)
     }
     const rawMicros = configs.includes("raw") ? median(raws) : 1
     const best = new Map<Config, number>([...multiples].map(([config, values]) => [config, median(values) * rawMicros]))
