@@ -93,12 +93,15 @@ const withPgbench = args.includes("--pgbench") || (selectedNames.length === 0 &&
 const secret = `bench-secret-${process.pid}-${Date.now()}`
 const logDir = join(tmpdir(), `live-events-bench-${process.pid}`)
 
+/** A build of our server (whatever its settings), which has a `/metrics` to read. */
+const isOurs = (target: Target) => target.kind !== "baseline" && target.kind !== "raw"
+
 /**
  * Our server's SQL statements so far, by operation (`db_client_operation_duration_seconds_count` of
  * its `/metrics`); undefined for the other servers or when `/metrics` does not answer.
  */
 const sqlStatements = async (target: Target): Promise<Map<string, number> | undefined> => {
-  if (target.kind !== "ours" && target.kind !== "embedded" && target.kind !== "previous") return undefined
+  if (!isOurs(target)) return undefined
   try {
     const response = await fetch(`http://${loopback}:${target.port}/metrics`)
     const counts = new Map<string, number>()
@@ -130,7 +133,7 @@ const statementsPerOk = (
 
 /** Our server's committed batches so far, per command: count, commands, seconds (its `/metrics`). */
 const batchTotals = async (target: Target): Promise<Map<string, { count: number; size: number; seconds: number }> | undefined> => {
-  if (target.kind !== "ours" && target.kind !== "embedded" && target.kind !== "previous" && target.kind !== "unsealed") return undefined
+  if (!isOurs(target)) return undefined
   try {
     const response = await fetch(`http://${loopback}:${target.port}/metrics`)
     const totals = new Map<string, { count: number; size: number; seconds: number }>()

@@ -65,22 +65,28 @@ export const resolver = <R extends Request.Request<any, any, never>, P>(options:
       }
     })
   const metrics = Metrics.batchMetrics(options.name)
-  const run = (entries: NonEmptyReadonlyArray<Request.Entry<R>>) =>
+  /** Commits `entries` in one unit of work; a committed one is counted in the batch metrics. */
+  const commit = (entries: ReadonlyArray<Request.Entry<R>>) =>
     Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(options.commit(entries.map((entry) => entry.request)))
       if (Exit.isSuccess(exit)) {
         yield* Metric.update(metrics.size, entries.length)
         yield* Metric.update(metrics.seconds, ((yield* Clock.currentTimeMillis) - started) / 1000)
-        return yield* answer(entries, exit.value)
       }
+      return exit
+    })
+  const run = (entries: NonEmptyReadonlyArray<Request.Entry<R>>) =>
+    Effect.gen(function*() {
+      const exit = yield* commit(entries)
+      if (Exit.isSuccess(exit)) return yield* answer(entries, exit.value)
       // An outage fails every command as it is: committing them one by one would only add load.
       if (entries.length === 1 || isOutage(exit.cause)) {
         for (const entry of entries) yield* fail(entry, exit.cause)
         return
       }
       for (const entry of entries) {
-        const alone = yield* Effect.exit(options.commit([entry.request]))
+        const alone = yield* commit([entry])
         if (Exit.isSuccess(alone)) yield* answer([entry], alone.value)
         else yield* fail(entry, alone.cause)
       }
