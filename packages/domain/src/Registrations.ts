@@ -182,7 +182,11 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
    * subject is refused with `UserErased`, as provisioning refuses it.
    */
   const registerNewcomer = (newcomer: User, roles: Actor["roles"], eventId: EventId, input: RegisterInput) =>
-    submit({ userId: newcomer.id, roles }, eventId, input, newcomer).pipe(Span.named("Registrations.register"))
+    Effect.suspend(() => {
+      // The store may prepare the newcomer (seal their fields) while the command waits for its batch.
+      users.anticipate?.([newcomer])
+      return submit({ userId: newcomer.id, roles }, eventId, input, newcomer)
+    }).pipe(Span.named("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
   const lockRegistration = (actor: Actor, id: RegistrationId) =>

@@ -19,6 +19,12 @@ export class UserRepository extends Context.Service<UserRepository, {
    */
   readonly insertAllIfAbsent: (users: ReadonlyArray<User>) => Effect.Effect<ReadonlyArray<User>, RepositoryError>
   /**
+   * A hint that `users` are about to be given to `insertAllIfAbsent` (new people waiting for their
+   * batch): a store may start now what does not need the database, such as sealing their personal
+   * fields. Stores nothing; a store without such work leaves it out.
+   */
+  readonly anticipate?: ((users: ReadonlyArray<User>) => void) | undefined
+  /**
    * Stores the user's profile — unless the stored row is erased: an erased row is never changed, and is
    * returned as stored (callers compare `erasedAt`).
    */

@@ -9,6 +9,7 @@ import { type Ids, type Registration, User } from "@live-events/domain"
 import { Effect } from "effect"
 import * as Keys from "./PersonalDataKeys.ts"
 import { type Client as SealingThreadClient, inline, SealingThread } from "./SealingThread.ts"
+import type * as SealingWorker from "./SealingWorker.ts"
 import { toRegistration, toUser, type RegistrationRow, type UserRow } from "./Rows.ts"
 
 /** A new person's data key, plain and as stored. @since 0.1.0 */
@@ -27,6 +28,9 @@ export interface SealedUserFields {
 
 /** One cache of unwrapped data keys per keyring, shared by every repository of a store. */
 const caches = new WeakMap<Keys.Keyring, ReturnType<typeof Keys.unwrapCache>>()
+
+/** What sealing a new person reads. */
+type NewUser = { readonly id: string } & Pick<User.User, "email" | "name" | "phone">
 
 /** A new person's sealed columns and the stored form of their new data key (none when unsealed). @since 0.3.0 */
 export interface NewPerson {
@@ -101,20 +105,26 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
   // The batch operations of the registration path: on the sealing thread, or the same code inline.
   const batches = thread ?? inline(keyring)
 
+  const personInput = (user: NewUser): SealingWorker.PersonInput =>
+    [user.id, user.email, user.name, user.phone, user.email === null ? null : User.normaliseEmail(user.email)]
+
   /** New people's columns as they are written: sealed under a new data key each, or plain when disabled. */
-  const sealNewUsers = (
-    users: ReadonlyArray<{ readonly id: string } & Pick<User.User, "email" | "name" | "phone">>
-  ): Effect.Effect<ReadonlyArray<NewPerson>> =>
+  const sealNewUsers = (users: ReadonlyArray<NewUser>): Effect.Effect<ReadonlyArray<NewPerson>> =>
     !enabled
       ? Effect.succeed(users.map((user) => ({ fields: { email: user.email, name: user.name, phone: user.phone, email_index: null }, key: undefined })))
       : Effect.map(
-        batches.people(users.map((user) => [user.id, user.email, user.name, user.phone, user.email === null ? null : User.normaliseEmail(user.email)])),
+        batches.people(users.map(personInput)),
         (sealed) =>
           sealed.map(([keyId, wrapped, email, name, phone, email_index]) => ({
             fields: { email, name, phone, email_index },
             key: { stored: { keyId, wrapped } }
           }))
       )
+
+  /** People about to be provisioned (`sealNewUsers`): their sealing may start now (on the thread). */
+  const anticipateNewUsers = (users: ReadonlyArray<NewUser>) => {
+    if (enabled) batches.anticipate(users.map(personInput))
+  }
 
   /** Notes sealed under their owners' data keys. */
   const sealNotesMany = (items: ReadonlyArray<NotesToSeal>): Effect.Effect<ReadonlyArray<string>> =>
@@ -134,6 +144,7 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
     newPersonKey,
     sealUser,
     sealNewUsers,
+    anticipateNewUsers,
     openUser,
     sealNotes,
     sealNotesMany,

@@ -21,6 +21,11 @@ export interface Client {
   readonly running: () => boolean
   readonly people: (people: ReadonlyArray<SealingWorker.PersonInput>) => Effect.Effect<ReadonlyArray<SealingWorker.PersonSealed>>
   readonly notes: (notes: ReadonlyArray<SealingWorker.NotesInput>) => Effect.Effect<ReadonlyArray<string>>
+  /**
+   * People who are about to be provisioned: the thread seals them now, while they wait for their batch,
+   * and `people` takes the result instead of sealing them again (same id and the same fields only).
+   */
+  readonly anticipate: (people: ReadonlyArray<SealingWorker.PersonInput>) => void
   /** An erased person's data key (its stored form) leaves the thread's memory. */
   readonly forget: (stored: string) => void
 }
@@ -83,8 +88,110 @@ export const inline = (keyring: Keys.Keyring): Client => {
     running: () => false,
     people: (people) => Effect.sync(() => peopleOf(answer({ id: nextId++, op: "people", people }))),
     notes: (notes) => Effect.sync(() => notesOf(answer({ id: nextId++, op: "notes", notes }))),
+    // Inline, sealing ahead would only move the same work earlier on the same thread.
+    anticipate: () => undefined,
     forget: (stored) => void sealer.forget(stored)
   }
+}
+
+/** The most people sealed ahead and not yet taken by a batch (the oldest are dropped beyond). */
+const maxAhead = 4_096
+
+/** A person sealed ahead of their batch: settled once the thread answered (`sealed` stays unset on an error). */
+interface Ahead {
+  readonly input: SealingWorker.PersonInput
+  sealed: SealingWorker.PersonSealed | undefined
+  settled: boolean
+  readonly waiters: Array<() => void>
+}
+
+const sameInput = (a: SealingWorker.PersonInput, b: SealingWorker.PersonInput) =>
+  a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4]
+
+/** Resumes once every one of `ahead` is settled. */
+const settledAll = (ahead: ReadonlyArray<Ahead>) =>
+  Effect.callback<void>((resume) => {
+    let left = 0
+    const done = () => {
+      if (--left === 0) resume(Effect.void)
+    }
+    for (const person of ahead) {
+      if (!person.settled) {
+        left++
+        person.waiters.push(done)
+      }
+    }
+    if (left === 0) resume(Effect.void)
+  })
+
+/**
+ * Sealing people ahead of their batch. A registration of a new person waits for the batch in flight
+ * before its own batch starts; what its sealing needs is known from the start, so the thread seals it in
+ * that wait instead of inside the batch's transaction, where a round trip to the thread would hold every
+ * command of the batch (and the event's lock). People anticipated while the thread works are sent
+ * together once it answers: one message per answer, whatever the arrival rate.
+ */
+const sealingAhead = (
+  sealNow: (people: ReadonlyArray<SealingWorker.PersonInput>) => Effect.Effect<ReadonlyArray<SealingWorker.PersonSealed>>,
+  send: (people: ReadonlyArray<SealingWorker.PersonInput>, resume: (response: SealingWorker.Response) => void) => void
+) => {
+  const byId = new Map<string, Ahead>()
+  let queued: Array<Ahead> = []
+  let sending = false
+
+  const settle = (person: Ahead, sealed: SealingWorker.PersonSealed | undefined) => {
+    person.sealed = sealed
+    person.settled = true
+    for (const waiter of person.waiters) waiter()
+    person.waiters.length = 0
+  }
+
+  const flush = (): void => {
+    if (sending || queued.length === 0) return
+    const batch = queued
+    queued = []
+    sending = true
+    send(batch.map((person) => person.input), (response) => {
+      sending = false
+      const sealed = "people" in response ? response.people : undefined
+      for (let i = 0; i < batch.length; i++) settle(batch[i]!, sealed?.[i])
+      flush()
+    })
+  }
+
+  const anticipate = (people: ReadonlyArray<SealingWorker.PersonInput>) => {
+    for (const input of people) {
+      if (byId.size >= maxAhead) byId.delete(byId.keys().next().value!)
+      const person: Ahead = { input, sealed: undefined, settled: false, waiters: [] }
+      byId.set(input[0], person)
+      queued.push(person)
+    }
+    flush()
+  }
+
+  /** The people sealed: those sealed ahead as they were, the others (or those whose sealing failed) now. */
+  const people = (inputs: ReadonlyArray<SealingWorker.PersonInput>): Effect.Effect<ReadonlyArray<SealingWorker.PersonSealed>> =>
+    Effect.suspend(() => {
+      let any = false
+      const taken = inputs.map((input) => {
+        const person = byId.get(input[0])
+        if (person === undefined || !sameInput(person.input, input)) return undefined
+        // Taken once: a batch run again seals its people again (new data keys, nothing shared).
+        byId.delete(input[0])
+        any = true
+        return person
+      })
+      if (!any) return sealNow(inputs)
+      return Effect.flatMap(settledAll(taken.filter((person) => person !== undefined)), () => {
+        const rest = inputs.filter((_, i) => taken[i]?.sealed === undefined)
+        return Effect.map(sealNow(rest), (sealed) => {
+          let next = 0
+          return inputs.map((_, i) => taken[i]?.sealed ?? sealed[next++]!)
+        })
+      })
+    })
+
+  return { anticipate, people } as const
 }
 
 /**
@@ -133,18 +240,31 @@ export const make = (keyring: Keys.Keyring, options: { readonly workerUrl?: URL 
         })
     )
 
+    /** Sends a request; `resume` gets the thread's answer, or the inline one should the thread die. */
+    const send = (request: SealingWorker.Request, resume: (response: SealingWorker.Response) => void) => {
+      if (pending.size === 0) worker.ref()
+      pending.set(request.id, { request, resume })
+      worker.postMessage(request)
+    }
+
     const call = (make: (id: number) => SealingWorker.Request) =>
       Effect.callback<SealingWorker.Response>((resume) => {
         const request = make(nextId++)
         if (!alive) return resume(Effect.succeed(sealInline(request)))
-        if (pending.size === 0) worker.ref()
-        pending.set(request.id, { request, resume: (response) => resume(Effect.succeed(response)) })
-        worker.postMessage(request)
+        send(request, (response) => resume(Effect.succeed(response)))
         return Effect.sync(() => {
           pending.delete(request.id)
           if (pending.size === 0) worker.unref()
         })
       })
+
+    const sealPeople = (people: ReadonlyArray<SealingWorker.PersonInput>) =>
+      people.length === 0 ? Effect.succeed([]) : Effect.map(call((id) => ({ id, op: "people", people })), peopleOf)
+    const ahead = sealingAhead(sealPeople, (people, resume) => {
+      const request: SealingWorker.Request = { id: nextId++, op: "people", people }
+      if (!alive) return resume(sealInline(request))
+      send(request, resume)
+    })
 
     return {
       running: () => alive,
@@ -152,7 +272,8 @@ export const make = (keyring: Keys.Keyring, options: { readonly workerUrl?: URL 
         if (alive) worker.postMessage({ op: "forget", stored } satisfies SealingWorker.Forget)
         else inlineSealer(keyring).forget(stored)
       },
-      people: (people) => people.length === 0 ? Effect.succeed([]) : Effect.map(call((id) => ({ id, op: "people", people })), peopleOf),
+      people: ahead.people,
+      anticipate: ahead.anticipate,
       notes: (notes) => notes.length === 0 ? Effect.succeed([]) : Effect.map(call((id) => ({ id, op: "notes", notes })), notesOf)
     } satisfies Client
   })

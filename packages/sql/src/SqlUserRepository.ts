@@ -200,6 +200,7 @@ export const make: Effect.Effect<
     return UserRepository.UserRepository.of({
       insertIfAbsent,
       insertAllIfAbsent,
+      anticipate: sealing.anticipateNewUsers,
       update,
       findById,
       findByIds,

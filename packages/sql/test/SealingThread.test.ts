@@ -79,6 +79,50 @@ describe("SealingThread", () => {
     }
   })
 
+  it("seals people ahead of their batches, and the batches take them without asking the thread again", async () => {
+    const keyring = Keys.generate()
+    const ada: SealingWorker.PersonInput = [person.id, person.email, person.name, null, "ada.lovelace@example.org"]
+    const grace: SealingWorker.PersonInput = ["5d1f7c2a-3b4e-4f60-8a9b-0c1d2e3f4a5b", "grace@example.org", "Grace Hopper", null, "grace@example.org"]
+    const once = new URL("./fixtures/OnceWorker.ts", import.meta.url)
+    const sealed = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        thread.anticipate([ada, grace])
+        // The thread answers one request only (the anticipation): asking it again would never resolve.
+        const take = (input: SealingWorker.PersonInput) =>
+          Effect.timeoutOrElse(thread.people([input]), {
+            duration: "2 seconds",
+            orElse: () => Effect.die(new Error("an anticipated person was sealed again"))
+          })
+        return [...(yield* take(ada)), ...(yield* take(grace))]
+      }), once)
+    for (const [[id, email, name], [keyId, wrapped, sealedEmail, sealedName, , index]] of [[ada, sealed[0]!], [grace, sealed[1]!]] as const) {
+      const key = Keys.unwrap(keyring, { keyId, wrapped })
+      expect(Keys.open(key, Keys.context("user", id, "email"), sealedEmail!)).toBe(email)
+      expect(Keys.open(key, Keys.context("user", id, "name"), sealedName!)).toBe(name)
+      expect(index).toBe(Keys.emailIndex(keyring, email!))
+    }
+  })
+
+  it("seals ahead only what the batch asks for, and hands each sealing out once", async () => {
+    const keyring = Keys.generate()
+    const input: SealingWorker.PersonInput = [person.id, person.email, person.name, null, "ada.lovelace@example.org"]
+    const changed: SealingWorker.PersonInput = [person.id, "ada@example.org", person.name, null, "ada@example.org"]
+    const [first, again, other] = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        thread.anticipate([input])
+        const [first] = yield* thread.people([input])
+        // A batch run again after a failure: sealed anew, under a new data key.
+        const [again] = yield* thread.people([input])
+        // The same person with another email than the one anticipated: the batch's own fields.
+        thread.anticipate([input])
+        const [other] = yield* thread.people([changed])
+        return [first!, again!, other!] as const
+      }))
+    expect(again[1]).not.toBe(first[1])
+    const key = Keys.unwrap(keyring, { keyId: other[0], wrapped: other[1] })
+    expect(Keys.open(key, Keys.context("user", person.id, "email"), other[2]!)).toBe("ada@example.org")
+  })
+
   it("stops with its scope", async () => {
     const keyring = Keys.generate()
     const scope = Effect.runSync(Scope.make())
