@@ -25,7 +25,8 @@
  * so one load-generating address is never limited but every request pays for the check], BENCH_JSON [path to write the raw results],
  * BENCH_KEEP_DB [0], BENCH_ZIPF_S_PERCENT [100] (Zipf exponent of read-zipf, in hundredths),
  * BENCH_ZIPF_WRITES_PER_MILLE [10] (registrations mixed into read-zipf), BENCH_PROFILE [0] (1: our servers write a
- * V8 CPU profile into the log directory when they stop). Our server runs with its read
+ * V8 CPU profile into the log directory when they stop), BENCH_NODE_FLAGS / BENCH_PREVIOUS_NODE_FLAGS
+ * [V8 and Node flags for our servers / the previous server, e.g. "--trace-gc-nvp"]. Our server runs with its read
  * cache on (in-process; Redis too when REDIS_URL is set; BENCH_OURS_ENV="CACHE_ENABLED=false" turns it
  * off). pgbench knobs: see bench/pgbench.ts.
  */

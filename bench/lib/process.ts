@@ -95,7 +95,13 @@ export const startServer = (options: ServerOptions): ServerProcess => {
   const profile = process.env.BENCH_PROFILE === "1" && options.kind !== "baseline" && options.kind !== "raw"
     ? ["--cpu-prof", `--cpu-prof-dir=${options.logDir}`]
     : []
-  const child = spawn(nodeBinary, [...profile, "--conditions=@live-events/source", entryPoints[options.kind]], {
+  // BENCH_NODE_FLAGS: V8/Node flags for our servers (e.g. "--trace-gc"), which NODE_OPTIONS refuses;
+  // BENCH_PREVIOUS_NODE_FLAGS for the previous checkout's server instead.
+  const flagsVariable = options.kind === "previous" ? "BENCH_PREVIOUS_NODE_FLAGS" : "BENCH_NODE_FLAGS"
+  const flags = options.kind !== "baseline" && options.kind !== "raw"
+    ? (process.env[flagsVariable] ?? "").split(" ").filter((flag) => flag !== "")
+    : []
+  const child = spawn(nodeBinary, [...profile, ...flags, "--conditions=@live-events/source", entryPoints[options.kind]], {
     cwd: options.root ?? repoRoot,
     env,
     stdio: ["ignore", log, log]

@@ -142,12 +142,15 @@ class Probe extends Context.Service<Probe, {
   readonly poison: Set<Ids.UserId>
   /** Units of work whose answer is lost after they committed, so that they run again (a policy retry). */
   lostAnswers: number
+  /** The people handed to the user store, in order: `anticipate <subject>`, `insert <subject>`. */
+  readonly people: Array<string>
 }>()("test/Probe") {}
 
 const probed = Layer.effectContext(Effect.gen(function*() {
-  const probe = { transactions: 0, outage: false, poison: new Set<Ids.UserId>(), lostAnswers: 0 }
+  const probe = { transactions: 0, outage: false, poison: new Set<Ids.UserId>(), lostAnswers: 0, people: [] as Array<string> }
   const unitOfWork = yield* UnitOfWork.UnitOfWork
   const registrations = yield* RegistrationRepository.RegistrationRepository
+  const users = yield* UserRepository.UserRepository
   return Context.make(Probe, probe).pipe(
     Context.add(UnitOfWork.UnitOfWork, {
       transact: (effect) => Effect.suspend(() => {
@@ -166,6 +169,17 @@ const probed = Layer.effectContext(Effect.gen(function*() {
           : batch.some(({ changes }) => changes.some((change) => probe.poison.has(change.registration.userId)))
           ? Effect.fail(new DomainError.RepositoryError({ reason: "constraint", operation: "test poison" }))
           : registrations.applyMany(batch)
+    }),
+    Context.add(UserRepository.UserRepository, {
+      ...users,
+      anticipate: (list) => {
+        for (const user of list) probe.people.push(`anticipate ${user.subject}`)
+      },
+      insertAllIfAbsent: (list) =>
+        Effect.suspend(() => {
+          for (const user of list) probe.people.push(`insert ${user.subject}`)
+          return users.insertAllIfAbsent(list)
+        })
     })
   )
 }))
@@ -398,6 +412,16 @@ describe("Registrations.registerNewcomer", () => {
       expect([registered.userId, registered.status]).toEqual([candidate.id, "confirmed"])
       const stored = yield* repository.findBySubject("newcomer")
       expect(Option.map(stored, (user) => [user.id, user.email])).toEqual(Option.some([candidate.id, "n@example.org"]))
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("hands the newcomer to the store ahead of its batch, and a known person not at all", () =>
+    Effect.gen(function*() {
+      const { probe, register, registerNewcomer, users } = yield* newcomerSetup
+      const known = yield* users.provision({ subject: "known" })
+      probe.people.length = 0
+      yield* registerNewcomer(yield* users.candidate({ subject: "early" }))
+      yield* register({ userId: known.id, roles: ["attendee"] })
+      expect(probe.people).toEqual(["anticipate early", "insert early"])
     }).pipe(Effect.provide(TestLayer)))
 
   it.effect("registers a subject stored meanwhile as its stored person, not the candidate", () =>
