@@ -83,4 +83,15 @@ describe("PgInvalidationBus batches", () => {
     expect(lines).toHaveLength(400)
     expect(new Set(lines)).toEqual(new Set(messages))
   })
+
+  it("counts bytes, not characters, and fills each payload before starting the next", () => {
+    const messages = Array.from({ length: 600 }, (_, i) => `t\torigin\ttag:Zürich-Café-${i}`)
+    const payloads = PgInvalidationBus.batches(messages)
+    for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(7_000)
+    for (let i = 0; i + 1 < payloads.length; i++) {
+      const next = payloads[i + 1]!.split("\n")[0]!
+      expect(Buffer.byteLength(payloads[i]!) + 1 + Buffer.byteLength(next)).toBeGreaterThan(7_000)
+    }
+    expect(payloads.flatMap((payload) => payload.split("\n"))).toEqual(messages)
+  })
 })
