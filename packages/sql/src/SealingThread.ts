@@ -128,8 +128,9 @@ const settledAll = (ahead: ReadonlyArray<Ahead>) =>
  * Sealing people ahead of their batch. A registration of a new person waits for the batch in flight
  * before its own batch starts; what its sealing needs is known from the start, so the thread seals it in
  * that wait instead of inside the batch's transaction, where a round trip to the thread would hold every
- * command of the batch (and the event's lock). People anticipated while the thread works are sent
- * together once it answers: one message per answer, whatever the arrival rate.
+ * command of the batch and its connection (people are provisioned before the events are locked).
+ * People anticipated while the thread works are sent together once it answers: one message per answer,
+ * whatever the arrival rate.
  */
 const sealingAhead = (
   sealNow: (people: ReadonlyArray<SealingWorker.PersonInput>) => Effect.Effect<ReadonlyArray<SealingWorker.PersonSealed>>,
