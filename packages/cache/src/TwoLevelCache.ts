@@ -26,6 +26,7 @@ import * as CacheSettings from "./CacheSettings.ts"
 import * as InvalidationBus from "./InvalidationBus.ts"
 import * as LruStore from "./LruStore.ts"
 import * as RedisTier from "./RedisTier.ts"
+import * as TagStamps from "./TagStamps.ts"
 
 /**
  * The factory did not answer within the hard timeout and no stale value could stand in.
@@ -227,7 +228,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
   const flights = new Map<string, Flight>()
   /** Every unsettled flight per key, joinable or not: invalidations must reach them all. */
   const inFlight = new Map<string, Set<Flight>>()
-  const tagStamps = new Map<string, number>()
+  const tagStamps = TagStamps.make()
   const pendingKeys = new Set<string>()
   const pendingTags = new Set<string>()
   let epoch = 0
@@ -319,15 +320,11 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
   }
 
   const raiseTag = (tag: string, stamp: number) => {
-    const previous = tagStamps.get(tag)
-    if (previous === undefined || previous < stamp) tagStamps.set(tag, stamp)
+    tagStamps.raise(tag, stamp)
     // In-flight fills carrying the tag are not joined any more; their stores are refused by `isValid`.
     for (const [key, flight] of flights) if (flight.tags.includes(tag)) flights.delete(key)
-    if (tagStamps.size > 100_000) {
-      // A stamp older than any live entry can no longer invalidate anything.
-      const horizon = lastStamp - maxLifetimeMicros
-      for (const [name, value] of tagStamps) if (value < horizon) tagStamps.delete(name)
-    }
+    // A stamp older than any live entry can no longer invalidate anything.
+    tagStamps.prune(lastStamp - maxLifetimeMicros)
   }
 
   /**
@@ -461,8 +458,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
     stamps: ReadonlyMap<string, number>
   ): Effect.Effect<boolean> => {
     for (const [tag, stamp] of stamps) {
-      const known = tagStamps.get(tag)
-      if (known === undefined || known < stamp) tagStamps.set(tag, stamp)
+      tagStamps.raise(tag, stamp)
     }
     if (entry.tags.length === 0) return Effect.succeed(true)
     const unasked = entry.tags.filter((tag) => !asked.includes(tag))
@@ -470,8 +466,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
     return l2.tagStamps(unasked).pipe(
       Effect.map((more) => {
         for (const [tag, stamp] of more) {
-          const known = tagStamps.get(tag)
-          if (known === undefined || known < stamp) tagStamps.set(tag, stamp)
+          tagStamps.raise(tag, stamp)
         }
         return isValid(entry)
       }),
@@ -542,8 +537,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       Effect.map(({ generation, tagStamps: stamps }) => {
         let current = generation === entry.generation
         for (const [tag, stamp] of stamps) {
-          const known = tagStamps.get(tag)
-          if (known === undefined || known < stamp) tagStamps.set(tag, stamp)
+          tagStamps.raise(tag, stamp)
           if (stamp >= entry.createdAt) current = false
         }
         return current
@@ -836,10 +830,7 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
             noteRead(flight, read.generation)
             for (const tag of entry.tags) {
               const stamp = read.tagStamps.get(tag)
-              if (stamp !== undefined) {
-                const known = tagStamps.get(tag)
-                if (known === undefined || known < stamp) tagStamps.set(tag, stamp)
-              }
+              if (stamp !== undefined) tagStamps.raise(tag, stamp)
             }
             if (isValid(entry)) {
               metricsFor(policy.category).l2Hit()

@@ -14,5 +14,7 @@ export * as InvalidationBus from "./InvalidationBus.ts"
 export * as LruStore from "./LruStore.ts"
 /** @since 0.1.0 */
 export * as RedisTier from "./RedisTier.ts"
+/** @since 0.3.0 */
+export * as TagStamps from "./TagStamps.ts"
 /** @since 0.1.0 */
 export * as TwoLevelCache from "./TwoLevelCache.ts"
