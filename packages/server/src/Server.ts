@@ -54,6 +54,7 @@ import { KeysAdminLive } from "./Privacy/KeysHttp.ts"
 import * as Problem from "./Problem.ts"
 import * as HttpRateLimit from "./RateLimit/HttpRateLimit.ts"
 import * as ClientErrors from "./Security/ClientErrors.ts"
+import { OneWriteResponse } from "./Security/OneWriteResponse.ts"
 import * as SecurityMiddleware from "./Security/Middleware.ts"
 import * as SecuritySettings from "./Security/Settings.ts"
 import { RegistrationsLive } from "./Registrations/Http.ts"
@@ -310,8 +311,8 @@ export const make = <E1, E2, R1, R2, E3 = never, R3 = never>(options: Options<E1
       () =>
         ClientErrors.install(
           stages.timeout
-            ? createServer({ requestTimeout })
-            : createServer({ requestTimeout: 0, headersTimeout: 0 })
+            ? createServer({ requestTimeout, ServerResponse: OneWriteResponse })
+            : createServer({ requestTimeout: 0, headersTimeout: 0, ServerResponse: OneWriteResponse })
         ),
       { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" }
     )
