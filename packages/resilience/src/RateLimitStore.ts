@@ -218,21 +218,32 @@ type Step<S> = (
 const keyedBy = <S>(step: Step<S>) => {
   const entries = new Map<string, Entry<S>>()
   const consumeAt = (request: ConsumeRequest, now: number): ConsumeResult => {
-    const next = step(entries.get(request.key)?.state, request, now)
+    const previous = entries.get(request.key)
+    const next = step(previous?.state, request, now)
+    // Moved to the end: the map stays in the order of last use, which is (nearly) the order of expiry.
+    if (previous !== undefined) entries.delete(request.key)
     entries.set(request.key, { state: next.state, expiresAt: next.expiresAt })
     return next.result
   }
-  const sweep = (now: number) => {
+  /**
+   * Drops up to `budget` expired entries from the front and stops at the first one still alive, so a
+   * sweep costs what it drops, and never much: scanning every entry took milliseconds a second with a
+   * key per new person in a registration rush, and a fixed window's keys all expire at once. An entry
+   * that expires before one used earlier (a shorter window), or beyond the budget, waits for a later
+   * sweep; until then it only takes memory, since an expired state counts as a fresh one.
+   */
+  const sweep = (now: number, budget: number) => {
     for (const [key, entry] of entries) {
-      if (entry.expiresAt <= now) entries.delete(key)
+      if (entry.expiresAt > now || budget-- === 0) return
+      entries.delete(key)
     }
   }
   return { consumeAt, sweep }
 }
 
 /**
- * In-process counting (never fails). Expired keys are swept at most once a second, so memory follows
- * the number of active keys.
+ * In-process counting (never fails). Expired keys are swept in small steps (see `keyedBy`), so memory
+ * follows the number of active keys.
  *
  * @since 0.1.0
  */
@@ -257,9 +268,11 @@ export const memoryConsumerNow = (): (request: ConsumeRequest, now: number) => C
   const all = Object.values(algorithms)
   let lastSweep = 0
   return (request, now) => {
-    if (now - lastSweep >= 1000) {
+    // Ten sweeps a second of at most 1,000 entries each: up to 10,000 expired keys a second, in steps
+    // short enough not to hold up the requests behind them.
+    if (now - lastSweep >= 100) {
       lastSweep = now
-      for (const algorithm of all) algorithm.sweep(now)
+      for (const algorithm of all) algorithm.sweep(now, 1_000)
     }
     return algorithms[request.algorithm].consumeAt(request, now)
   }

@@ -203,3 +203,25 @@ describe("RateLimiter when the store fails", () => {
       expect(yield* limiter.consume(fixed, "ip")).toMatchObject({ allowed: true, degraded: undefined, remaining: 1 })
     }))
 })
+
+describe("the in-process store's sweep", () => {
+  it("drops expired keys and keeps every key still counting, whatever order they were used in", () => {
+    const consume = RateLimitStore.memoryConsumerNow()
+    const request = (algorithm: RateLimitStore.Algorithm, key: string, windowMillis: number) =>
+      ({ algorithm, key, limit: 1, windowMillis, cost: 1 }) as const
+    const algorithms: ReadonlyArray<RateLimitStore.Algorithm> = ["fixed-window", "sliding-window", "token-bucket"]
+    for (const algorithm of algorithms) {
+      const long = request(algorithm, `long-${algorithm}`, 60_000)
+      const short = request(algorithm, `short-${algorithm}`, 1_000)
+      expect(consume(long, 10_000).allowed).toBe(true)
+      expect(consume(short, 10_000).allowed).toBe(true)
+      // Used again after the long key: the short key now sits behind it in the order of use.
+      expect(consume(long, 10_500).allowed).toBe(false)
+      // Sweeps run at 20 s and 40 s: the short key has long expired there, the long one still counts.
+      expect(consume(short, 20_000).allowed).toBe(true)
+      expect(consume(long, 40_000).allowed).toBe(false)
+      // Two windows later, the long key counts nothing any more.
+      expect(consume(long, 200_000).allowed).toBe(true)
+    }
+  })
+})
