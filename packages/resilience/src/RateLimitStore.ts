@@ -206,6 +206,8 @@ export const tokenBucket = (
 interface Entry<S> {
   readonly state: S
   readonly expiresAt: number
+  /** The expiry the entry had when it took its place in the map's order (see `sweep`). */
+  readonly placedFor: number
 }
 
 type Step<S> = (
@@ -220,22 +222,31 @@ const keyedBy = <S>(step: Step<S>) => {
   const consumeAt = (request: ConsumeRequest, now: number): ConsumeResult => {
     const previous = entries.get(request.key)
     const next = step(previous?.state, request, now)
-    // Moved to the end: the map stays in the order of last use, which is (nearly) the order of expiry.
-    if (previous !== undefined) entries.delete(request.key)
-    entries.set(request.key, { state: next.state, expiresAt: next.expiresAt })
+    // Replaced in place: a key used again keeps its place (deleting and adding it again on every use
+    // leaves a deleted slot in its hash bucket each time, which every lookup of that key then walks).
+    entries.set(request.key, { state: next.state, expiresAt: next.expiresAt, placedFor: previous?.placedFor ?? next.expiresAt })
     return next.result
   }
   /**
-   * Drops up to `budget` expired entries from the front and stops at the first one still alive, so a
-   * sweep costs what it drops, and never much: scanning every entry took milliseconds a second with a
-   * key per new person in a registration rush, and a fixed window's keys all expire at once. An entry
-   * that expires before one used earlier (a shorter window), or beyond the budget, waits for a later
-   * sweep; until then it only takes memory, since an expired state counts as a fresh one.
+   * Walks the map from the front, in the order keys were placed: drops expired entries, moves an entry
+   * whose expiry was pushed back since it was placed to the end (placed anew), and stops at the first
+   * live entry still in its place, or after `budget` steps. A sweep so costs what it drops or moves, never
+   * much: scanning every entry took milliseconds a second with a key per new person in a registration
+   * rush, and a fixed window's keys all expire at once. An entry that expires before one placed earlier
+   * (a shorter window), or beyond the budget, waits for a later sweep; until then it only takes memory,
+   * since an expired state counts as a fresh one.
    */
   const sweep = (now: number, budget: number) => {
     for (const [key, entry] of entries) {
-      if (entry.expiresAt > now || budget-- === 0) return
-      entries.delete(key)
+      if (budget-- === 0) return
+      if (entry.expiresAt <= now) {
+        entries.delete(key)
+      } else if (entry.expiresAt > entry.placedFor) {
+        entries.delete(key)
+        entries.set(key, { ...entry, placedFor: entry.expiresAt })
+      } else {
+        return
+      }
     }
   }
   return { consumeAt, sweep }
