@@ -94,7 +94,11 @@ export const inline = (keyring: Keys.Keyring): Client => {
   }
 }
 
-/** The most people sealed ahead and not yet taken by a batch (the oldest are dropped beyond). */
+/**
+ * The most people sealed ahead and not yet taken by a batch. Beyond, all are dropped at once, as the
+ * store's other bounded maps do (dropping only the oldest through a fresh `Map` iterator would skip every
+ * taken person's deleted slot each time): a dropped person is sealed in their batch instead.
+ */
 const maxAhead = 4_096
 
 /** A person sealed ahead of their batch: settled once the thread answered (`sealed` stays unset on an error). */
@@ -162,7 +166,7 @@ const sealingAhead = (
 
   const anticipate = (people: ReadonlyArray<SealingWorker.PersonInput>) => {
     for (const input of people) {
-      if (byId.size >= maxAhead) byId.delete(byId.keys().next().value!)
+      if (byId.size >= maxAhead) byId.clear()
       const person: Ahead = { input, sealed: undefined, settled: false, waiters: [] }
       byId.set(input[0], person)
       queued.push(person)
