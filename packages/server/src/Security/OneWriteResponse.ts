@@ -13,11 +13,14 @@
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from "node:http"
 
-const declaredLength = (headers: unknown): number | undefined => {
-  if (headers === null || typeof headers !== "object" || Array.isArray(headers)) return undefined
-  const value = (headers as OutgoingHttpHeaders)["content-length"]
-  return typeof value === "string" || typeof value === "number" ? Number(value) : undefined
-}
+const lengthOf = (value: unknown): number | undefined =>
+  typeof value === "string" || typeof value === "number" ? Number(value) : undefined
+
+/** The `content-length` in the headers object given to `writeHead`, if it is one. */
+const declaredIn = (headers: unknown): number | undefined =>
+  headers === null || typeof headers !== "object" || Array.isArray(headers)
+    ? undefined
+    : lengthOf((headers as OutgoingHttpHeaders)["content-length"])
 
 /** @since 0.3.0 */
 export class OneWriteResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
@@ -26,7 +29,7 @@ export class OneWriteResponse<Request extends IncomingMessage = IncomingMessage>
 
   // Effect's adapter passes every header to `writeHead` at once: the declared length is read there.
   override writeHead(statusCode: number, ...rest: Array<any>): this {
-    this.#declared = declaredLength(rest[rest.length - 1]) ?? declaredLength({ "content-length": this.getHeader("content-length") })
+    this.#declared = declaredIn(rest[rest.length - 1]) ?? lengthOf(this.getHeader("content-length"))
     return super.writeHead(statusCode, ...rest as [])
   }
 
