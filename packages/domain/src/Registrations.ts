@@ -12,7 +12,7 @@ import { commitPlan, recordEvents } from "./Commit.ts"
 import { EventNotFound, RegistrationNotFound, type RepositoryError } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
-import { type EventId, Ids, nextRegistrationId, type RegistrationId } from "./Ids.ts"
+import { type EventId, Ids, type RegistrationId } from "./Ids.ts"
 import * as Audit from "./Audit.ts"
 import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
@@ -74,9 +74,10 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   const registrations = yield* RegistrationRepository
   const unitOfWork = yield* UnitOfWork
   const users = yield* UserRepository
+  const ids = yield* Ids
   const context = Context.make(RegistrationRepository, registrations).pipe(
     Context.add(OutboxWriter, yield* OutboxWriter),
-    Context.add(Ids, yield* Ids),
+    Context.add(Ids, ids),
     Context.add(Audit.AuditLog, yield* Audit.AuditLog)
   )
   const provide = Effect.provideContext(context)
@@ -166,14 +167,16 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   const laneOf = (eventId: EventId) => lanes === 1 ? 0 : Number.parseInt(eventId.slice(-6), 16) % lanes
 
   const submit = (actor: Actor, eventId: EventId, input: RegisterInput, newcomer: User | undefined) =>
-    Effect.flatMap(provide(nextRegistrationId), (registrationId) =>
+    // The id from the service itself: providing this module's services to a request's context would
+    // copy that whole context (past eight additions, Effect flattens it into a new map).
+    Effect.flatMap(ids.next as Effect.Effect<RegistrationId>, (registrationId) =>
       Effect.request(
         new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "", newcomer }),
         registerLanes[laneOf(eventId)] ?? registerLanes[0]!
       ))
 
   const register = (actor: Actor, eventId: EventId, input: RegisterInput) =>
-    submit(actor, eventId, input, undefined).pipe(Span.named("Registrations.register"))
+    submit(actor, eventId, input, undefined).pipe(Span.leaf("Registrations.register"))
 
   /**
    * The registration of a person not stored yet (`Users.candidate` of their token's claims): they are
@@ -186,7 +189,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
       // The store may prepare the newcomer (seal their fields) while the command waits for its batch.
       users.anticipate?.([newcomer])
       return submit({ userId: newcomer.id, roles }, eventId, input, newcomer)
-    }).pipe(Span.named("Registrations.register"))
+    }).pipe(Span.leaf("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */
   const lockRegistration = (actor: Actor, id: RegistrationId) =>
@@ -238,7 +241,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   })
 
   const cancel = (actor: Actor, registrationId: RegistrationId) =>
-    Effect.request(new CancelRequest({ actor, registrationId }), cancelResolver).pipe(Span.named("Registrations.cancel"))
+    Effect.request(new CancelRequest({ actor, registrationId }), cancelResolver).pipe(Span.leaf("Registrations.cancel"))
 
   const confirm = Effect.fnUntraced(function*(actor: Actor, id: RegistrationId) {
     const decision = yield* unitOfWork.transact(Effect.gen(function*() {

@@ -6,7 +6,7 @@
 import { Clock, Context, Effect, Exit, Layer, Option, Request, RequestResolver, Result, Semaphore } from "effect"
 import * as CommandBatching from "./CommandBatching.ts"
 import { ErasedUserImmutable, Forbidden, type RepositoryError, UserErased, UserNotFound } from "./DomainError.ts"
-import { Ids, nextUserId, type UserId } from "./Ids.ts"
+import { Ids, type UserId } from "./Ids.ts"
 import type { PageRequest } from "./Page.ts"
 import * as Audit from "./Audit.ts"
 import * as Policy from "./Policy.ts"
@@ -44,7 +44,8 @@ export const make = Effect.gen(function*() {
   const newUser = Effect.fnUntraced(function*(subject: string, fields: { readonly email?: string | null | undefined; readonly name?: string | null | undefined; readonly phone?: string | null | undefined }) {
     const at = yield* now
     const user: User = {
-      id: yield* Effect.provideService(nextUserId, Ids, ids),
+      // From the service itself: `provideService` on a request's context would copy it whole.
+      id: (yield* ids.next) as UserId,
       subject,
       email: fields.email ?? null,
       name: fields.name ?? null,
