@@ -45,11 +45,14 @@ export const reportRoles = (roles: ReadonlyArray<string>): Effect.Effect<void> =
   })
 
 // A verified token's roles array is reused for as long as the verification is cached: join it once.
+// No role or one role (nearly every token) needs no join, and no entry: a person's first request
+// brings a new token, and a weak map's entries cost more than the join they save.
 const roleTexts = new WeakMap<ReadonlyArray<string>, string>()
 const roleText = (roles: ReadonlyArray<string>): string => {
+  if (roles.length <= 1) return roles.length === 0 ? "attendee" : roles[0]!
   let text = roleTexts.get(roles)
   if (text === undefined) {
-    text = roles.length === 0 ? "attendee" : [...roles].sort().join(",")
+    text = [...roles].sort().join(",")
     roleTexts.set(roles, text)
   }
   return text
