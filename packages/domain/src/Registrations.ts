@@ -166,17 +166,19 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   // The random tail of the id (UUID v7: 62 random bits at the end) spreads events over the lanes.
   const laneOf = (eventId: EventId) => lanes === 1 ? 0 : Number.parseInt(eventId.slice(-6), 16) % lanes
 
-  const submit = (actor: Actor, eventId: EventId, input: RegisterInput, newcomer: User | undefined) =>
-    // The id from the service itself: providing this module's services to a request's context would
-    // copy that whole context (past eight additions, Effect flattens it into a new map).
-    Effect.flatMap(ids.next as Effect.Effect<RegistrationId>, (registrationId) =>
-      Effect.request(
-        new RegisterRequest({ actor, eventId, registrationId, notes: input.notes ?? "", newcomer }),
-        registerLanes[laneOf(eventId)] ?? registerLanes[0]!
-      ))
+  // The id from the service itself: providing this module's services to a request's context would
+  // copy that whole context (past eight additions, Effect flattens it into a new map).
+  const nextRegistrationId = ids.next as Effect.Effect<RegistrationId>
+
+  const submit = (registrationId: RegistrationId, actor: Actor, eventId: EventId, notes: string, newcomer: User | undefined) =>
+    Effect.request(
+      new RegisterRequest({ actor, eventId, registrationId, notes, newcomer }),
+      registerLanes[laneOf(eventId)] ?? registerLanes[0]!
+    )
 
   const register = (actor: Actor, eventId: EventId, input: RegisterInput) =>
-    submit(actor, eventId, input, undefined).pipe(Span.leaf("Registrations.register"))
+    Effect.flatMap(nextRegistrationId, (registrationId) => submit(registrationId, actor, eventId, input.notes ?? "", undefined))
+      .pipe(Span.leaf("Registrations.register"))
 
   /**
    * The registration of a person not stored yet (`Users.candidate` of their token's claims): they are
@@ -185,10 +187,12 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
    * subject is refused with `UserErased`, as provisioning refuses it.
    */
   const registerNewcomer = (newcomer: User, roles: Actor["roles"], eventId: EventId, input: RegisterInput) =>
-    Effect.suspend(() => {
-      // The store may prepare the newcomer (seal their fields) while the command waits for its batch.
-      users.anticipate?.([newcomer])
-      return submit({ userId: newcomer.id, roles }, eventId, input, newcomer)
+    Effect.flatMap(nextRegistrationId, (registrationId) => {
+      const notes = input.notes ?? ""
+      // The store may prepare the newcomer (seal their fields, and the notes of this registration)
+      // while the command waits for its batch.
+      users.anticipate?.([newcomer], [{ id: registrationId, notes }])
+      return submit(registrationId, { userId: newcomer.id, roles }, eventId, notes, newcomer)
     }).pipe(Span.leaf("Registrations.register"))
 
   /** Finds a registration, then locks its event and reads it again under the lock. */

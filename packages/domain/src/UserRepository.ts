@@ -9,6 +9,17 @@ import type { UserId } from "./Ids.ts"
 import type { Page, PageRequest } from "./Page.ts"
 import type { User } from "./User.ts"
 
+/**
+ * A registration about to be written for a person seen for the first time (see
+ * `UserRepository.anticipate`).
+ *
+ * @since 0.3.0
+ */
+export interface AnticipatedRegistration {
+  readonly id: string
+  readonly notes: string
+}
+
 /** @since 0.1.0 */
 export class UserRepository extends Context.Service<UserRepository, {
   /** Inserts unless a user with the same subject exists; returns the stored user either way. */
@@ -21,9 +32,13 @@ export class UserRepository extends Context.Service<UserRepository, {
   /**
    * A hint that `users` are about to be given to `insertAllIfAbsent` (new people waiting for their
    * batch): a store may start now what does not need the database, such as sealing their personal
-   * fields. Stores nothing; a store without such work leaves it out.
+   * fields. `registrations`, when given, holds for each user the registration their batch is about to
+   * write (its id and notes), whose notes a store may seal with them. Stores nothing; a store without
+   * such work leaves it out.
    */
-  readonly anticipate?: ((users: ReadonlyArray<User>) => void) | undefined
+  readonly anticipate?:
+    | ((users: ReadonlyArray<User>, registrations?: ReadonlyArray<AnticipatedRegistration | undefined>) => void)
+    | undefined
   /**
    * Stores the user's profile — unless the stored row is erased: an erased row is never changed, and is
    * returned as stored (callers compare `erasedAt`).

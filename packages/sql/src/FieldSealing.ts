@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { type Ids, type Registration, User } from "@live-events/domain"
+import { type Ids, type Registration, User, type UserRepository } from "@live-events/domain"
 import { Effect } from "effect"
 import * as Keys from "./PersonalDataKeys.ts"
 import { type Client as SealingThreadClient, inline, SealingThread } from "./SealingThread.ts"
@@ -25,6 +25,8 @@ export interface SealedUserFields {
   readonly phone: string | null
   readonly email_index: string | null
 }
+
+type AnticipatedRegistration = UserRepository.AnticipatedRegistration
 
 /** One cache of unwrapped data keys per keyring, shared by every repository of a store. */
 const caches = new WeakMap<Keys.Keyring, ReturnType<typeof Keys.unwrapCache>>()
@@ -105,15 +107,17 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
   // The batch operations of the registration path: on the sealing thread, or the same code inline.
   const batches = thread ?? inline(keyring)
 
-  const personInput = (user: NewUser): SealingWorker.PersonInput =>
-    [user.id, user.email, user.name, user.phone, user.email === null ? null : User.normaliseEmail(user.email)]
+  const personInput = (user: NewUser, registration?: AnticipatedRegistration): SealingWorker.PersonInput => {
+    const fields = [user.id, user.email, user.name, user.phone, user.email === null ? null : User.normaliseEmail(user.email)] as const
+    return registration === undefined ? fields : [...fields, [registration.id, registration.notes]]
+  }
 
   /** New people's columns as they are written: sealed under a new data key each, or plain when disabled. */
   const sealNewUsers = (users: ReadonlyArray<NewUser>): Effect.Effect<ReadonlyArray<NewPerson>> =>
     !enabled
       ? Effect.succeed(users.map((user) => ({ fields: { email: user.email, name: user.name, phone: user.phone, email_index: null }, key: undefined })))
       : Effect.map(
-        batches.people(users.map(personInput)),
+        batches.people(users.map((user) => personInput(user))),
         (sealed) =>
           sealed.map(([keyId, wrapped, email, name, phone, email_index]) => ({
             fields: { email, name, phone, email_index },
@@ -121,9 +125,15 @@ export const make = (keyring: Keys.Keyring, thread?: SealingThreadClient | undef
           }))
       )
 
-  /** People about to be provisioned (`sealNewUsers`): their sealing may start now (on the thread). */
-  const anticipateNewUsers = (users: ReadonlyArray<NewUser>) => {
-    if (enabled) batches.anticipate(users.map(personInput))
+  /**
+   * People about to be provisioned (`sealNewUsers`): their sealing may start now (on the thread), with
+   * the notes of the registration each is about to make (`sealNotesMany` then takes them).
+   */
+  const anticipateNewUsers = (
+    users: ReadonlyArray<NewUser>,
+    registrations?: ReadonlyArray<AnticipatedRegistration | undefined>
+  ) => {
+    if (enabled) batches.anticipate(users.map((user, i) => personInput(user, registrations?.[i])))
   }
 
   /** Notes sealed under their owners' data keys. */

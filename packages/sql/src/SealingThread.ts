@@ -24,6 +24,8 @@ export interface Client {
   /**
    * People who are about to be provisioned: the thread seals them now, while they wait for their batch,
    * and `people` takes the result instead of sealing them again (same id and the same fields only).
+   * A person given with the registration their batch will write has its notes sealed too, and `notes`
+   * takes them (same registration, same notes, and the same data key as the person was stored with).
    */
   readonly anticipate: (people: ReadonlyArray<SealingWorker.PersonInput>) => void
   /** An erased person's data key (its stored form) leaves the thread's memory. */
@@ -141,10 +143,18 @@ const sealingAhead = (
   send: (people: ReadonlyArray<SealingWorker.PersonInput>, resume: (response: SealingWorker.Response) => void) => void
 ) => {
   const byId = new Map<string, Ahead>()
+  // Notes sealed with their owner, by registration: the owner's stored key (`<key id>:<wrapped>`), the
+  // notes as given, the sealed notes.
+  const notesById = new Map<string, readonly [ownerKey: string, notes: string, sealed: string]>()
   let queued: Array<Ahead> = []
   let sending = false
 
   const settle = (person: Ahead, sealed: SealingWorker.PersonSealed | undefined) => {
+    const registration = person.input[5]
+    if (sealed?.[6] !== undefined && registration !== undefined) {
+      if (notesById.size >= maxAhead) notesById.clear()
+      notesById.set(registration[0], [`${sealed[0]}:${sealed[1]}`, registration[1], sealed[6]])
+    }
     person.sealed = sealed
     person.settled = true
     for (const waiter of person.waiters) waiter()
@@ -196,7 +206,18 @@ const sealingAhead = (
       })
     })
 
-  return { anticipate, people } as const
+  /**
+   * The notes sealed ahead for this registration, taken once — only for the same notes under the key its
+   * owner was stored with (a batch run again, or a subject that existed, stores another key: sealed anew).
+   */
+  const takeNotes = ([registrationId, ownerKey, notes]: SealingWorker.NotesInput): string | undefined => {
+    const ahead = notesById.get(registrationId)
+    if (ahead === undefined) return undefined
+    notesById.delete(registrationId)
+    return ahead[0] === ownerKey && ahead[1] === notes ? ahead[2] : undefined
+  }
+
+  return { anticipate, people, takeNotes } as const
 }
 
 /**
@@ -279,7 +300,17 @@ export const make = (keyring: Keys.Keyring, options: { readonly workerUrl?: URL 
       },
       people: ahead.people,
       anticipate: ahead.anticipate,
-      notes: (notes) => notes.length === 0 ? Effect.succeed([]) : Effect.map(call((id) => ({ id, op: "notes", notes })), notesOf)
+      notes: (notes) =>
+        Effect.suspend(() => {
+          const taken = notes.map(ahead.takeNotes)
+          const rest = notes.filter((_, i) => taken[i] === undefined)
+          if (rest.length === 0) return Effect.succeed(taken as ReadonlyArray<string>)
+          return Effect.map(call((id) => ({ id, op: "notes", notes: rest })), (response) => {
+            const sealed = notesOf(response)
+            let next = 0
+            return taken.map((notes) => notes ?? sealed[next++]!)
+          })
+        })
     } satisfies Client
   })
 

@@ -21,11 +21,28 @@ export interface Material {
   readonly index: RingMaterial
 }
 
-/** A new person: id, email, name, phone, normalised email (the blind index's input). @since 0.3.0 */
-export type PersonInput = readonly [string, string | null, string | null, string | null, string | null]
+/**
+ * A new person: id, email, name, phone, normalised email (the blind index's input); and, when known, the
+ * registration their batch is about to write (its id and notes), whose notes are sealed with them.
+ *
+ * @since 0.3.0
+ */
+export type PersonInput = readonly [
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  (readonly [registrationId: string, notes: string])?
+]
 
-/** A new person sealed: key id, wrapped data key, email, name, phone, blind index. @since 0.3.0 */
-export type PersonSealed = readonly [string, string, string | null, string | null, string | null, string | null]
+/**
+ * A new person sealed: key id, wrapped data key, email, name, phone, blind index; and the notes of the
+ * registration given with them, sealed under their data key (when they were given and not empty).
+ *
+ * @since 0.3.0
+ */
+export type PersonSealed = readonly [string, string, string | null, string | null, string | null, string | null, string?]
 
 /** Notes to seal: registration id, the owner's stored key (`<key id>:<wrapped>`), the notes. @since 0.3.0 */
 export type NotesInput = readonly [string, string, string]
@@ -77,19 +94,23 @@ export const sealer = (material: Material) => {
   }
 
   const people = (inputs: ReadonlyArray<PersonInput>): Array<PersonSealed> =>
-    inputs.map(([id, email, name, phone, normalised]) => {
+    inputs.map(([id, email, name, phone, normalised, registration]) => {
       const bytes = Primitives.random(Primitives.KEY_BYTES)
       const key = createSecretKey(bytes)
       const wrapped = Primitives.wrap(activeData, bytes)
       remember(`${material.data.active}:${wrapped}`, key)
-      return [
+      const columns = [
         material.data.active,
         wrapped,
         email === null ? null : Primitives.seal(key, Primitives.context("user", id, "email"), email),
         name === null ? null : Primitives.seal(key, Primitives.context("user", id, "name"), name),
         phone === null ? null : Primitives.seal(key, Primitives.context("user", id, "phone"), phone),
         normalised === null ? null : `${material.index.active}:${Primitives.mac(activeIndex, normalised)}`
-      ]
+      ] as const
+      // Empty notes stay empty (and unsealed) in the store: nothing to seal ahead.
+      return registration === undefined || registration[1] === ""
+        ? columns
+        : [...columns, Primitives.seal(key, Primitives.context("registration", registration[0], "notes"), registration[1])]
     })
 
   const notes = (inputs: ReadonlyArray<NotesInput>): Array<string> =>

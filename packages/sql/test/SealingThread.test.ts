@@ -123,6 +123,51 @@ describe("SealingThread", () => {
     expect(Keys.open(key, Keys.context("user", person.id, "email"), other[2]!)).toBe("ada@example.org")
   })
 
+  it("seals a newcomer's notes with them, and the batch's notes take them without asking the thread again", async () => {
+    const keyring = Keys.generate()
+    const ada: SealingWorker.PersonInput = [person.id, person.email, person.name, null, "ada.lovelace@example.org", ["r-9", "Vegetarian"]]
+    const once = new URL("./fixtures/OnceWorker.ts", import.meta.url)
+    const [sealed, notes] = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        thread.anticipate([ada])
+        const never = (what: string) => () => Effect.die(new Error(`${what} went to the thread again`))
+        // The batch provisions the person without the registration, as `sealNewUsers` does.
+        const [sealed] = yield* Effect.timeoutOrElse(thread.people([[person.id, person.email, person.name, null, "ada.lovelace@example.org"]]), {
+          duration: "2 seconds",
+          orElse: never("the person")
+        })
+        const notes = yield* Effect.timeoutOrElse(thread.notes([["r-9", `${sealed![0]}:${sealed![1]}`, "Vegetarian"]]), {
+          duration: "2 seconds",
+          orElse: never("the notes")
+        })
+        return [sealed!, notes] as const
+      }), once)
+    const key = Keys.unwrap(keyring, { keyId: sealed[0], wrapped: sealed[1] })
+    expect(Keys.open(key, Keys.context("registration", "r-9", "notes"), notes[0]!)).toBe("Vegetarian")
+    expect(() => Keys.open(key, Keys.context("registration", "r-10", "notes"), notes[0]!)).toThrow(Keys.SealedValueUnreadable)
+  })
+
+  it("seals notes anew when their owner was stored with another key or the notes changed", async () => {
+    const keyring = Keys.generate()
+    const ada: SealingWorker.PersonInput = [person.id, person.email, person.name, null, null, ["r-11", "Late"]]
+    const other = Keys.newWrappedDataKey(keyring)
+    const otherKey = `${other.stored.keyId}:${other.stored.wrapped}`
+    const [again, underOther, changed] = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        thread.anticipate([ada])
+        yield* thread.people([ada])
+        // A subject that existed keeps its stored key: the notes are sealed under that one.
+        const underOther = yield* thread.notes([["r-11", otherKey, "Late"]])
+        thread.anticipate([[person.id, person.email, person.name, null, null, ["r-12", "Late"]]])
+        const [again] = yield* thread.people([ada])
+        const changed = yield* thread.notes([["r-12", `${again![0]}:${again![1]}`, "Early"]])
+        return [again!, underOther, changed] as const
+      }))
+    expect(Keys.open(other.dataKey, Keys.context("registration", "r-11", "notes"), underOther[0]!)).toBe("Late")
+    const key = Keys.unwrap(keyring, { keyId: again[0], wrapped: again[1] })
+    expect(Keys.open(key, Keys.context("registration", "r-12", "notes"), changed[0]!)).toBe("Early")
+  })
+
   it("stops with its scope", async () => {
     const keyring = Keys.generate()
     const scope = Effect.runSync(Scope.make())
