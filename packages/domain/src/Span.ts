@@ -24,7 +24,7 @@ export const named = (name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>)
  * {@link named}, but is not made the parent of what the call runs: nothing is added to the caller's
  * context. A request arrives with eight additions to the server's context already (scopes, request,
  * route, its own span and state), and a ninth makes Effect copy the whole context (some sixty services)
- * into a new map: on every registration, a fifth of what the process allocated.
+ * into a new map: on every registration, about a quarter of what the process allocated.
  *
  * @since 0.3.0
  */
