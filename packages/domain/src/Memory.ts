@@ -253,6 +253,23 @@ export const make = Effect.gen(function*() {
         ? Effect.fail(new RepositoryError({ reason: "constraint", operation: "RegistrationRepository.apply" }))
         : write(() => applyChange(eventId, change)), { discard: true })
 
+  const lockForRegistrations: RegistrationRepository["Service"]["lockForRegistrations"] = (pairs) =>
+    Effect.sync(() => {
+      const wanted = new Set(pairs.map((pair) => `${pair.eventId} ${pair.userId}`))
+      const eventIds = new Set(pairs.map((pair) => pair.eventId))
+      const userIds = new Set(pairs.map((pair) => pair.userId))
+      return {
+        events: [...eventIds].flatMap((id) => state.events.get(id) ?? []),
+        active: [...state.registrations.values()]
+          .filter((r) => isActive(r.status) && wanted.has(`${r.eventId} ${r.userId}`))
+          .map(toRegistration),
+        users: [...userIds].flatMap((userId) => {
+          const user = state.users.get(userId)
+          return user === undefined ? [] : [{ userId, erased: user.erasedAt !== null }]
+        })
+      }
+    })
+
   const registrationRepository: RegistrationRepository["Service"] = {
     lockForRegistration: (eventId, userId) =>
       Effect.sync(() => {
@@ -266,21 +283,12 @@ export const make = Effect.gen(function*() {
         // One permit serialises the memory store's units of work: no erase can interleave.
         return Option.some({ event, active: active && toRegistration(active), userErased: user.erasedAt !== null })
       }),
-    lockForRegistrations: (pairs) =>
-      Effect.sync(() => {
-        const wanted = new Set(pairs.map((pair) => `${pair.eventId} ${pair.userId}`))
-        const eventIds = new Set(pairs.map((pair) => pair.eventId))
-        const userIds = new Set(pairs.map((pair) => pair.userId))
-        return {
-          events: [...eventIds].flatMap((id) => state.events.get(id) ?? []),
-          active: [...state.registrations.values()]
-            .filter((r) => isActive(r.status) && wanted.has(`${r.eventId} ${r.userId}`))
-            .map(toRegistration),
-          users: [...userIds].flatMap((userId) => {
-            const user = state.users.get(userId)
-            return user === undefined ? [] : [{ userId, erased: user.erasedAt !== null }]
-          })
-        }
+    lockForRegistrations,
+    provisionAndLockForRegistrations: (newcomers, pairs) =>
+      Effect.flatMap(userRepository.insertAllIfAbsent(newcomers), (users) => {
+        const storedIds = new Map(newcomers.map((newcomer, i) => [newcomer.id, users[i]!.id]))
+        const stored = pairs.map((pair) => ({ ...pair, userId: storedIds.get(pair.userId) ?? pair.userId }))
+        return Effect.map(lockForRegistrations(stored), (snapshot) => ({ stored: users.map((user) => user.id), snapshot }))
       }),
     lockForCancellations: (ids) =>
       Effect.sync(() => {

@@ -15,6 +15,7 @@ import type { EventId, RegistrationId, UserId } from "./Ids.ts"
 import type { Page, PageRequest } from "./Page.ts"
 import type { Registration, RegistrationChange, RegistrationStatus } from "./Registration.ts"
 import type { CancelSnapshot, Snapshot } from "./RegistrationBatch.ts"
+import type { User } from "./User.ts"
 
 /** @since 0.1.0 */
 export class RegistrationRepository extends Context.Service<RegistrationRepository, {
@@ -40,6 +41,20 @@ export class RegistrationRepository extends Context.Service<RegistrationReposito
   readonly lockForRegistrations: (
     pairs: ReadonlyArray<{ readonly eventId: EventId; readonly userId: UserId }>
   ) => Effect.Effect<Snapshot, RepositoryError>
+  /**
+   * {@link lockForRegistrations} for a batch that names people seen for the first time: stores them as
+   * `UserRepository.insertAllIfAbsent` would (a subject already stored keeps its user) and then locks
+   * and reads, in one step — a batch of newcomers costs one statement fewer. A pair names a newcomer by
+   * the newcomer's own id; `stored[i]` is the id `newcomers[i]` is stored under (that of an earlier
+   * user with the same subject, if any), and the snapshot speaks of stored ids. A store without such a
+   * step leaves it out (the use-case then provisions, then locks).
+   */
+  readonly provisionAndLockForRegistrations?:
+    | ((
+      newcomers: ReadonlyArray<User>,
+      pairs: ReadonlyArray<{ readonly eventId: EventId; readonly userId: UserId }>
+    ) => Effect.Effect<{ readonly stored: ReadonlyArray<UserId>; readonly snapshot: Snapshot }, RepositoryError>)
+    | undefined
   /**
    * For a batch of cancellations: locks the events of the named registrations (in id order), then
    * reads those registrations and, per event, the head of its waitlist — twice as many waiting people

@@ -12,7 +12,7 @@ import { commitPlan, recordEvents } from "./Commit.ts"
 import { EventNotFound, RegistrationNotFound, type RepositoryError } from "./DomainError.ts"
 import type { Event } from "./Event.ts"
 import { EventRepository } from "./EventRepository.ts"
-import { type EventId, Ids, type RegistrationId } from "./Ids.ts"
+import { type EventId, Ids, type RegistrationId, type UserId } from "./Ids.ts"
 import * as Audit from "./Audit.ts"
 import * as Metrics from "./Metrics.ts"
 import { OutboxWriter } from "./OutboxWriter.ts"
@@ -92,22 +92,15 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
       after: { status: after.status }
     }))
 
-  /**
-   * The people seen for the first time among a batch's commands, provisioned by the batch's unit of
-   * work (one statement for all of them, before any lock: as a provisioning of its own would have
-   * been) rather than by a transaction of their own — an idle registration of a new person commits
-   * once. Each such command then acts as the stored person (an existing subject keeps its id).
-   */
-  const provisionNewcomers = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) => {
-    const newcomers = commands.flatMap((command) => command.newcomer === undefined ? [] : [command.newcomer])
-    if (newcomers.length === 0) return Effect.succeed(commands)
-    return Effect.map(users.insertAllIfAbsent(newcomers), (stored) => {
-      let next = 0
-      return commands.map((command) =>
-        command.newcomer === undefined ? command : { ...command, actor: { ...command.actor, userId: stored[next++]!.id } }
-      )
-    })
+  /** Each newcomer's command acting as the stored person (`stored`: their ids, in command order). */
+  const asStored = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>, stored: ReadonlyArray<UserId>) => {
+    let next = 0
+    return commands.map((command) =>
+      command.newcomer === undefined ? command : { ...command, actor: { ...command.actor, userId: stored[next++]! } }
+    )
   }
+  const pairsOf = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) =>
+    commands.map((command) => ({ eventId: command.eventId, userId: command.actor.userId }))
 
   /**
    * What a batch plans over. A batch of one — every registration of an idle service — takes the
@@ -115,16 +108,35 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
    * lookup per pair) costs PostgreSQL most of a millisecond to plan on every execution.
    */
   const lockBatch = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) => {
-    if (commands.length !== 1) {
-      return registrations.lockForRegistrations(
-        commands.map((command) => ({ eventId: command.eventId, userId: command.actor.userId }))
-      )
-    }
+    if (commands.length !== 1) return registrations.lockForRegistrations(pairsOf(commands))
     const { actor, eventId } = commands[0]!
     return Effect.map(
       registrations.lockForRegistration(eventId, actor.userId),
       (locked) => RegistrationBatch.snapshotOfOne(actor.userId, Option.getOrUndefined(locked))
     )
+  }
+
+  /**
+   * The people seen for the first time among a batch's commands are provisioned by the batch's unit
+   * of work rather than by a transaction of their own — an idle registration of a new person commits
+   * once — and before any lock, as a provisioning of its own would have been: in the lock's own step
+   * where the store has one, else by a statement of their own. Each such command then acts as the
+   * stored person (an existing subject keeps its id).
+   */
+  const provisionAndLock = (commands: ReadonlyArray<RegistrationBatch.RegisterCommand>) => {
+    const newcomers = commands.flatMap((command) => command.newcomer === undefined ? [] : [command.newcomer])
+    if (newcomers.length === 0) return Effect.map(lockBatch(commands), (snapshot) => ({ commands, snapshot }))
+    const together = registrations.provisionAndLockForRegistrations
+    if (together !== undefined && commands.length > 1) {
+      return Effect.map(together(newcomers, pairsOf(commands)), ({ snapshot, stored }) => ({
+        commands: asStored(commands, stored),
+        snapshot
+      }))
+    }
+    return Effect.flatMap(users.insertAllIfAbsent(newcomers), (stored) => {
+      const provisioned = asStored(commands, stored.map((user) => user.id))
+      return Effect.map(lockBatch(provisioned), (snapshot) => ({ commands: provisioned, snapshot }))
+    })
   }
 
   /**
@@ -135,8 +147,7 @@ export const makeWith = (options: Options = {}) => Effect.gen(function*() {
   const commitBatch = (batched: ReadonlyArray<RegistrationBatch.RegisterCommand>) =>
     unitOfWork.transact(Effect.gen(function*() {
       const at = yield* now
-      const commands = yield* provisionNewcomers(batched)
-      const snapshot = yield* lockBatch(commands)
+      const { commands, snapshot } = yield* provisionAndLock(batched)
       const batch = RegistrationBatch.plan(snapshot, commands, at)
       if (batch.plans.length > 0) {
         // Events first: a SQL store writes them in the same statement as the changes.

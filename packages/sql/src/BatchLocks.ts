@@ -5,9 +5,11 @@
  *
  * @since 0.2.0
  */
-import type { Ids, Registration, RegistrationRepository } from "@live-events/domain"
+import type { Ids, Registration, RegistrationBatch, RegistrationRepository, User } from "@live-events/domain"
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
+import type { FieldSealing } from "./FieldSealing.ts"
+import * as NewPeople from "./NewPeople.ts"
 import * as OwnerKeys from "./OwnerKeys.ts"
 import {
   eventColumns,
@@ -15,7 +17,8 @@ import {
   type EventJson,
   registrationColumns,
   registrationKeyColumns,
-  type RegistrationRow
+  type RegistrationRow,
+  subjectArray
 } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
@@ -25,9 +28,15 @@ type LockedEventJson = EventJson & { readonly seen_version: number }
 /** @since 0.2.0 */
 export const make = (
   sql: SqlClient.SqlClient,
+  sealing: FieldSealing,
   ownerKeys: ReturnType<typeof OwnerKeys.make>,
   toRegistration: (row: RegistrationRow) => Registration.Registration
-): Pick<RegistrationRepository.RegistrationRepository["Service"], "lockForRegistrations" | "lockForCancellations"> => {
+): Required<
+  Pick<
+    RegistrationRepository.RegistrationRepository["Service"],
+    "lockForRegistrations" | "provisionAndLockForRegistrations" | "lockForCancellations"
+  >
+> => {
   const columns = sql.literal(registrationColumns)
   const keyColumns = sql.literal(registrationKeyColumns)
 
@@ -46,15 +55,15 @@ export const make = (
   // Each pair's registration is looked up by index (LATERAL, and `= ANY(ARRAY(…))` for the users): joined
   // to the pairs as a set, the planner hashed them and scanned every active registration of the event
   // and every user, a cost that grew with the event (7 ms a batch at 8,000 registrations).
-  const pairsRows = sql`
-    SELECT a.*, NULL::uuid AS known_user, NULL::boolean AS erased, NULL::text AS user_key, NULL::json AS locked_event
+  const pairsRows = (extra = sql``) => sql`
+    SELECT a.*, NULL::uuid AS known_user, NULL::boolean AS erased, NULL::text AS user_key, NULL::json AS locked_event ${extra}
     FROM (SELECT DISTINCT event_id, user_id FROM pairs) p CROSS JOIN LATERAL (
       SELECT ${columns} FROM registrations r
       WHERE r.event_id = p.event_id AND r.user_id = p.user_id AND r.status IN ('confirmed', 'waitlisted')
       OFFSET 0 -- keeps the subquery a subquery: pulled up, it became the hash join again
     ) a
     UNION ALL
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased, user_key, NULL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, erased, user_key, NULL ${extra}
     FROM locked_users`
   type PairRow = RegistrationRow & {
     readonly known_user: string | null
@@ -96,15 +105,93 @@ export const make = (
           WHERE e.id = ANY(string_to_array(${[...new Set(pairs.map((pair) => pair.eventId))].join(",")}, ',')::uuid[])
           ORDER BY e.id FOR UPDATE
         ), ${pairsQuery(pairs, sql`WHERE (SELECT count(*) FROM locked) >= 0`)}
-        ${pairsRows}
+        ${pairsRows()}
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
           row_to_json(l) FROM locked l`.unprepared
       const locked = rows.flatMap((row) => row.locked_event === null ? [] : [row.locked_event])
       const stale = locked.some((event) => event.seen_version !== event.version)
-      const current = stale ? yield* sql<PairRow>`WITH ${pairsQuery(pairs)} ${pairsRows}`.unprepared : rows
+      const current = stale ? yield* sql<PairRow>`WITH ${pairsQuery(pairs)} ${pairsRows()}`.unprepared : rows
       return { events: locked.map(eventFromJson), ...readPairs(current) }
     }).pipe(mapSqlError("RegistrationRepository.lockForRegistrations"))
+
+  /** The two columns of the people a batch provisions: a stored subject and its user's id. */
+  const subjectColumns = sql`, NULL::text AS subject, NULL::uuid AS stored_id`
+  type ProvisionedRow = PairRow & { readonly subject: string | null; readonly stored_id: string | null }
+
+  /**
+   * `lockForRegistrations` for a batch with newcomers, in the same round trip: the statement stores the
+   * new people first (the events' locks wait for the inserts, as they would behind a provisioning of
+   * its own), then locks and reads as `lockForRegistrations` does, the pairs of newcomers resolved to
+   * the stored users by subject. The people it inserted are not in its own snapshot: they are answered
+   * from its input (not erased, their new data key) and the users' index is not probed for them.
+   *
+   * A subject committed by another unit of work after the statement's snapshot was taken (the same
+   * person's first requests on two processes at once) is neither inserted nor seen: it is looked up by
+   * a statement of its own, and the pairs read again, as when an event's version moved.
+   */
+  const provisionAndLockForRegistrations = (
+    newcomers: ReadonlyArray<User.User>,
+    pairs: ReadonlyArray<{ readonly eventId: Ids.EventId; readonly userId: Ids.UserId }>
+  ) =>
+    Effect.gen(function*() {
+      const people = yield* NewPeople.prepare(sealing, newcomers)
+      const subjectOf = new Map<string, string>(newcomers.map((user) => [user.id, user.subject]))
+      const named = pairs.map((pair) => ({ event_id: pair.eventId, user_id: pair.userId, subject: subjectOf.get(pair.userId) ?? null }))
+      const rows = yield* sql<ProvisionedRow>`
+        WITH ${NewPeople.insertCtes(sql, people)}, existing AS (
+          SELECT u.id, u.subject FROM users u
+          WHERE u.subject = ANY(ARRAY(SELECT subject FROM input EXCEPT ALL SELECT subject FROM inserted))
+        ), stored AS (
+          SELECT i.subject, coalesce(n.id, x.id) AS id, n.id IS NOT NULL AS new, i.key_id || ':' || i.wrapped AS user_key
+          FROM input i LEFT JOIN inserted n ON n.subject = i.subject LEFT JOIN existing x ON x.subject = i.subject
+        ), locked AS (
+          SELECT ${sql.literal(eventColumns)}, (SELECT s.version FROM events s WHERE s.id = e.id) AS seen_version
+          FROM events e
+          WHERE e.id = ANY(string_to_array(${[...new Set(pairs.map((pair) => pair.eventId))].join(",")}, ',')::uuid[])
+            AND (SELECT count(*) FROM keyed) >= 0
+          ORDER BY e.id FOR UPDATE
+        ), pairs AS (
+          SELECT p.event_id, coalesce(s.id, p.user_id) AS user_id
+          FROM jsonb_to_recordset(${JSON.stringify(named)}::jsonb) AS p(event_id uuid, user_id uuid, subject text)
+            LEFT JOIN stored s ON s.subject = p.subject
+          WHERE (SELECT count(*) FROM locked) >= 0
+        ), locked_users AS (
+          SELECT u.id, u.erased_at IS NOT NULL AS erased, ${sql.literal(OwnerKeys.userKeyColumn)} AS user_key FROM users u
+          WHERE u.id = ANY(ARRAY(SELECT user_id FROM pairs EXCEPT SELECT id FROM stored WHERE new)) ORDER BY u.id FOR SHARE
+        )
+        ${pairsRows(subjectColumns)}
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.id, false, s.user_key, NULL, NULL, NULL
+        FROM stored s WHERE s.new
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+          row_to_json(l), NULL, NULL FROM locked l
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+          s.subject, s.id FROM stored s`.unprepared
+      const storedIds = new Map<string, string | null>()
+      for (const row of rows) if (row.subject !== null) storedIds.set(row.subject, row.stored_id)
+      const missing = [...storedIds].flatMap(([subject, id]) => id === null ? [subject] : [])
+      if (missing.length > 0) {
+        const found = yield* sql<{ readonly id: string; readonly subject: string }>`
+          SELECT u.id, u.subject FROM users u WHERE u.subject = ANY(${subjectArray(missing)}::text[])`
+        for (const row of found) storedIds.set(row.subject, row.id)
+      }
+      const storedId = (userId: Ids.UserId) => {
+        const subject = subjectOf.get(userId)
+        return (subject === undefined ? undefined : storedIds.get(subject) as Ids.UserId | null | undefined) ?? userId
+      }
+      const locked = rows.flatMap((row) => row.locked_event === null ? [] : [row.locked_event])
+      const stale = missing.length > 0 || locked.some((event) => event.seen_version !== event.version)
+      const current = stale
+        ? yield* sql<PairRow>`WITH ${
+          pairsQuery(pairs.map((pair) => ({ eventId: pair.eventId, userId: storedId(pair.userId) })))
+        } ${pairsRows()}`.unprepared
+        : rows.filter((row) => row.subject === null)
+      const snapshot: RegistrationBatch.Snapshot = { events: locked.map(eventFromJson), ...readPairs(current) }
+      return { stored: newcomers.map((user) => storedId(user.id)), snapshot }
+    }).pipe(mapSqlError("RegistrationRepository.provisionAndLockForRegistrations"))
 
   /**
    * A cancellation batch's registrations, and per event the head of its waitlist: twice as many
@@ -157,5 +244,5 @@ export const make = (
       }
     }).pipe(mapSqlError("RegistrationRepository.lockForCancellations"))
 
-  return { lockForRegistrations, lockForCancellations }
+  return { lockForRegistrations, provisionAndLockForRegistrations, lockForCancellations }
 }

@@ -177,3 +177,12 @@ export const toUser = (row: UserRow): User.User => ({
   updatedAt: row.updated_at,
   erasedAt: row.erased_at
 })
+
+/**
+ * Subjects as a PostgreSQL array literal (a `text[]` parameter): each one quoted, its quotes and
+ * backslashes escaped.
+ *
+ * @since 0.3.0
+ */
+export const subjectArray = (subjects: ReadonlyArray<string>): string =>
+  `{${subjects.map((subject) => `"${subject.replaceAll("\\", "\\\\").replaceAll("\"", "\\\"")}"`).join(",")}}`

@@ -135,7 +135,12 @@ export const make: Effect.Effect<
         mapSqlError("RegistrationRepository.listActive")
       )
 
-    const { lockForCancellations, lockForRegistrations } = BatchLocks.make(sql, ownerKeys, toRegistration)
+    const { lockForCancellations, lockForRegistrations, provisionAndLockForRegistrations } = BatchLocks.make(
+      sql,
+      sealing,
+      ownerKeys,
+      toRegistration
+    )
 
     /**
      * All of a batch's inserts and transitions, the waitlist buckets and every event's counters in
@@ -324,6 +329,7 @@ export const make: Effect.Effect<
     return RegistrationRepository.RegistrationRepository.of({
       lockForRegistration,
       lockForRegistrations,
+      provisionAndLockForRegistrations,
       lockForCancellations,
       findById: (id) => findById(id).pipe(mapSqlError("RegistrationRepository.findById")),
       waitlistHead,

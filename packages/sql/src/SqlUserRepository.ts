@@ -13,8 +13,9 @@ import { Page, User, UserRepository } from "@live-events/domain"
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import * as FieldSealing from "./FieldSealing.ts"
+import * as NewPeople from "./NewPeople.ts"
 import * as Keys from "./PersonalDataKeys.ts"
-import { userColumns, insertedUserColumns, type UserRow } from "./Rows.ts"
+import { insertedUserColumns, subjectArray, userColumns, type UserRow } from "./Rows.ts"
 import { mapSqlError } from "./SqlFailure.ts"
 
 /** @since 0.1.0 */
@@ -38,69 +39,40 @@ export const make: Effect.Effect<
      * Many first requests at once (a registration rush of new people) provision in one statement: the
      * users are inserted together, the subjects that already existed are read back.
      */
-    const insertMany = (candidates: ReadonlyArray<User.User>) => {
-      const bySubject = new Map<string, User.User>()
-      for (const user of candidates) if (!bySubject.has(user.subject)) bySubject.set(user.subject, user)
-      // The people this statement inserts are answered from the input (nothing to open, and only their
-      // id and subject come back).
-      const inserting = new Map<string, User.User>()
-      const users = [...bySubject.values()]
-      const toRow = (user: User.User, { fields, key }: FieldSealing.NewPerson) => {
-        inserting.set(user.id, user)
-        return {
-          id: user.id,
-          subject: user.subject,
-          ...fields,
-          sealed: key !== undefined,
-          key_id: key?.stored.keyId ?? null,
-          wrapped: key?.stored.wrapped ?? null,
-          at: user.createdAt.toISOString()
-        }
-      }
-      // (Ids are new for every candidate: a row with one is the row this statement inserted.)
-      //
-      // Only the subjects that were there already are looked up again. Probing the subject index for
-      // every candidate (`IN input AND NOT IN inserted`) met each just-inserted entry, invisible to the
-      // statement's own snapshot, and cost three quarters of the statement (2.0 ms against 0.5 ms for
-      // 25 new people); the inserted rows need no data key either (they are answered from the input).
-      //
-      // Planned at every execution: see `lockForRegistrations` (`BatchLocks.ts`) for why a cached generic
-      // plan scans the whole table here.
-      const toUser = (row: UserRow) => inserting.get(row.id) ?? sealing.openUser(row)
-      return Effect.flatMap(sealing.sealNewUsers(users), (sealed) => sql<UserRow>`
-        WITH input AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(users.map((user, i) => toRow(user, sealed[i]!)))}::jsonb)
-            AS i(id uuid, subject text, email text, name text, phone text, email_index text, sealed boolean,
-              key_id text, wrapped text, at timestamptz)
-        ), inserted AS (
-          INSERT INTO users (id, subject, email, name, phone, email_index, sealed, created_at, updated_at)
-          SELECT id, subject, email, name, phone, email_index, sealed, at, at FROM input ORDER BY subject
-          ON CONFLICT (subject) DO NOTHING
-          RETURNING id, subject
-        ), keyed AS (
-          INSERT INTO person_keys (user_id, key_id, wrapped)
-          SELECT i.id, i.key_id, i.wrapped FROM input i WHERE i.key_id IS NOT NULL AND i.id IN (SELECT id FROM inserted)
-          RETURNING 1
+    const insertMany = (candidates: ReadonlyArray<User.User>) =>
+      Effect.flatMap(NewPeople.prepare(sealing, candidates), (people) => {
+        // The people this statement inserts are answered from the input (nothing to open, and only their
+        // id and subject come back). Ids are new for every candidate: a row with one is the row this
+        // statement inserted.
+        const inserting = new Map(people.users.map((user) => [user.id as string, user]))
+        const toUser = (row: UserRow) => inserting.get(row.id) ?? sealing.openUser(row)
+        // Only the subjects that were there already are looked up again. Probing the subject index for
+        // every candidate (`IN input AND NOT IN inserted`) met each just-inserted entry, invisible to the
+        // statement's own snapshot, and cost three quarters of the statement (2.0 ms against 0.5 ms for
+        // 25 new people); the inserted rows need no data key either (they are answered from the input).
+        //
+        // Planned at every execution: see `lockForRegistrations` (`BatchLocks.ts`) for why a cached generic
+        // plan scans the whole table here.
+        return sql<UserRow>`
+          WITH ${NewPeople.insertCtes(sql, people)}
+          SELECT ${insertedColumns} FROM inserted u
+          UNION ALL
+          SELECT ${columns} FROM users u
+          WHERE u.subject = ANY(ARRAY(SELECT subject FROM input EXCEPT ALL SELECT subject FROM inserted))`.unprepared.pipe(
+          Effect.flatMap((found) => {
+            const stored = new Map(found.map((row) => [row.subject, toUser(row)]))
+            const missing = people.users.map((user) => user.subject).filter((subject) => !stored.has(subject))
+            // Committed by a concurrent statement after this one's snapshot: a new statement sees them.
+            return missing.length === 0 ? Effect.succeed(stored) : Effect.map(
+              sql<UserRow>`SELECT ${columns} FROM users u WHERE u.subject = ANY(${subjectArray(missing)}::text[])`,
+              (again) => {
+                for (const row of again) stored.set(row.subject, toUser(row))
+                return stored
+              }
+            )
+          })
         )
-        SELECT ${insertedColumns} FROM inserted u
-        UNION ALL
-        SELECT ${columns} FROM users u
-        WHERE u.subject = ANY(ARRAY(SELECT subject FROM input EXCEPT ALL SELECT subject FROM inserted))`.unprepared).pipe(
-        Effect.flatMap((found) => {
-          const stored = new Map(found.map((row) => [row.subject, toUser(row)]))
-          const missing = [...bySubject.keys()].filter((subject) => !stored.has(subject))
-          // Committed by a concurrent statement after this one's snapshot: a new statement sees them.
-          return missing.length === 0 ? Effect.succeed(stored) : Effect.map(
-            sql<UserRow>`SELECT ${columns} FROM users u WHERE u.subject = ANY(${`{${missing.map((m) => JSON.stringify(m)).join(",")}}`}::text[])`,
-            (again) => {
-              for (const row of again) stored.set(row.subject, toUser(row))
-              return stored
-            }
-          )
-        }),
-        mapSqlError("UserRepository.insertIfAbsent")
-      )
-    }
+      }).pipe(mapSqlError("UserRepository.insertIfAbsent"))
 
     const insertAllIfAbsent = (users: ReadonlyArray<User.User>) =>
       Effect.map(insertMany(users), (stored) => users.map((user) => stored.get(user.subject)!))

@@ -4,7 +4,7 @@
  * so transactions really interleave); then 100 random cancels run at once.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Events, Ids, Privacy, RegistrationRepository, Registrations, UnitOfWork, Users } from "@live-events/domain"
+import { Events, Ids, Privacy, RegistrationRepository, Registrations, UnitOfWork, UserRepository, Users } from "@live-events/domain"
 import { PersonalDataKeys, SqlStore } from "@live-events/sql"
 import { Deferred, Effect, Fiber, Layer, Random, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
@@ -144,6 +144,47 @@ describe("concurrency on PostgreSQL", () => {
       expect(snapshot.active.map((registration) => registration.id)).toEqual([registrationId])
       expect(snapshot.events.map((locked) => [locked.id, locked.confirmedCount])).toEqual([[event.id, 1]])
       expect(snapshot.users).toEqual([{ userId: second.id, erased: false }])
+    }).pipe(Effect.provide(PostgresLayer)), 60_000)
+
+  it.live("a batch's newcomer stored by another unit of work while the batch waited is the person stored", () =>
+    Effect.gen(function*() {
+      const repository = yield* RegistrationRepository.RegistrationRepository
+      const userRepository = yield* UserRepository.UserRepository
+      const unitOfWork = yield* UnitOfWork.UnitOfWork
+      const { event } = yield* publishedEvent("race-organizer", "Race", 5)
+      const at = new Date()
+      const person = (subject: string) =>
+        Effect.map(Ids.nextUserId, (id) => ({
+          id, subject, email: `${subject}@example.com`, name: null, phone: null, createdAt: at, updatedAt: at, erasedAt: null
+        }))
+      const elsewhere = yield* person("race-person")
+      const here = yield* person("race-person")
+      const other = yield* person("race-other")
+
+      // Another unit of work stores the person and holds its commit...
+      const stored = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const holder = yield* Effect.forkChild(unitOfWork.transact(Effect.gen(function*() {
+        yield* userRepository.insertAllIfAbsent([elsewhere])
+        yield* Deferred.succeed(stored, undefined)
+        yield* Deferred.await(release)
+      })))
+      yield* Deferred.await(stored)
+      // ...while this batch's insert of the same subject waits for it, its snapshot already taken.
+      const waiter = yield* Effect.forkChild(unitOfWork.transact(repository.provisionAndLockForRegistrations!(
+        [here, other],
+        [{ eventId: event.id, userId: here.id }, { eventId: event.id, userId: other.id }]
+      )))
+      yield* awaitLockWaiter
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      const { snapshot, stored: ids } = yield* Fiber.join(waiter)
+      expect(ids).toEqual([elsewhere.id, other.id])
+      expect([...snapshot.users].sort((a, b) => a.userId < b.userId ? -1 : 1)).toEqual(
+        [{ userId: elsewhere.id, erased: false }, { userId: other.id, erased: false }]
+          .sort((a, b) => a.userId < b.userId ? -1 : 1)
+      )
+      expect(snapshot.events.map((locked) => locked.id)).toEqual([event.id])
     }).pipe(Effect.provide(PostgresLayer)), 60_000)
 
   it.live("a cancellation batch that waited for an event's lock reads the changes committed meanwhile", () =>

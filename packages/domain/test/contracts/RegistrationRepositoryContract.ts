@@ -14,6 +14,7 @@ import type { EventId, RegistrationId, UserId } from "../../src/Ids.ts"
 import type { Registration, RegistrationChange, RegistrationStatus } from "../../src/Registration.ts"
 import { RegistrationRepository } from "../../src/RegistrationRepository.ts"
 import { UnitOfWork } from "../../src/UnitOfWork.ts"
+import type { User } from "../../src/User.ts"
 import { UserRepository } from "../../src/UserRepository.ts"
 import {
   allRegistrations,
@@ -403,6 +404,57 @@ export const registrationRepositoryContract = <E>(name: string, portsLayer: Laye
               { userId: erased.id, erased: true }
             ].sort((a, b) => a.userId < b.userId ? -1 : 1)
           )
+        }))
+
+      it.effect("provisionAndLockForRegistrations: new people stored once per subject, stored subjects keep their user", () =>
+        Effect.gen(function*() {
+          const registrations = yield* RegistrationRepository
+          const unitOfWork = yield* UnitOfWork
+          const users = yield* UserRepository
+          const provisionAndLock = registrations.provisionAndLockForRegistrations
+          expect(provisionAndLock).toBeDefined()
+          const event = yield* insertEvent({ capacity: 5 })
+          const known = yield* insertUser({ email: "known@example.com" })
+          const erased = yield* insertUser()
+          const at = yield* now
+          yield* users.update({ ...erased, erasedAt: at, updatedAt: at })
+          const seat = yield* register(event.id, known.id, "confirmed")
+          const candidate = (subject: string, email: string) =>
+            Effect.map(freshId<UserId>(), (id): User => ({
+              id,
+              subject,
+              email,
+              name: "Ada",
+              phone: "+44 20 7946 0000",
+              createdAt: at,
+              updatedAt: at,
+              erasedAt: null
+            }))
+          const fresh = yield* candidate(`contract-new-${seat.id}`, "new@example.com")
+          // The same new person twice (two first requests at once), under two candidate ids.
+          const again = yield* candidate(fresh.subject, "new@example.com")
+          const knownAgain = yield* candidate(known.subject, "changed@example.com")
+          const erasedAgain = yield* candidate(erased.subject, "back@example.com")
+          const newcomers = [fresh, again, knownAgain, erasedAgain]
+
+          const { snapshot, stored } = yield* unitOfWork.transact(provisionAndLock!(
+            newcomers,
+            newcomers.map((user) => ({ eventId: event.id, userId: user.id }))
+          ))
+          expect(stored).toEqual([fresh.id, fresh.id, known.id, erased.id])
+          expect(snapshot.events.map((e) => e.id)).toEqual([event.id])
+          expect(snapshot.active.map((r) => r.id)).toEqual([seat.id])
+          expect([...snapshot.users].sort((a, b) => a.userId < b.userId ? -1 : 1)).toEqual(
+            [
+              { userId: fresh.id, erased: false },
+              { userId: known.id, erased: false },
+              { userId: erased.id, erased: true }
+            ].sort((a, b) => a.userId < b.userId ? -1 : 1)
+          )
+          // Stored as given, once; a stored subject's user is left as it was.
+          expect(yield* users.findById(fresh.id)).toEqual(Option.some({ ...fresh }))
+          expect(yield* users.findById(again.id)).toEqual(Option.none())
+          expect(Option.getOrThrow(yield* users.findById(known.id)).email).toBe("known@example.com")
         }))
 
       it.effect("lockForCancellations: the registrations' events, the registrations, and twice as many heads per event", () =>
