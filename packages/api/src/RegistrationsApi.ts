@@ -31,6 +31,38 @@ export type RegistrationJson = typeof RegistrationJson.Type
 /** The wire form of a registration (what HttpApi encodes for a `RegistrationJson` success). @since 0.1.0 */
 export const encode = Schema.encodeSync(Schema.toCodecJson(RegistrationJson))
 
+// A batch's registrations share their timestamps (one Date object): its ISO text is made once.
+let lastDate: Date | undefined = undefined
+let lastText = ""
+const isoText = (date: Date): string => {
+  if (date !== lastDate) {
+    lastText = date.toISOString()
+    lastDate = date
+  }
+  return lastText
+}
+
+/**
+ * The wire form of a registration, what `encode(toJson(registration))` gives, built field by field:
+ * the schema's encoder walks its AST for every field, about twenty microseconds a registration where
+ * this takes one — and every registration answered pays it. A property test holds the two to the same
+ * output.
+ *
+ * @since 0.3.0
+ */
+export const wire = (registration: Registration.Registration): ReturnType<typeof encode> => ({
+  id: registration.id,
+  eventId: registration.eventId,
+  userId: registration.userId,
+  status: registration.status,
+  waitlistPosition: registration.waitlistPosition,
+  notes: registration.notes,
+  createdAt: isoText(registration.createdAt),
+  updatedAt: isoText(registration.updatedAt),
+  confirmedAt: registration.confirmedAt === null ? null : isoText(registration.confirmedAt),
+  cancelledAt: registration.cancelledAt === null ? null : isoText(registration.cancelledAt)
+})
+
 /**
  * Rendered JSON text, by registration object. A cached read hands out the same (immutable) object for
  * as long as the cache holds it, so it is encoded once rather than on every read; a changed
@@ -46,7 +78,7 @@ const rendered = new WeakMap<Registration.Registration, string>()
 export const render = (registration: Registration.Registration): string => {
   let text = rendered.get(registration)
   if (text === undefined) {
-    text = JSON.stringify(encode(toJson(registration)))
+    text = JSON.stringify(wire(registration))
     rendered.set(registration, text)
   }
   return text

@@ -18,7 +18,6 @@ import * as RegistrationsApi from "@live-events/api/RegistrationsApi"
 import { toJson } from "@live-events/api/RegistrationsApi"
 import * as Csv from "./Csv.ts"
 
-const encodeRegistration = RegistrationsApi.encode
 const encodeRegisterInput = Schema.encodeSync(Schema.toCodecJson(Schema.NullOr(Registration.RegisterInput)))
 
 /** Pages through the whole list for the CSV export; the use-case checks access on every page. */
@@ -52,7 +51,7 @@ export const answer = (
 ): Effect.Effect<Idempotency.Stored> =>
   register.pipe(
     Effect.map((registration) =>
-      Idempotency.json(201, encodeRegistration(toJson(registration)), {
+      Idempotency.json(201, RegistrationsApi.wire(registration), {
         location: `/v1/registrations/${registration.id}`
       })
     ),
