@@ -116,6 +116,13 @@ export interface Service {
   readonly invalidate: (key: string) => Effect.Effect<void>
   /** Drops every entry written with `tag` before now, in every process. */
   readonly invalidateTag: (tag: string) => Effect.Effect<void>
+  /**
+   * `invalidate` of every key and `invalidateTag` of every tag, as one step: what a committed batch of
+   * writes touched. Without Redis the local drops are made in place and the messages to the other
+   * processes leave one after the other (no fiber or span per key); with Redis the keys and tags go
+   * to it concurrently.
+   */
+  readonly invalidateAll: (keys: Iterable<string>, tags: Iterable<string>) => Effect.Effect<void>
   /** Empties this process's L1 (Redis and other processes untouched). */
   readonly clearLocal: Effect.Effect<void>
   /** Never fails: reports what is reachable. */
@@ -967,6 +974,34 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       )
     })
 
+  const invalidateAll = (keys: Iterable<string>, tags: Iterable<string>): Effect.Effect<void> => {
+    if (l2 !== undefined) {
+      const work: Array<Effect.Effect<void>> = []
+      for (const key of keys) work.push(invalidate(key))
+      for (const tag of tags) work.push(invalidateTag(tag))
+      return Effect.all(work, { concurrency: "unbounded", discard: true })
+    }
+    return Effect.clockWith((clock) => {
+      const messages: Array<Omit<InvalidationBus.Message, "origin">> = []
+      const tagList = [...tags]
+      for (const tag of tagList) {
+        if (!validTag.test(tag)) return Effect.die(new TypeError(`Invalid cache tag: ${JSON.stringify(tag)}`))
+      }
+      for (const key of keys) {
+        invalidatedKeyLocal()
+        dropKeyLocally(key, undefined)
+        messages.push({ kind: "key", name: key })
+      }
+      const now = clock.currentTimeMillisUnsafe()
+      for (const tag of tagList) {
+        invalidatedTagLocal()
+        raiseTag(tag, nextStamp(now))
+        messages.push({ kind: "tag", name: tag })
+      }
+      return bus === undefined || messages.length === 0 ? Effect.void : Effect.forEach(messages, publish, { discard: true })
+    })
+  }
+
   const set = <A>(key: string, value: A, options?: WriteOptions<A>): Effect.Effect<void> =>
     Effect.gen(function*() {
       const policy = policyOf(options)
@@ -1037,6 +1072,8 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       Effect.withSpan(invalidate(key), "TwoLevelCache.invalidate", { attributes: { key }, captureStackTrace: false }),
     invalidateTag: (tag) =>
       Effect.withSpan(invalidateTag(tag), "TwoLevelCache.invalidateTag", { attributes: { tag }, captureStackTrace: false }),
+    invalidateAll: (keys, tags) =>
+      Effect.withSpan(invalidateAll(keys, tags), "TwoLevelCache.invalidateAll", { captureStackTrace: false }),
     clearLocal: Effect.sync(flushLocal),
     health
   })

@@ -92,6 +92,26 @@ export const cacheContract = <E>(name: string, cacheLayer: Layer.Layer<TwoLevelC
         expect(source.loads).toBe(5)
       }))
 
+    it.effect("invalidateAll drops the keys and the entries written with the tags, and only those", () =>
+      Effect.gen(function*() {
+        const cache = yield* TwoLevelCache.TwoLevelCache
+        const tag = freshKey("event")
+        const [key, tagged, other] = [freshKey("key"), freshKey("tagged"), freshKey("other")]
+        const source = new Source(1)
+        yield* cache.getOrSet(key, source.load)
+        yield* cache.getOrSet(tagged, source.load, { tags: [tag] })
+        yield* cache.getOrSet(other, source.load, { tags: [freshKey("unrelated")] })
+        yield* cache.invalidateAll(new Set([key]), new Set([tag]))
+        source.value = 2
+        expect(yield* cache.get(key)).toEqual(Option.none())
+        expect(yield* cache.getOrSet(tagged, source.load, { tags: [tag] })).toBe(2)
+        expect(yield* cache.getOrSet(other, source.load)).toBe(1)
+        expect(source.loads).toBe(4)
+        // A tag a cache cannot carry is a defect, as for `invalidateTag`.
+        const exit = yield* Effect.exit(cache.invalidateAll([], ["bad\ttag"]))
+        expect(exit._tag === "Failure" && exit.cause.reasons.some((reason) => reason._tag === "Die")).toBe(true)
+      }))
+
     it.effect("a failing factory is not cached and its typed error reaches the caller", () =>
       Effect.gen(function*() {
         const cache = yield* TwoLevelCache.TwoLevelCache

@@ -54,6 +54,14 @@ describe("TwoLevelCache over an invalidation bus", () => {
       yield* a.invalidateTag("event:1")
       expect(yield* b.getOrSet("t", tagged.load, { tags: ["event:1"] })).toBe(2)
 
+      // A batch of keys and tags in one step.
+      const batch = counter()
+      expect(yield* b.getOrSet("bk", batch.load)).toBe(1)
+      expect(yield* b.getOrSet("bt", batch.load, { tags: ["event:2"] })).toBe(2)
+      yield* a.invalidateAll(["bk"], ["event:2"])
+      expect(yield* b.getOrSet("bk", batch.load)).toBe(3)
+      expect(yield* b.getOrSet("bt", batch.load, { tags: ["event:2"] })).toBe(4)
+
       // B's own invalidation is applied locally once, not again when it comes back over the bus.
       const own = counter()
       yield* b.getOrSet("o", own.load)

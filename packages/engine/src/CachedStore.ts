@@ -175,10 +175,7 @@ export const make = Effect.gen(function*() {
 
   const invalidateAll = (pending: CacheKeys.Invalidations): Effect.Effect<void> => {
     if (CacheKeys.isEmpty(pending)) return Effect.void
-    const work: Array<Effect.Effect<void>> = []
-    for (const key of pending.keys) work.push(cache.invalidate(key))
-    for (const tag of pending.tags) work.push(cache.invalidateTag(tag))
-    return Effect.all(work, { concurrency: "unbounded", discard: true })
+    return cache.invalidateAll(pending.keys, pending.tags)
   }
 
   /**
