@@ -103,6 +103,24 @@ describe("SealingThread", () => {
     }
   })
 
+  it("sends people anticipated one after the other in one message", async () => {
+    const keyring = Keys.generate()
+    const ada: SealingWorker.PersonInput = [person.id, person.email, person.name, null, "ada.lovelace@example.org"]
+    const grace: SealingWorker.PersonInput = ["5d1f7c2a-3b4e-4f60-8a9b-0c1d2e3f4a5b", "grace@example.org", "Grace Hopper", null, "grace@example.org"]
+    const once = new URL("./fixtures/OnceWorker.ts", import.meta.url)
+    const sealed = await withThread(keyring, (thread) =>
+      Effect.gen(function*() {
+        // Two requests' newcomers, each anticipated on its own: the thread answers one message only.
+        thread.anticipate([ada])
+        thread.anticipate([grace])
+        return yield* Effect.timeoutOrElse(thread.people([ada, grace]), {
+          duration: "2 seconds",
+          orElse: () => Effect.die(new Error("the anticipated people left in two messages"))
+        })
+      }), once)
+    expect(sealed.map(([keyId]) => keyId)).toEqual([keyring.data.active, keyring.data.active])
+  })
+
   it("seals ahead only what the batch asks for, and hands each sealing out once", async () => {
     const keyring = Keys.generate()
     const input: SealingWorker.PersonInput = [person.id, person.email, person.name, null, "ada.lovelace@example.org"]
