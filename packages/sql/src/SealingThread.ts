@@ -104,10 +104,12 @@ export const inline = (keyring: Keys.Keyring): Client => {
 const maxAhead = 4_096
 
 /**
- * How long anticipated people wait to be sent together. A person's batch starts a batch's commit later
- * (tens of milliseconds under load) and takes them at once when it starts earlier (see `people`), so
- * the wait costs nothing; sent as they came, one message a person, the messages and the thread's
- * wake-ups cost the event loop more than the ciphers cost the thread.
+ * How long anticipated people wait to be sent together, when they come this close to each other. A
+ * person's batch starts a batch's commit later (tens of milliseconds under load) and takes them at once
+ * when it starts earlier (see `people`), so the wait costs nothing; sent as they came, one message a
+ * person, the messages and the thread's wake-ups cost the event loop more than the ciphers cost the
+ * thread. A person who comes alone (the previous one longer ago than this) is sent at once: on an idle
+ * service the thread then seals them while their batch begins its transaction.
  */
 const coalesceMillis = 2
 
@@ -148,12 +150,18 @@ const settledAll = (ahead: ReadonlyArray<Ahead>) =>
  * before its own batch starts; what its sealing needs is known from the start, so the thread seals it in
  * that wait instead of inside the batch's transaction, where a round trip to the thread would hold every
  * command of the batch and its connection (people are provisioned before the events are locked).
- * People anticipated while the thread works are sent together once it answers: one message per answer,
- * whatever the arrival rate.
+ * People anticipated while the thread works are sent together once it answers, and people who come
+ * close together wait for each other (see `coalesceMillis`).
+ *
+ * @param send hands people to the thread; `resume` gets its answer.
+ * @param nowMillis a monotonic clock (tests pass their own).
+ * @since 0.3.0
+ * @internal
  */
-const sealingAhead = (
+export const sealingAhead = (
   sealNow: (people: ReadonlyArray<SealingWorker.PersonInput>) => Effect.Effect<ReadonlyArray<SealingWorker.PersonSealed>>,
-  send: (people: ReadonlyArray<SealingWorker.PersonInput>, resume: (response: SealingWorker.Response) => void) => void
+  send: (people: ReadonlyArray<SealingWorker.PersonInput>, resume: (response: SealingWorker.Response) => void) => void,
+  nowMillis: () => number = () => performance.now()
 ) => {
   const byId = new Map<string, Ahead>()
   // Notes sealed with their owner, by registration: the owner's stored key (`<key id>:<wrapped>`), the
@@ -162,6 +170,7 @@ const sealingAhead = (
   let queued: Array<Ahead> = []
   let sending = false
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
+  let lastAnticipated = Number.NEGATIVE_INFINITY
 
   const settle = (person: Ahead, sealed: SealingWorker.PersonSealed | undefined) => {
     const registration = person.input[5]
@@ -201,7 +210,10 @@ const sealingAhead = (
       byId.set(input[0], person)
       queued.push(person)
     }
-    if (queued.length >= coalesceCount) flush()
+    const now = nowMillis()
+    const alone = now - lastAnticipated > coalesceMillis
+    lastAnticipated = now
+    if (alone || queued.length >= coalesceCount) flush()
     else if (timer === undefined && !sending) {
       timer = setTimeout(flush, coalesceMillis)
       // Waiting people never keep the process alive.

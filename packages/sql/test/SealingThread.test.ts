@@ -103,22 +103,42 @@ describe("SealingThread", () => {
     }
   })
 
-  it("sends people anticipated one after the other in one message", async () => {
+  it("sends a person who comes alone at once, and people who come close together in one message", async () => {
     const keyring = Keys.generate()
-    const ada: SealingWorker.PersonInput = [person.id, person.email, person.name, null, "ada.lovelace@example.org"]
-    const grace: SealingWorker.PersonInput = ["5d1f7c2a-3b4e-4f60-8a9b-0c1d2e3f4a5b", "grace@example.org", "Grace Hopper", null, "grace@example.org"]
-    const once = new URL("./fixtures/OnceWorker.ts", import.meta.url)
-    const sealed = await withThread(keyring, (thread) =>
-      Effect.gen(function*() {
-        // Two requests' newcomers, each anticipated on its own: the thread answers one message only.
-        thread.anticipate([ada])
-        thread.anticipate([grace])
-        return yield* Effect.timeoutOrElse(thread.people([ada, grace]), {
-          duration: "2 seconds",
-          orElse: () => Effect.die(new Error("the anticipated people left in two messages"))
-        })
-      }), once)
-    expect(sealed.map(([keyId]) => keyId)).toEqual([keyring.data.active, keyring.data.active])
+    const inline = SealingThread.inline(keyring)
+    const messages: Array<ReadonlyArray<string>> = []
+    const answers: Array<() => void> = []
+    let now = 0
+    const ahead = SealingThread.sealingAhead(
+      (people) => people.length === 0 ? Effect.succeed([]) : Effect.die(new Error("sealed in the batch instead of ahead")),
+      (people, resume) => {
+        messages.push(people.map(([id]) => id))
+        answers.push(() => resume({ id: 0, people: Effect.runSync(inline.people(people)) }))
+      },
+      () => now
+    )
+    const person = (id: string): SealingWorker.PersonInput => [id, `${id}@example.org`, id, null, `${id}@example.org`]
+    const [ada, grace, edsger, barbara] = ["ada", "grace", "edsger", "barbara"].map(person)
+
+    ahead.anticipate([ada!])
+    expect(messages).toEqual([["ada"]])
+    answers.shift()!()
+    // Half a millisecond later, with nothing in flight: they wait for each other.
+    now = 0.5
+    ahead.anticipate([grace!])
+    now = 0.7
+    ahead.anticipate([edsger!])
+    expect(messages).toEqual([["ada"]])
+    // Their batch starts: sent at once, together, without waiting for the timer.
+    const taking = Effect.runPromise(ahead.people([ada!, grace!, edsger!]))
+    expect(messages).toEqual([["ada"], ["grace", "edsger"]])
+    answers.shift()!()
+    expect((await taking).map(([keyId]) => keyId)).toEqual([keyring.data.active, keyring.data.active, keyring.data.active])
+    // Close behind, nobody asking for them: the timer sends them.
+    now = 1
+    ahead.anticipate([barbara!])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(messages).toEqual([["ada"], ["grace", "edsger"], ["barbara"]])
   })
 
   it("seals ahead only what the batch asks for, and hands each sealing out once", async () => {
