@@ -51,12 +51,7 @@ const isoText = (date: Date): string => {
  * @since 0.3.0
  */
 export const wire = (registration: Registration.Registration): ReturnType<typeof encode> => ({
-  id: registration.id,
-  eventId: registration.eventId,
-  userId: registration.userId,
-  status: registration.status,
-  waitlistPosition: registration.waitlistPosition,
-  notes: registration.notes,
+  ...toJson(registration),
   createdAt: isoText(registration.createdAt),
   updatedAt: isoText(registration.updatedAt),
   confirmedAt: registration.confirmedAt === null ? null : isoText(registration.confirmedAt),

@@ -178,9 +178,11 @@ export const make = (
           SELECT u.id, u.subject FROM users u WHERE u.subject = ANY(${subjectArray(missing)}::text[])`
         for (const row of found) storedIds.set(row.subject, row.id)
       }
-      const storedId = (userId: Ids.UserId) => {
+      // A newcomer's pair names the candidate's id; any other pair names a stored user already.
+      const storedId = (userId: Ids.UserId): Ids.UserId => {
         const subject = subjectOf.get(userId)
-        return (subject === undefined ? undefined : storedIds.get(subject) as Ids.UserId | null | undefined) ?? userId
+        const stored = subject === undefined ? undefined : storedIds.get(subject)
+        return (stored ?? userId) as Ids.UserId
       }
       const locked = rows.flatMap((row) => row.locked_event === null ? [] : [row.locked_event])
       const stale = missing.length > 0 || locked.some((event) => event.seen_version !== event.version)

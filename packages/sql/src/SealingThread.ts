@@ -2,7 +2,8 @@
  * Sealing on a thread of its own: the registration hot path hands each batch's new people and notes to
  * a worker thread and awaits the sealed columns, so that the ciphers (a data key wrapped, email, name
  * and notes sealed, an HMAC: about 75 µs of a busy event loop per new person, and the garbage of their
- * buffers) run beside the event loop instead of in it. One message goes each way per batch.
+ * buffers) run beside the event loop instead of in it. New people go to it ahead of their batch, several
+ * to a message (see `sealingAhead`).
  *
  * Without this service (the default) the store seals inline ({@link inline}), synchronously: the very
  * same functions, so either reads what the other wrote. Should the thread die, the requests in flight and
