@@ -974,32 +974,19 @@ export const make = Effect.fnUntraced(function*(options: MakeOptions = {}) {
       )
     })
 
+  // Without Redis each drop is local work and a message to the bus: one after the other, no fiber or span
+  // per key. With Redis each waits on it: concurrently.
   const invalidateAll = (keys: Iterable<string>, tags: Iterable<string>): Effect.Effect<void> => {
-    if (l2 !== undefined) {
-      const work: Array<Effect.Effect<void>> = []
-      for (const key of keys) work.push(invalidate(key))
-      for (const tag of tags) work.push(invalidateTag(tag))
-      return Effect.all(work, { concurrency: "unbounded", discard: true })
+    if (l2 === undefined) {
+      return Effect.andThen(
+        Effect.forEach(keys, invalidate, { discard: true }),
+        Effect.forEach(tags, invalidateTag, { discard: true })
+      )
     }
-    return Effect.clockWith((clock) => {
-      const messages: Array<Omit<InvalidationBus.Message, "origin">> = []
-      const tagList = [...tags]
-      for (const tag of tagList) {
-        if (!validTag.test(tag)) return Effect.die(new TypeError(`Invalid cache tag: ${JSON.stringify(tag)}`))
-      }
-      for (const key of keys) {
-        invalidatedKeyLocal()
-        dropKeyLocally(key, undefined)
-        messages.push({ kind: "key", name: key })
-      }
-      const now = clock.currentTimeMillisUnsafe()
-      for (const tag of tagList) {
-        invalidatedTagLocal()
-        raiseTag(tag, nextStamp(now))
-        messages.push({ kind: "tag", name: tag })
-      }
-      return bus === undefined || messages.length === 0 ? Effect.void : Effect.forEach(messages, publish, { discard: true })
-    })
+    const work: Array<Effect.Effect<void>> = []
+    for (const key of keys) work.push(invalidate(key))
+    for (const tag of tags) work.push(invalidateTag(tag))
+    return Effect.all(work, { concurrency: "unbounded", discard: true })
   }
 
   const set = <A>(key: string, value: A, options?: WriteOptions<A>): Effect.Effect<void> =>

@@ -82,6 +82,18 @@ export const make = (
   }
 
   /**
+   * `locked`: the pairs' events, locked in id order, each with the version its snapshot saw; `after`
+   * makes the locks wait for an earlier part of the statement.
+   */
+  const lockedEvents = (pairs: ReadonlyArray<{ readonly eventId: string }>, after = sql``) => sql`
+    locked AS (
+      SELECT ${sql.literal(eventColumns)}, (SELECT s.version FROM events s WHERE s.id = e.id) AS seen_version
+      FROM events e
+      WHERE e.id = ANY(string_to_array(${[...new Set(pairs.map((pair) => pair.eventId))].join(",")}, ',')::uuid[]) ${after}
+      ORDER BY e.id FOR UPDATE
+    )`
+
+  /**
    * Locks a batch's events (newest rows, in id order) and reads its pairs in one round trip, like
    * `lockForRegistration`: the pairs are read from the statement's snapshot, taken before the locks
    * were granted (the pairs are not read before every event is locked), and `seen_version` (each event's version in that snapshot) tells whether another
@@ -99,12 +111,7 @@ export const make = (
   const lockForRegistrations = (pairs: ReadonlyArray<{ readonly eventId: string; readonly userId: string }>) =>
     Effect.gen(function*() {
       const rows = yield* sql<PairRow>`
-        WITH locked AS (
-          SELECT ${sql.literal(eventColumns)}, (SELECT s.version FROM events s WHERE s.id = e.id) AS seen_version
-          FROM events e
-          WHERE e.id = ANY(string_to_array(${[...new Set(pairs.map((pair) => pair.eventId))].join(",")}, ',')::uuid[])
-          ORDER BY e.id FOR UPDATE
-        ), ${pairsQuery(pairs, sql`WHERE (SELECT count(*) FROM locked) >= 0`)}
+        WITH ${lockedEvents(pairs)}, ${pairsQuery(pairs, sql`WHERE (SELECT count(*) FROM locked) >= 0`)}
         ${pairsRows()}
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -145,13 +152,7 @@ export const make = (
         ), stored AS (
           SELECT i.subject, coalesce(n.id, x.id) AS id, n.id IS NOT NULL AS new, i.key_id || ':' || i.wrapped AS user_key
           FROM input i LEFT JOIN inserted n ON n.subject = i.subject LEFT JOIN existing x ON x.subject = i.subject
-        ), locked AS (
-          SELECT ${sql.literal(eventColumns)}, (SELECT s.version FROM events s WHERE s.id = e.id) AS seen_version
-          FROM events e
-          WHERE e.id = ANY(string_to_array(${[...new Set(pairs.map((pair) => pair.eventId))].join(",")}, ',')::uuid[])
-            AND (SELECT count(*) FROM keyed) >= 0
-          ORDER BY e.id FOR UPDATE
-        ), pairs AS (
+        ), ${lockedEvents(pairs, sql`AND (SELECT count(*) FROM keyed) >= 0`)}, pairs AS (
           SELECT p.event_id, coalesce(s.id, p.user_id) AS user_id
           FROM jsonb_to_recordset(${JSON.stringify(named)}::jsonb) AS p(event_id uuid, user_id uuid, subject text)
             LEFT JOIN stored s ON s.subject = p.subject
