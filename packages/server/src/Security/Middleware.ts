@@ -2,7 +2,8 @@
  * The request pipeline: ONE global router middleware whose stages run in this order, from the outside in:
  *
  * 1. telemetry (`Telemetry/HttpTelemetry.ts`): the request's state added to the context once
- *    (correlation id, role, response fields), its span, and on the way out its metrics and log line;
+ *    (correlation id, role, response fields) and its span; its metrics and log line are recorded by the
+ *    pre-response handler (3.), which every response passes;
  * 2. trusted `X-Forwarded-*` applied (client address, scheme);
  * 3. ONE pre-response handler that writes, in one header copy, the correlation id, the security headers
  *    (precomputed per combination of TLS and authentication, see `Headers.ts`), the CORS fields and the
@@ -83,7 +84,7 @@ export const make = (stages: Stages = allStages) =>
     Effect.gen(function*() {
       const settings = yield* HttpSecurity
       const telemetry = Option.getOrUndefined(yield* Effect.serviceOption(Telemetry))
-      const observe = HttpTelemetry.middleware({
+      const observe = HttpTelemetry.observer({
         logRequests: telemetry?.enabled === true && telemetry.logRequests,
         metrics: telemetry?.enabled === true,
         // Without an exporter, Effect's HTTP tracing is off for requests (see `Server.make`): the
@@ -110,7 +111,8 @@ export const make = (stages: Stages = allStages) =>
           )
           : routed
         const inner = stages.problems ? Problem.mapFailures(limited) : limited
-        return observe(Effect.withFiber((fiber) => {
+        return Effect.withFiber((fiber) => {
+          const observation = observe(fiber)
           let request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
           let secure = request.protocol === "https" || encrypted(request)
           if (forwarded !== undefined) {
@@ -142,7 +144,8 @@ export const make = (stages: Stages = allStages) =>
             let result = HttpServerResponse.setHeaders(response, fields)
             if (result.headers["x-powered-by"] !== undefined) result = HttpServerResponse.removeHeader(result, "x-powered-by")
             if (result.headers["server"] !== undefined) result = HttpServerResponse.removeHeader(result, "server")
-            return Effect.succeed(result)
+            const logged = observation?.end(fiber, result.status)
+            return logged === undefined ? Effect.succeed(result) : Effect.as(logged, result)
           })
 
           if (
@@ -161,7 +164,7 @@ export const make = (stages: Stages = allStages) =>
           }
           // The body limit itself, `MaxBodySize`, is in the server's context: see {@link layerBodyLimit}.
           return inner
-        }))
+        })
       }
     }),
     { global: true }

@@ -17,16 +17,15 @@
  * - the caller's role on an exported server span (`user.roles`), reported by authentication through
  *   {@link reportRoles}.
  *
+ * The answer is recorded as the response is about to be written, by the pipeline's pre-response
+ * handler, rather than by a step wrapped around the rest of the pipeline: every response passes there,
+ * a failure arrives with the status it is answered with, and the request pays no frame or fiber step
+ * for its telemetry (see docs/benchmarks.md, "Telemetry in the pre-response handler").
+ *
  * @since 0.1.0
  */
-import { type Cause, Clock, Context, Effect, Exit, Metric, Option, Tracer } from "effect"
-import {
-  HttpRouter,
-  HttpServerError,
-  HttpServerRequest,
-  type HttpServerResponse,
-  HttpTraceContext
-} from "effect/http"
+import { Clock, Context, Effect, Exit, type Fiber, Metric, Option, Tracer } from "effect"
+import { HttpEffect, HttpRouter, HttpServerRequest, type HttpServerResponse, HttpTraceContext } from "effect/http"
 import * as Correlation from "./Correlation.ts"
 import * as Logging from "./Logging.ts"
 import * as RequestState from "./RequestState.ts"
@@ -105,10 +104,6 @@ const metricsFor = (method: string, route: string, status: number): Bound => {
   return metrics
 }
 
-/** The status a failure is answered with (as the server will render it). */
-const failureStatus = (cause: Cause.Cause<unknown>): Effect.Effect<number> =>
-  Effect.map(HttpServerError.causeResponse(cause), ([response]) => response.status)
-
 /** @since 0.1.0 */
 export interface Options {
   /** Log one line per request (default true). */
@@ -145,72 +140,140 @@ const ownSpanOf = (request: HttpServerRequest.HttpServerRequest, method: string,
 }
 
 /**
- * The stage, around the rest of the pipeline.
+ * One request under observation: what recording its answer needs, kept from its start.
+ *
+ * @since 0.3.0
+ */
+export class Observation {
+  readonly state: RequestState.RequestState
+  readonly started: bigint
+  readonly method: string
+  readonly clock: Clock.Clock
+  readonly settings: Settings
+  /** The request's own native span (ended here), when spans do not leave the process. */
+  readonly own: Tracer.Span | undefined
+  /** Effect's exported server span, which gets the caller's roles. */
+  readonly exported: Tracer.Span | undefined
+  constructor(
+    state: RequestState.RequestState,
+    started: bigint,
+    method: string,
+    clock: Clock.Clock,
+    settings: Settings,
+    own: Tracer.Span | undefined,
+    exported: Tracer.Span | undefined
+  ) {
+    this.state = state
+    this.started = started
+    this.method = method
+    this.clock = clock
+    this.settings = settings
+    this.own = own
+    this.exported = exported
+  }
+
+  /**
+   * Records the request as answered with `status`: its span ended, its metrics, its log line. Called
+   * with the fiber that ran it, whose context still holds the matched route. An effect is returned
+   * only when the log line has to go through Effect's loggers (pretty logs, span events).
+   */
+  end(fiber: Fiber.Fiber<unknown, unknown>, status: number): Effect.Effect<void> | undefined {
+    const state = this.state
+    const route = Context.getOrUndefined(fiber.context, HttpRouter.RouteContext)?.route.path ?? "unmatched"
+    const ended = this.clock.currentTimeNanosUnsafe()
+    if (this.own !== undefined) this.own.end(ended, Exit.void)
+    if (this.exported !== undefined && state.role !== undefined) this.exported.attribute("user.roles", state.role.split(","))
+    const seconds = Number(ended - this.started) / 1e9
+    if (this.settings.metrics) {
+      const series = metricsFor(this.method, route, status)
+      series.count.updateUnsafe(1, fiber.context)
+      series.duration.updateUnsafe(seconds, fiber.context)
+    }
+    if (!this.settings.logRequests) return undefined
+    const level = quietRoutes.has(route) ? "Debug" : status >= 500 ? "Warn" : "Info"
+    const durationMs = Math.round(seconds * 1e6) / 1e3
+    const direct = fiber.getRef(Logging.RequestLines)
+    if (direct !== undefined) {
+      direct(fiber, level, { method: this.method, route, status, durationMs, role: state.role })
+      return undefined
+    }
+    return Effect.annotateLogs(Effect.logWithLevel(level)("http request"), {
+      "http.method": this.method,
+      "http.route": route,
+      "http.status": status,
+      durationMs,
+      ...(state.role !== undefined ? { "user.role": state.role } : {})
+    })
+  }
+}
+
+interface Settings {
+  readonly logRequests: boolean
+  readonly metrics: boolean
+  readonly ownSpan: boolean
+}
+
+/**
+ * The stage's start of a request: adds the request's state to the fiber's context (and the request's own
+ * span, when it has one) and returns what recording its answer needs — `undefined` when nothing is
+ * recorded (no metrics, no log line, no span of its own). The request pipeline calls {@link Observation.end}
+ * from its one pre-response handler, which every response passes, including the ones the framework
+ * makes for failures: no step of its own around the request, and a failure's status is the one rendered.
+ *
+ * @since 0.3.0
+ */
+export const observer = (options: Options = {}) => {
+  const settings: Settings = {
+    logRequests: options.logRequests ?? true,
+    metrics: options.metrics ?? true,
+    ownSpan: options.ownSpan ?? false
+  }
+  const recording = settings.logRequests || settings.metrics || settings.ownSpan
+  return (fiber: Fiber.Fiber<unknown, unknown>): Observation | undefined => {
+    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+    const state = new RequestState.RequestState(Correlation.fromHeader(request.headers[Correlation.header]))
+    // Added in place (the router does the same): the request's frame restores the context when it ends.
+    let context = RequestState.add(fiber.context, state)
+    if (!recording) {
+      fiber.setContext(context)
+      return undefined
+    }
+    const clock = fiber.getRef(Clock.Clock)
+    const started = clock.currentTimeNanosUnsafe()
+    const method = knownMethods.has(request.method) ? request.method : "OTHER"
+    let span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+    if (settings.ownSpan) {
+      span = ownSpanOf(request, method, started)
+      context = Context.add(context, Tracer.ParentSpan, span)
+    } else if (span !== undefined && span._tag === "Span") {
+      span.attribute("correlation.id", state.correlationId)
+    }
+    fiber.setContext(context)
+    const own = settings.ownSpan ? span as Tracer.Span : undefined
+    const exported = settings.ownSpan || span === undefined || span._tag !== "Span" ? undefined : span
+    return new Observation(state, started, method, clock, settings, own, exported)
+  }
+}
+
+/**
+ * The stage on its own, for an embedder's server: {@link observer} with a pre-response handler of its
+ * own. The request pipeline (`Security/Middleware.ts`) uses the observer directly.
  *
  * @since 0.1.0
  */
 export const middleware = (options: Options = {}) => {
-  const logRequests = options.logRequests ?? true
-  const metrics = options.metrics ?? true
-  const ownSpan = options.ownSpan ?? false
+  const observe = observer(options)
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
     Effect.withFiber((fiber) => {
-      const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
-      const state = new RequestState.RequestState(Correlation.fromHeader(request.headers[Correlation.header]))
-      // Added in place (the router does the same): the request's frame restores the context when it ends.
-      let context = RequestState.add(fiber.context, state)
-      if (!metrics && !logRequests && !ownSpan) {
-        fiber.setContext(context)
-        return app
-      }
-      const clock = fiber.getRef(Clock.Clock)
-      const started = clock.currentTimeNanosUnsafe()
-      const method = knownMethods.has(request.method) ? request.method : "OTHER"
-      let span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-      if (ownSpan) {
-        span = ownSpanOf(request, method, started)
-        context = Context.add(context, Tracer.ParentSpan, span)
-      } else if (span !== undefined && span._tag === "Span") {
-        span.attribute("correlation.id", state.correlationId)
-      }
-      fiber.setContext(context)
-      const own = ownSpan ? span as Tracer.Span : undefined
-      const exported = ownSpan || span === undefined || span._tag !== "Span" ? undefined : span
-      // Innermost, so the router's `RouteContext` is still in the fiber's context when it runs.
-      return Effect.onExit(app, (exit) =>
-        Effect.withFiber((inner) => {
-          const route = Context.getOrUndefined(inner.context, HttpRouter.RouteContext)?.route.path ?? "unmatched"
-          const record = (status: number): Effect.Effect<void> => {
-            const ended = clock.currentTimeNanosUnsafe()
-            if (own !== undefined) own.end(ended, Exit.void)
-            if (exported !== undefined && state.role !== undefined) exported.attribute("user.roles", state.role.split(","))
-            const seconds = Number(ended - started) / 1e9
-            if (metrics) {
-              const series = metricsFor(method, route, status)
-              series.count.updateUnsafe(1, inner.context)
-              series.duration.updateUnsafe(seconds, inner.context)
-            }
-            if (!logRequests) return Effect.void
-            const level = quietRoutes.has(route) ? "Debug" : status >= 500 ? "Warn" : "Info"
-            const durationMs = Math.round(seconds * 1e6) / 1e3
-            const direct = inner.getRef(Logging.RequestLines)
-            if (direct !== undefined) {
-              direct(inner, level, { method, route, status, durationMs, role: state.role })
-              return Effect.void
-            }
-            return Effect.annotateLogs(Effect.logWithLevel(level)("http request"), {
-              "http.method": method,
-              "http.route": route,
-              "http.status": status,
-              durationMs,
-              ...(state.role !== undefined ? { "user.role": state.role } : {})
-            })
-          }
-          // An answer has its status at hand; only a failure is rendered to learn it.
-          return Exit.isSuccess(exit) ? record(exit.value.status) : Effect.flatMap(failureStatus(exit.cause), record)
+      const observation = observe(fiber)
+      if (observation !== undefined) {
+        HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (_, response) => {
+          const logged = observation.end(fiber, response.status)
+          return logged === undefined ? Effect.succeed(response) : Effect.as(logged, response)
         })
-      )
+      }
+      return app
     })
 }
