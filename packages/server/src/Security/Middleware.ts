@@ -144,8 +144,7 @@ export const make = (stages: Stages = allStages) =>
             let result = HttpServerResponse.setHeaders(response, fields)
             if (result.headers["x-powered-by"] !== undefined) result = HttpServerResponse.removeHeader(result, "x-powered-by")
             if (result.headers["server"] !== undefined) result = HttpServerResponse.removeHeader(result, "server")
-            const logged = observation?.end(fiber, result.status)
-            return logged === undefined ? Effect.succeed(result) : Effect.as(logged, result)
+            return observation === undefined ? Effect.succeed(result) : observation.answer(fiber, result)
           })
 
           if (

@@ -205,6 +205,12 @@ export class Observation {
       ...(state.role !== undefined ? { "user.role": state.role } : {})
     })
   }
+
+  /** {@link end} with `response`'s status, as a pre-response handler's answer: `response` itself. */
+  answer(fiber: Fiber.Fiber<unknown, unknown>, response: HttpServerResponse.HttpServerResponse): Effect.Effect<HttpServerResponse.HttpServerResponse> {
+    const logged = this.end(fiber, response.status)
+    return logged === undefined ? Effect.succeed(response) : Effect.as(logged, response)
+  }
 }
 
 interface Settings {
@@ -269,10 +275,7 @@ export const middleware = (options: Options = {}) => {
     Effect.withFiber((fiber) => {
       const observation = observe(fiber)
       if (observation !== undefined) {
-        HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (_, response) => {
-          const logged = observation.end(fiber, response.status)
-          return logged === undefined ? Effect.succeed(response) : Effect.as(logged, response)
-        })
+        HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (_, response) => observation.answer(fiber, response))
       }
       return app
     })
